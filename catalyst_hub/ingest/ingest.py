@@ -1,0 +1,148 @@
+"""Turn a client's batch of event envelopes into stored events, all or nothing.
+
+An envelope is ``{"id", "schema", "version", "time", "payload"}``. Who the event is about is
+never a field of it: the service stamps hub, member and community from the authenticated
+sender. A batch with any invalid event stores nothing and says, per event, what is wrong,
+so a client (the server extension's outbox) can drop the bad ones and resend the rest.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import orjson
+
+from ..events import EventError, SchemaRegistry, registry
+from ..projections import StoredEvent
+from ..store import Store
+from ..timeutil import parse_time, utcnow
+
+ENVELOPE_FIELDS = frozenset({"id", "schema", "version", "time", "payload"})
+#: How far ahead of the service's clock an event time may be (clients' clocks drift).
+MAX_CLOCK_SKEW = timedelta(minutes=10)
+
+
+class BatchError(ValueError):
+    """The request as a whole is unusable (not JSON, not a list, too many events)."""
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who sent a batch, from the authenticated token: never from the request body."""
+
+    member_id: str
+    community: str
+
+
+@dataclass
+class EventResult:
+    id: str | None
+    status: str  # stored | duplicate | error | rejected
+    message: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "status": self.status}
+        if self.message:
+            out["message"] = self.message
+        return out
+
+
+def parse_batch(body: bytes, max_events: int) -> list[Any]:
+    """The list of envelopes in a request body ({"events": [...]} or a bare list)."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as e:
+        raise BatchError(f"request body is not valid JSON: {e}") from None
+    if isinstance(data, dict):
+        extra = set(data) - {"events"}
+        if extra:
+            raise BatchError(f"unexpected field(s) in the batch: {', '.join(sorted(extra))}")
+        data = data.get("events")
+    if not isinstance(data, list):
+        raise BatchError('request body must be {"events": [...]} or a JSON list of events')
+    if not data:
+        raise BatchError("the batch has no events")
+    if len(data) > max_events:
+        raise BatchError(f"the batch has {len(data)} events; at most {max_events} are accepted per request")
+    return data
+
+
+class Ingestor:
+    """Validates envelopes against the schema registry and appends them to a store."""
+
+    def __init__(self, store: Store, schemas: SchemaRegistry = registry) -> None:
+        self.store = store
+        self.schemas = schemas
+
+    def validate(self, raw: Any, sender: Sender, received) -> StoredEvent:
+        if not isinstance(raw, dict):
+            raise EventError("an event must be a JSON object")
+        extra = set(raw) - ENVELOPE_FIELDS
+        if extra:
+            names = ", ".join(sorted(extra))
+            raise EventError(
+                f"field(s) not accepted: {names}; the service records who sent an event "
+                "from the token, and an envelope has only id, schema, version, time, payload"
+            )
+        missing = ENVELOPE_FIELDS - set(raw)
+        if missing:
+            raise EventError(f"missing field(s): {', '.join(sorted(missing))}")
+        try:
+            event_id = str(uuid.UUID(str(raw["id"])))
+        except ValueError:
+            raise EventError("'id' must be a UUID") from None
+        if not isinstance(raw["time"], str):
+            raise EventError("'time' must be an ISO 8601 string")
+        try:
+            time = parse_time(raw["time"])
+        except ValueError:
+            raise EventError(f"'time' is not an ISO 8601 time: {raw['time']!r}") from None
+        if time - received > MAX_CLOCK_SKEW:
+            raise EventError("'time' is in the future")
+        schema, payload = self.schemas.validate(raw["schema"], raw["version"], raw["payload"])
+        return StoredEvent(
+            id=event_id,
+            hub=self.store.hub,
+            member_id=sender.member_id,
+            community=sender.community,
+            schema=schema.name,
+            version=schema.version,
+            time=time,
+            received=received,
+            payload=payload,
+        )
+
+    def check(self, raws: list[Any], sender: Sender) -> tuple[list[StoredEvent], list[EventResult]]:
+        """Validate a batch: the valid events, and one result per envelope (errors set)."""
+        received = utcnow()
+        events: list[StoredEvent] = []
+        results: list[EventResult] = []
+        for raw in raws:
+            raw_id = raw.get("id") if isinstance(raw, dict) else None
+            try:
+                event = self.validate(raw, sender, received)
+            except EventError as e:
+                results.append(EventResult(raw_id if isinstance(raw_id, str) else None, "error", str(e)))
+                continue
+            events.append(event)
+            results.append(EventResult(event.id, "pending"))
+        return events, results
+
+    def ingest(self, raws: list[Any], sender: Sender) -> tuple[bool, list[EventResult]]:
+        """Validate and store a batch. Returns (stored?, per-event results)."""
+        events, results = self.check(raws, sender)
+        if any(r.status == "error" for r in results):
+            for r in results:
+                if r.status == "pending":
+                    r.status, r.message = "rejected", "not stored: another event in the batch is invalid"
+            return False, results
+        unique = list({e.id: e for e in events}.values())
+        stored = self.store.append(unique)
+        seen: set[str] = set()
+        for r in results:
+            r.status = "stored" if r.id in stored and r.id not in seen else "duplicate"
+            seen.add(r.id)
+        return True, results

@@ -1,0 +1,5 @@
+"""Projections: tables derived from the event log, kept current as events are stored."""
+
+from .projector import Projector, StoredEvent
+
+__all__ = ["Projector", "StoredEvent"]

@@ -1,0 +1,348 @@
+"""Apply stored events to the projection tables.
+
+Every projection is a merge that does not depend on the order events arrive in (earliest
+first-reached time, latest last-active time, consent by event time...). So applying events
+as they come, in any batches, gives the same tables as ``rebuild`` replaying the whole log,
+and a retried delivery can never move a projection backwards.
+
+A batch is first folded per key in Python, then written with one upsert per table: that keeps
+the ingest path to a handful of statements per batch whatever its size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, func, select, tuple_, update
+
+from ..catalog import Catalog
+from ..store import tables as t
+from ..store.sql import earliest, if_newer, latest, upsert
+from ..timeutil import parse_time
+
+#: Events that show the member themself was active at the event's time.
+ACTIVE_SCHEMAS = frozenset(
+    {"activity", "action", "step_reached", "exercise_completed", "server_started"}
+)
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    id: str
+    hub: str
+    member_id: str
+    community: str
+    schema: str
+    version: int
+    time: datetime
+    received: datetime
+    payload: dict[str, Any]
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "hub": self.hub,
+            "member_id": self.member_id,
+            "community": self.community,
+            "schema": self.schema,
+            "version": self.version,
+            "time": self.time,
+            "received": self.received,
+            "payload": self.payload,
+        }
+
+
+def _fold(rows: dict, key: tuple, new: dict, merge) -> None:
+    if key in rows:
+        merge(rows[key], new)
+    else:
+        rows[key] = new
+
+
+def _min(a, b):
+    return b if a is None or (b is not None and b < a) else a
+
+
+def _max(a, b):
+    return b if a is None or (b is not None and b > a) else a
+
+
+class Projector:
+    """Keeps the projection tables of one catalog current."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self._episodes = catalog.episodes()
+
+    def apply(self, conn: Connection, events: Iterable[StoredEvent]) -> None:
+        members: dict = {}
+        consents: dict = {}
+        steps: dict = {}
+        days: dict = {}
+        exercises: dict = {}
+        episodes: dict = {}
+        started: dict = {}
+        stopped: list = []
+
+        for e in events:
+            key = (e.hub, e.member_id)
+            if e.schema == "consent":
+                row = {"time": e.time, "decision": e.payload["decision"], "version": e.payload["notice_version"]}
+                _fold(consents, key, row, lambda old, new: old.update(new) if new["time"] >= old["time"] else None)
+            self._fold_member(members, key, e)
+            for step in self.catalog.steps_matching(e.schema, e.payload):
+                _fold(
+                    steps,
+                    (*key, step),
+                    {"hub": e.hub, "member_id": e.member_id, "step": step, "community": e.community, "reached": e.time},
+                    lambda old, new: old.update(reached=_min(old["reached"], new["reached"])),
+                )
+            if e.schema in ACTIVE_SCHEMAS:
+                count = e.payload.get("count", 1) if e.schema == "activity" else 1
+                seconds = e.payload.get("seconds", 0) if e.schema == "activity" else 0
+                day = e.time.date()
+                _fold(
+                    days,
+                    (*key, day),
+                    {"hub": e.hub, "member_id": e.member_id, "day": day, "community": e.community, "events": count, "seconds": seconds},
+                    lambda old, new: old.update(events=old["events"] + new["events"], seconds=old["seconds"] + new["seconds"]),
+                )
+            if e.schema == "exercise_completed":
+                p = e.payload
+                _fold(
+                    exercises,
+                    (*key, p["lesson"], p["episode"], p["exercise"]),
+                    {"hub": e.hub, "member_id": e.member_id, "lesson": p["lesson"], "episode": p["episode"], "exercise": p["exercise"], "completed": e.time},
+                    lambda old, new: old.update(completed=_min(old["completed"], new["completed"])),
+                )
+                self._fold_episode(episodes, e, completed=None, source=None)
+            elif e.schema == "episode_completed":
+                self._fold_episode(episodes, e, completed=e.time, source=e.payload.get("source", "self"))
+            elif e.schema == "server_started":
+                p = e.payload
+                _fold(
+                    started,
+                    (*key, p["server_name"], _parse_time(p["started"])),
+                    {
+                        "hub": e.hub,
+                        "member_id": e.member_id,
+                        "server_name": p["server_name"],
+                        "started": _parse_time(p["started"]),
+                        "community": e.community,
+                        "profile": p.get("profile"),
+                        "environment": p.get("environment"),
+                        "size": p.get("size"),
+                        "stopped": None,
+                        "last_activity": None,
+                    },
+                    lambda old, new: None,
+                )
+            elif e.schema == "server_stopped":
+                p = e.payload
+                stopped.append(
+                    {
+                        "hub": e.hub,
+                        "member_id": e.member_id,
+                        "server_name": p["server_name"],
+                        "started": _parse_time(p["started"]),
+                        "community": e.community,
+                        "stopped": e.time,
+                        "last_activity": _parse_time(p.get("last_activity")),
+                        "profile": None,
+                        "environment": None,
+                        "size": None,
+                    }
+                )
+
+        self._write_members(conn, members, consents)
+        upsert(conn, t.member_steps, steps.values(), ["hub", "member_id", "step"],
+               lambda x: {"reached": earliest(t.member_steps.c.reached, x.reached)})
+        upsert(conn, t.daily_activity, days.values(), ["hub", "member_id", "day"],
+               lambda x: {"events": t.daily_activity.c.events + x.events, "seconds": t.daily_activity.c.seconds + x.seconds})
+        upsert(conn, t.exercise_completions, exercises.values(), ["hub", "member_id", "lesson", "episode", "exercise"],
+               lambda x: {"completed": earliest(t.exercise_completions.c.completed, x.completed)})
+        self._write_episodes(conn, episodes, exercises)
+        self._write_sessions(conn, started, stopped)
+
+    # -- members -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _fold_member(members: dict, key: tuple, e: StoredEvent) -> None:
+        active = e.schema in ACTIVE_SCHEMAS
+        new = {
+            "hub": e.hub,
+            "member_id": e.member_id,
+            "community": e.community,
+            "first_seen": e.time,
+            # a stop or a lead's sign-off is no sign of the member's own activity
+            "last_active": e.time if active else None,
+            "community_time": e.time,
+        }
+
+        def merge(old, new):
+            if new["community_time"] >= old["community_time"]:
+                old["community"], old["community_time"] = new["community"], new["community_time"]
+            old["first_seen"] = _min(old["first_seen"], new["first_seen"])
+            old["last_active"] = _max(old["last_active"], new["last_active"])
+
+        _fold(members, key, new, merge)
+
+    @staticmethod
+    def _write_members(conn: Connection, members: dict, consents: dict) -> None:
+        m = t.members.c
+        rows = []
+        for key, row in members.items():
+            consent = consents.get(key, {})
+            rows.append(
+                {
+                    "hub": row["hub"],
+                    "member_id": row["member_id"],
+                    "community": row["community"],
+                    "first_seen": row["first_seen"],
+                    "last_active": row["last_active"] or row["first_seen"],
+                    "consent": consent.get("decision"),
+                    "consent_version": consent.get("version"),
+                    "consent_time": consent.get("time"),
+                }
+            )
+        upsert(
+            conn,
+            t.members,
+            rows,
+            ["hub", "member_id"],
+            lambda x: {
+                # community follows the member's most recent event
+                "community": if_newer(m.last_active, x.last_active, m.community, x.community),
+                "first_seen": earliest(m.first_seen, x.first_seen),
+                "last_active": latest(m.last_active, x.last_active),
+                "consent": if_newer(m.consent_time, x.consent_time, m.consent, x.consent),
+                "consent_version": if_newer(m.consent_time, x.consent_time, m.consent_version, x.consent_version),
+                "consent_time": latest(m.consent_time, x.consent_time),
+            },
+        )
+
+    # -- training ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _fold_episode(episodes: dict, e: StoredEvent, completed: datetime | None, source: str | None) -> None:
+        p = e.payload
+        new = {
+            "hub": e.hub,
+            "member_id": e.member_id,
+            "lesson": p["lesson"],
+            "episode": p["episode"],
+            "community": e.community,
+            "exercises_done": 0,
+            "first_activity": e.time,
+            "completed": completed,
+            "source": source,
+            "signed_off_by": p.get("signed_off_by") if source == "lead" else None,
+        }
+
+        def merge(old, new):
+            old["first_activity"] = _min(old["first_activity"], new["first_activity"])
+            if new["completed"] is not None and (old["completed"] is None or new["completed"] < old["completed"]):
+                old.update(completed=new["completed"], source=new["source"], signed_off_by=new["signed_off_by"])
+
+        _fold(episodes, (e.hub, e.member_id, p["lesson"], p["episode"]), new, merge)
+
+    def _write_episodes(self, conn: Connection, episodes: dict, exercises: dict) -> None:
+        tp = t.training_progress.c
+        upsert(
+            conn,
+            t.training_progress,
+            episodes.values(),
+            ["hub", "member_id", "lesson", "episode"],
+            lambda x: {
+                "community": t.training_progress.c.community,
+                "first_activity": earliest(tp.first_activity, x.first_activity),
+                "completed": earliest(tp.completed, x.completed),
+                "source": if_newer(x.completed, tp.completed, tp.source, x.source),
+                "signed_off_by": if_newer(x.completed, tp.completed, tp.signed_off_by, x.signed_off_by),
+            },
+        )
+        touched = {key[:4] for key in exercises}
+        if touched:
+            self._complete_from_exercises(conn, touched)
+
+    def _complete_from_exercises(self, conn: Connection, keys: set[tuple]) -> None:
+        """Count each touched episode's exercises; all of the catalog's done completes it."""
+        ex = t.exercise_completions.c
+        counts = conn.execute(
+            select(ex.hub, ex.member_id, ex.lesson, ex.episode, func.count(), func.max(ex.completed))
+            .where(tuple_(ex.hub, ex.member_id, ex.lesson, ex.episode).in_(list(keys)))
+            .group_by(ex.hub, ex.member_id, ex.lesson, ex.episode)
+        ).all()
+        tp = t.training_progress
+        for hub, member_id, lesson, episode, done, last in counts:
+            where = and_(tp.c.hub == hub, tp.c.member_id == member_id, tp.c.lesson == lesson, tp.c.episode == episode)
+            conn.execute(update(tp).where(where).values(exercises_done=done))
+            episode_def = self._episodes.get((lesson, episode))
+            if episode_def and episode_def.exercises and done >= len(episode_def.exercises):
+                conn.execute(
+                    update(tp)
+                    .where(where, (tp.c.completed.is_(None)) | (tp.c.completed > last))
+                    .values(completed=last, source="exercises", signed_off_by=None)
+                )
+
+    # -- sessions ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _write_sessions(conn: Connection, started: dict, stopped: list) -> None:
+        s = t.server_sessions.c
+        upsert(
+            conn,
+            t.server_sessions,
+            started.values(),
+            ["hub", "member_id", "server_name", "started"],
+            lambda x: {"profile": x.profile, "environment": x.environment, "size": x.size, "community": x.community},
+        )
+        merged: dict = {}
+        for row in stopped:
+            _fold(merged, (row["hub"], row["member_id"], row["server_name"], row["started"]), row,
+                  lambda old, new: old.update(stopped=_max(old["stopped"], new["stopped"]), last_activity=_max(old["last_activity"], new["last_activity"])))
+        # a stop seen before its start (rebuild, or a late collector) still makes a session row
+        upsert(
+            conn,
+            t.server_sessions,
+            merged.values(),
+            ["hub", "member_id", "server_name", "started"],
+            lambda x: {"stopped": latest(s.stopped, x.stopped), "last_activity": latest(s.last_activity, x.last_activity)},
+        )
+
+    # -- rebuild -----------------------------------------------------------------------------
+
+    def rebuild(self, conn_factory, hub: str, chunk: int = 20_000) -> int:
+        """Empty the hub's projections and replay its whole event log. Returns events replayed."""
+        with conn_factory() as conn:
+            for table in t.PROJECTION_TABLES:
+                conn.execute(delete(table).where(table.c.hub == hub))
+        replayed = 0
+        for batch in _chunks(conn_factory, hub, chunk):
+            with conn_factory() as conn:
+                self.apply(conn, batch)
+            replayed += len(batch)
+        return replayed
+
+
+def _chunks(conn_factory, hub: str, size: int) -> Iterator[list[StoredEvent]]:
+    """The hub's events in (time, id) order, by keyset pagination so memory stays flat."""
+    e = t.events.c
+    after = None
+    while True:
+        query = select(t.events).where(e.hub == hub).order_by(e.time, e.id).limit(size)
+        if after is not None:
+            query = query.where(tuple_(e.time, e.id) > after)
+        with conn_factory() as conn:
+            rows = conn.execute(query).all()
+        if not rows:
+            return
+        yield [StoredEvent(**row._mapping) for row in rows]
+        after = (rows[-1].time, rows[-1].id)
+
+
+def _parse_time(value: str | datetime | None) -> datetime | None:
+    return parse_time(value) if value is not None else None

@@ -1,0 +1,73 @@
+"""Engine creation and schema version checks for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+
+class DatabaseNeedsUpgrade(RuntimeError):
+    """The database schema is older (or newer) than this version of catalyst_hub."""
+
+
+def normalize_url(url: str) -> str:
+    """Use psycopg 3 for ``postgresql://`` URLs, as SQLAlchemy would pick psycopg2."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def make_engine(url: str) -> Engine:
+    url = normalize_url(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record):
+            # WAL lets report reads run while ingest writes; NORMAL sync is durable in WAL mode
+            # against process crashes, which is the failure we design for.
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def alembic_config(engine: Engine) -> AlembicConfig:
+    config = AlembicConfig()
+    config.set_main_option("script_location", "catalyst_hub.store:migrations")
+    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    config.attributes["engine"] = engine
+    return config
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Create or migrate the schema (``catalyst-hub db upgrade``)."""
+    command.upgrade(alembic_config(engine), revision)
+
+
+def check_current(engine: Engine) -> None:
+    """Raise DatabaseNeedsUpgrade unless the schema is at this version's head."""
+    head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    if current != head:
+        where = engine.url.render_as_string(hide_password=True)
+        state = "has no catalyst_hub tables" if current is None else f"is at revision {current}"
+        raise DatabaseNeedsUpgrade(
+            f"The database {where} {state}; this version needs revision {head}. "
+            f"Run `catalyst-hub db upgrade --db-url={where}` (back it up first)."
+        )

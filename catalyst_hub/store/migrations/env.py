@@ -1,0 +1,17 @@
+"""Alembic environment: runs migrations on the engine catalyst_hub hands over."""
+
+from alembic import context
+from sqlalchemy import create_engine
+
+from catalyst_hub.store.tables import metadata
+
+config = context.config
+engine = config.attributes.get("engine") or create_engine(config.get_main_option("sqlalchemy.url"))
+
+with engine.begin() as connection:
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    context.run_migrations()

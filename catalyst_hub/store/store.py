@@ -1,0 +1,91 @@
+"""The Store: the one object through which catalyst_hub writes and reads its database."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from ..catalog import Catalog
+from ..identity import member_id as keyed_member_id
+from ..projections import Projector, StoredEvent
+from ..timeutil import utcnow
+from . import tables as t
+from .sql import dialect_insert, upsert
+
+
+class Store:
+    """One hub's view of a (possibly shared) database."""
+
+    def __init__(self, engine: Engine, hub: str, secret: bytes, catalog: Catalog) -> None:
+        self.engine = engine
+        self.hub = hub
+        self.secret = secret
+        self.catalog = catalog
+        self.projector = Projector(catalog)
+        self._known_members: dict[str, str] = {}
+
+    @contextmanager
+    def begin(self):
+        """A connection in a transaction, committed on success."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def connect(self):
+        with self.engine.connect() as conn:
+            yield conn
+
+    # -- identity ----------------------------------------------------------------------------
+
+    def member_id(self, username: str) -> str:
+        """The member id of ``username``, recording the identity on first sight."""
+        known = self._known_members.get(username)
+        if known:
+            return known
+        mid = keyed_member_id(self.secret, self.hub, username)
+        with self.begin() as conn:
+            upsert(
+                conn,
+                t.identities,
+                [{"hub": self.hub, "username": username, "member_id": mid, "created": utcnow()}],
+                ["hub", "username"],
+            )
+        self._known_members[username] = mid
+        return mid
+
+    # -- event log ---------------------------------------------------------------------------
+
+    def append(self, events: Sequence[StoredEvent]) -> set[str]:
+        """Store new events and project them, in one transaction. Returns the ids stored;
+        ids already in the log are left alone (a retried delivery)."""
+        if not events:
+            return set()
+        with self.begin() as conn:
+            stmt = (
+                dialect_insert(conn, t.events)
+                .on_conflict_do_nothing(index_elements=["id"])
+                .returning(t.events.c.id)
+            )
+            # RETURNING names the rows this transaction really inserted, so a concurrent
+            # delivery of the same event by another process is never projected twice.
+            stored = set(conn.execute(stmt, [e.row() for e in events]).scalars())
+            new = [e for e in events if e.id in stored]
+            if new:
+                self.projector.apply(conn, new)
+        return {e.id for e in new}
+
+    def rebuild(self) -> int:
+        """Recompute every projection of this hub from its event log."""
+        return self.projector.rebuild(self.begin, self.hub)
+
+    def events_of(self, member_id: str) -> list[dict[str, Any]]:
+        with self.connect() as conn:
+            rows = conn.execute(
+                select(t.events)
+                .where(t.events.c.hub == self.hub, t.events.c.member_id == member_id)
+                .order_by(t.events.c.time, t.events.c.id)
+            ).all()
+        return [dict(row._mapping) for row in rows]

@@ -1,0 +1,157 @@
+"""Table definitions of the catalyst store (SQLAlchemy Core).
+
+Every row carries ``hub`` so several hubs' services can share one database. Only
+``identities`` holds usernames; every other table names people by their keyed member id.
+Alembic migrations in ``migrations/`` create and change these tables; keep both in step.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+HUB = 64
+MEMBER = 64
+NAME = 255
+
+identities = Table(
+    "identities",
+    metadata,
+    Column("hub", String(HUB), primary_key=True),
+    Column("username", String(NAME), primary_key=True),
+    Column("member_id", String(MEMBER), nullable=False, unique=True),
+    Column("created", DateTime, nullable=False),
+)
+
+# The event log: the one source of truth. Projections below are derived from it.
+events = Table(
+    "events",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("hub", String(HUB), nullable=False),
+    Column("member_id", String(MEMBER), nullable=False),
+    Column("community", String(NAME), nullable=False),
+    Column("schema", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("time", DateTime, nullable=False),
+    Column("received", DateTime, nullable=False),
+    Column("payload", JSON, nullable=False),
+    Index("ix_events_hub_time", "hub", "time"),
+    Index("ix_events_hub_member", "hub", "member_id"),
+)
+
+members = Table(
+    "members",
+    metadata,
+    Column("hub", String(HUB), primary_key=True),
+    Column("member_id", String(MEMBER), primary_key=True),
+    Column("community", String(NAME), nullable=False),
+    Column("first_seen", DateTime, nullable=False),
+    Column("last_active", DateTime, nullable=False),
+    Column("consent", String(16)),
+    Column("consent_version", String(64)),
+    Column("consent_time", DateTime),
+    Index("ix_members_hub_community", "hub", "community"),
+)
+
+member_steps = Table(
+    "member_steps",
+    metadata,
+    Column("hub", String(HUB), primary_key=True),
+    Column("member_id", String(MEMBER), primary_key=True),
+    Column("step", String(64), primary_key=True),
+    Column("community", String(NAME), nullable=False),
+    Column("reached", DateTime, nullable=False),
+    Index("ix_member_steps_hub_community", "hub", "community", "step"),
+)
+
+daily_activity = Table(
+    "daily_activity",
+    metadata,
+    Column("hub", String(HUB), primary_key=True),
+    Column("member_id", String(MEMBER), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("community", String(NAME), nullable=False),
+    Column("events", Integer, nullable=False),
+    Column("seconds", Integer, nullable=False),
+    Index("ix_daily_activity_hub_community_day", "hub", "community", "day"),
+)
+
+training_progress = Table(
+    "training_progress",
+    metadata,
+    Column("hub", String(HUB), primary_key=True),
+    Column("member_id", String(MEMBER), primary_key=True),
+    Column("lesson", String(64), primary_key=True),
+    Column("episode", String(64), primary_key=True),
+    Column("community", String(NAME), nullable=False),
+    Column("exercises_done", Integer, nullable=False),
+    Column("first_activity", DateTime, nullable=False),
+    Column("completed", DateTime),
+    Column("source", String(16)),
+    Column("signed_off_by", String(MEMBER)),
+    Index("ix_training_progress_hub_community", "hub", "community", "lesson"),
+)
+
+exercise_completions = Table(
+    "exercise_completions",
+    metadata,
+    Column("hub", String(HUB), primary_key=True),
+    Column("member_id", String(MEMBER), primary_key=True),
+    Column("lesson", String(64), primary_key=True),
+    Column("episode", String(64), primary_key=True),
+    Column("exercise", String(64), primary_key=True),
+    Column("completed", DateTime, nullable=False),
+)
+
+server_sessions = Table(
+    "server_sessions",
+    metadata,
+    Column("hub", String(HUB), primary_key=True),
+    Column("member_id", String(MEMBER), primary_key=True),
+    Column("server_name", String(NAME), primary_key=True),
+    Column("started", DateTime, primary_key=True),
+    Column("community", String(NAME), nullable=False),
+    Column("stopped", DateTime),
+    Column("last_activity", DateTime),
+    Column("profile", String(NAME)),
+    Column("environment", String(NAME)),
+    Column("size", String(NAME)),
+    Index("ix_server_sessions_hub_community_started", "hub", "community", "started"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("hub", String(HUB), nullable=False),
+    Column("time", DateTime, nullable=False),
+    Column("actor", String(MEMBER), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("community", String(NAME)),
+    Column("subject", String(MEMBER)),
+    Column("detail", Text),
+    Index("ix_audit_log_hub_time", "hub", "time"),
+)
+
+#: Tables derived from the event log; ``catalyst-hub rebuild`` empties and refills them.
+PROJECTION_TABLES = (
+    members,
+    member_steps,
+    daily_activity,
+    training_progress,
+    exercise_completions,
+    server_sessions,
+)
