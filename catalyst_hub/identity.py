@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import os
 import secrets
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -32,3 +33,17 @@ def load_or_create_secret(path: str | Path) -> bytes:
     if len(text) < 32:
         raise ValueError(f"pseudonymization secret in {path} is too short (need 32+ characters)")
     return text.encode("utf-8")
+
+
+@dataclass
+class Actor:
+    """Who sent a request, resolved from JupyterHub. ``username`` never leaves this object
+    except into the identity table."""
+
+    username: str
+    kind: str
+    member_id: str
+    community: str
+    scopes: set[str] = field(default_factory=set)
+    groups: list[str] = field(default_factory=list)
+    admin: bool = False

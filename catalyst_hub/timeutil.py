@@ -22,4 +22,4 @@ def parse_time(value: str | datetime) -> datetime:
 
 def isoformat(value: datetime | None) -> str | None:
     """ISO 8601 with a ``Z``, for JSON answers."""
-    return None if value is None else value.replace(microsecond=value.microsecond).isoformat() + "Z"
+    return None if value is None else value.isoformat() + "Z"

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, select
 from ..catalog import Catalog
 from ..identity import member_id as keyed_member_id
 from ..projections import Projector, StoredEvent
-from ..timeutil import utcnow
+from ..timeutil import isoformat, utcnow
 from . import tables as t
 from .sql import dialect_insert, upsert
 
@@ -26,6 +26,8 @@ class Store:
         self.catalog = catalog
         self.projector = Projector(catalog)
         self._known_members: dict[str, str] = {}
+        #: member ids of staff and service accounts that reports leave out
+        self.excluded_members: set[str] = set()
 
     @contextmanager
     def begin(self):
@@ -89,3 +91,20 @@ class Store:
                 .order_by(t.events.c.time, t.events.c.id)
             ).all()
         return [dict(row._mapping) for row in rows]
+
+    def open_sessions(self) -> dict[tuple[str, str, str], dict[str, Any]]:
+        """Server sessions with no stop recorded, keyed (member id, server name, started)."""
+        s = t.server_sessions.c
+        with self.connect() as conn:
+            rows = conn.execute(
+                select(s.member_id, s.server_name, s.started, s.community, s.last_activity).where(
+                    s.hub == self.hub, s.stopped.is_(None)
+                )
+            ).all()
+        return {
+            (row.member_id, row.server_name, isoformat(row.started)): {
+                "community": row.community,
+                "last_activity": isoformat(row.last_activity),
+            }
+            for row in rows
+        }

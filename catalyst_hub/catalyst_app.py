@@ -1,0 +1,128 @@
+"""The configuration every catalyst command shares: hub, database, secret, catalog."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sqlalchemy import Engine
+from traitlets import Instance, List, Set, Unicode, default
+from traitlets.config import Application, catch_config_error
+
+from . import __version__
+from .catalog import Catalog
+from .communities import CommunityMapper
+from .identity import Actor, load_or_create_secret
+from .store import DatabaseNeedsUpgrade, Store, check_current, make_engine
+
+
+class CatalystApp(Application):
+    """Base of the ``catalyst-hub`` commands. Configure with ``c.CatalystApp.<trait>`` in a
+    config file (``--config``) that the service, the CLI and the demo all read."""
+
+    version = __version__
+    aliases = {
+        "config": "CatalystApp.config_file",
+        "db-url": "CatalystApp.db_url",
+        "hub-name": "CatalystApp.hub_name",
+        "data-dir": "CatalystApp.data_dir",
+        "log-level": "Application.log_level",
+    }
+    classes = [CommunityMapper]
+
+    @default("log_level")
+    def _default_log_level(self):
+        return "INFO"
+
+    config_file = Unicode("", config=True, help="A Python config file to load (traitlets).")
+
+    hub_name = Unicode(
+        config=True,
+        help="""Id of this hub, stored on every row so several hubs can share one database.
+        Default: $CATALYST_HUB_NAME, else 'hub'.""",
+    )
+
+    @default("hub_name")
+    def _default_hub_name(self):
+        return os.environ.get("CATALYST_HUB_NAME", "hub")
+
+    data_dir = Unicode(
+        config=True, help="Folder for the SQLite database and the secret (default: the working folder)."
+    )
+
+    @default("data_dir")
+    def _default_data_dir(self):
+        return os.environ.get("CATALYST_DATA_DIR", os.getcwd())
+
+    db_url = Unicode(
+        config=True,
+        help="""SQLAlchemy database URL. SQLite (default: catalyst_hub.sqlite in data_dir) or
+        PostgreSQL (postgresql://user@host/db, through psycopg 3).""",
+    )
+
+    @default("db_url")
+    def _default_db_url(self):
+        return os.environ.get("CATALYST_DB_URL") or f"sqlite:///{Path(self.data_dir) / 'catalyst_hub.sqlite'}"
+
+    secret_file = Unicode(
+        config=True,
+        help="""File with the pseudonymization secret (created, mode 0600, if missing).
+        Keep it: member ids cannot be recomputed without it.""",
+    )
+
+    @default("secret_file")
+    def _default_secret_file(self):
+        return os.environ.get("CATALYST_SECRET_FILE") or str(Path(self.data_dir) / "catalyst_hub_secret")
+
+    catalog_files = List(
+        Unicode(), config=True, help="Catalog YAML files, merged in order (default: the packaged catalog)."
+    )
+    excluded_users = Set(
+        Unicode(), config=True, help="Usernames (staff, test and service accounts) left out of statistics."
+    )
+
+    communities = Instance(CommunityMapper)
+    engine = Instance(Engine, allow_none=True)
+    store = Instance(Store, allow_none=True)
+
+    @default("communities")
+    def _default_communities(self):
+        return CommunityMapper(parent=self)
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.db_url.startswith("postgres")
+
+    @catch_config_error
+    def initialize(self, argv=None) -> None:
+        super().initialize(argv)
+        if self.config_file:
+            self.load_config_file(self.config_file)
+            # command-line options win over the file
+            self.update_config(self.cli_config)
+
+    def init_store(self, check: bool = True) -> Store:
+        self.engine = make_engine(self.db_url)
+        if check:
+            try:
+                check_current(self.engine)
+            except DatabaseNeedsUpgrade as e:
+                self.log.critical("%s", e)
+                self.exit(1)
+        secret = load_or_create_secret(self.secret_file)
+        self.store = Store(self.engine, self.hub_name, secret, Catalog.load(self.catalog_files))
+        self.store.excluded_members = {self.store.member_id(u) for u in self.excluded_users}
+        return self.store
+
+    def actor_for(self, model: dict) -> Actor:
+        """The Actor of a JupyterHub user model (records the identity on first sight)."""
+        groups = list(model.get("groups") or [])
+        return Actor(
+            username=model["name"],
+            kind=model.get("kind", "user"),
+            member_id=self.store.member_id(model["name"]),
+            community=self.communities.community_for(groups),
+            scopes=set(model.get("scopes") or []),
+            groups=groups,
+            admin=bool(model.get("admin")),
+        )

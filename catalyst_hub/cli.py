@@ -1,0 +1,75 @@
+"""``catalyst-hub``: the command line, a traitlets Application with subcommands."""
+
+from __future__ import annotations
+
+import sys
+
+from traitlets.config import Application
+
+from . import __version__
+from .catalyst_app import CatalystApp
+from .store import make_engine, upgrade
+
+
+class DbUpgradeApp(CatalystApp):
+    name = "catalyst-hub db upgrade"
+    description = "Create or migrate catalyst_hub's tables to this version (Alembic)."
+
+    def start(self) -> None:
+        self.engine = make_engine(self.db_url)
+        upgrade(self.engine)
+        self.log.info("database %s is up to date", self.engine.url.render_as_string(hide_password=True))
+
+
+class DbApp(Application):
+    name = "catalyst-hub db"
+    description = "Manage catalyst_hub's database."
+    subcommands = {"upgrade": (DbUpgradeApp, DbUpgradeApp.description)}
+
+    def start(self) -> None:
+        if self.subapp is None:
+            self.print_help()
+            self.exit(1)
+        self.subapp.start()
+
+
+class RebuildApp(CatalystApp):
+    name = "catalyst-hub rebuild"
+    description = "Recompute every projection of this hub from its event log."
+
+    def start(self) -> None:
+        import time
+
+        store = self.init_store(check=True)
+        began = time.perf_counter()
+        replayed = store.rebuild()
+        self.log.info("rebuilt projections from %d events in %.1f s", replayed, time.perf_counter() - began)
+
+
+class CatalystHubApp(Application):
+    name = "catalyst-hub"
+    version = __version__
+    description = "catalyst_hub: onboarding, training and per-community usage for JupyterHub."
+    subcommands = {
+        "service": ("catalyst_hub.service.app.CatalystService", "Run the catalyst service (JupyterHub managed service)."),
+        "db": (DbApp, DbApp.description),
+        "rebuild": (RebuildApp, RebuildApp.description),
+        "demo": ("catalyst_hub.demo.DemoApp", "Run a local JupyterHub with the catalyst service and demo data."),
+        "seed": ("catalyst_hub.seed.SeedApp", "Write a synthetic consortium into the store (benchmarks)."),
+    }
+
+    def start(self) -> None:
+        if self.subapp is None:
+            self.print_help()
+            self.exit(1)
+        self.subapp.start()
+
+
+def main(argv: list[str] | None = None) -> None:
+    app = CatalystHubApp.instance()
+    app.initialize(argv)
+    app.start()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

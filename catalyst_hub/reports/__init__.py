@@ -1,0 +1,1 @@
+"""Reports: plain functions from (store, filters, period) to rows, read from projections."""

@@ -1,0 +1,141 @@
+"""Base handlers: who is asking (from JupyterHub), what they may do, and JSON errors."""
+
+from __future__ import annotations
+
+import asyncio
+from functools import partial
+from http.client import responses
+from typing import Any, Callable, TypeVar
+
+import orjson
+from jupyterhub.services.auth import HubOAuthenticated, UserNotAllowed
+from tornado import web
+
+from ..i18n import gettext_for, negotiate
+from ..identity import Actor
+from . import scopes
+
+T = TypeVar("T")
+
+
+class BaseHandler(HubOAuthenticated, web.RequestHandler):
+    """Authenticates with the hub asynchronously in ``prepare`` (a blocking check would stall
+    the event loop, and deadlock when the hub shares it, as in tests)."""
+
+    actor: Actor | None = None
+
+    @property
+    def catalyst(self):
+        """The CatalystService application."""
+        return self.settings["catalyst"]
+
+    @property
+    def hub_auth(self):
+        return self.settings["hub_auth"]
+
+    @hub_auth.setter
+    def hub_auth(self, auth):
+        self.settings["hub_auth"] = auth
+
+    @property
+    def log(self):
+        return self.catalyst.log
+
+    async def prepare(self) -> None:
+        model = await self.hub_auth.get_user(self, sync=False)
+        if model:
+            try:
+                model = self.check_hub_user(model)
+            except UserNotAllowed:
+                model = None
+        self._hub_auth_user_cache = model
+        if model and model.get("kind", "user") == "user":
+            self.actor = await self.run_db(self.catalyst.actor_for, model)
+
+    def get_current_user(self):
+        return getattr(self, "_hub_auth_user_cache", None)
+
+    # -- language ----------------------------------------------------------------------------
+
+    @property
+    def language(self) -> str:
+        if not hasattr(self, "_language"):
+            requested = self.get_argument("lang", None) or self.get_cookie("catalyst-lang")
+            self._language = negotiate(requested, self.request.headers.get("Accept-Language"))
+        return self._language
+
+    @property
+    def _(self) -> Callable[..., str]:
+        return gettext_for(self.language)
+
+    # -- access ------------------------------------------------------------------------------
+
+    def require_actor(self) -> Actor:
+        """The user behind the token; 401/403 for none or for a service token."""
+        if self.current_user is None:
+            raise web.HTTPError(401, self._("Authentication required: send a JupyterHub token."))
+        if self.actor is None:
+            raise web.HTTPError(403, self._("Only JupyterHub users can use this endpoint."))
+        return self.actor
+
+    def communities(self, scope: str):
+        """The communities the current token may read with ``scope`` (scopes.ALL or a set)."""
+        model = self.current_user
+        if model is None:
+            raise web.HTTPError(401, self._("Authentication required: send a JupyterHub token."))
+        return scopes.communities_for(model.get("scopes", []), scope, self.catalyst.communities)
+
+    def require_scope(self, scope: str, community: str | None = None):
+        """403 unless the token holds ``scope`` (for ``community`` when given)."""
+        allowed = self.communities(scope)
+        if allowed is scopes.ALL or (allowed and (community is None or community in allowed)):
+            return allowed
+        raise web.HTTPError(
+            403,
+            self._("This needs the scope {scope}", scope=scope)
+            + (f" (!group=…{community})" if community else ""),
+        )
+
+    # -- database ----------------------------------------------------------------------------
+
+    async def run_db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run blocking store work off the event loop."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.catalyst.db_executor, partial(fn, *args, **kwargs))
+
+    # -- output ------------------------------------------------------------------------------
+
+    def write_json(self, data: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.set_header("Cache-Control", "no-store")
+        self.finish(orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS))
+
+
+class APIHandler(BaseHandler):
+    """JSON in, JSON out; errors are ``{"status", "message"}``; never redirects to login."""
+
+    def get_login_url(self):
+        raise web.HTTPError(401, self._("Authentication required: send a JupyterHub token."))
+
+    def check_xsrf_cookie(self):
+        # Token-authenticated API calls are not subject to xsrf; cookie-authenticated ones are.
+        if getattr(self, "_token_authenticated", False) or self.request.headers.get("Authorization"):
+            return None
+        return super().check_xsrf_cookie()
+
+    def json_body(self) -> Any:
+        try:
+            return orjson.loads(self.request.body)
+        except orjson.JSONDecodeError as e:
+            raise web.HTTPError(400, self._("Request body is not valid JSON: {error}", error=str(e))) from None
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        message = responses.get(status_code, "Error")
+        exc_info = kwargs.get("exc_info")
+        if exc_info:
+            error = exc_info[1]
+            if isinstance(error, web.HTTPError) and error.log_message:
+                message = error.log_message % error.args if error.args else error.log_message
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(orjson.dumps({"status": status_code, "message": message}))

@@ -1,0 +1,212 @@
+"""The collector: polls the hub's REST API and records server sessions as events.
+
+Works whatever a member runs (JupyterLab, RStudio, any image behind the proxy), since it
+only reads the hub's view of servers. Event ids are derived from what they describe
+(uuid5), so polling again, or after a restart, never records a session twice.
+
+Least-privilege role for the service's token (see jupyter_config/jupyterhub_config.py)::
+
+    list:users, read:users:name, read:users:groups, read:users:activity, read:servers
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlencode
+
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+from traitlets import Any as AnyTrait
+from traitlets import Float, Integer
+from traitlets.config import LoggingConfigurable
+
+from ..ingest import Sender
+from ..timeutil import isoformat, parse_time, utcnow
+
+NAMESPACE = uuid.UUID("6f1c1c3e-2b7a-4e8e-9d56-3c1f0a6e7b21")
+#: what a server's user_options may call the environment and the size (KubeSpawner profiles)
+ENVIRONMENT_KEYS = ("image", "environment", "profile_option_image", "image_option")
+SIZE_KEYS = ("size", "resource_allocation", "profile_option_size", "mem_limit")
+
+
+def event_id(*parts: str) -> str:
+    return str(uuid.uuid5(NAMESPACE, "/".join(parts)))
+
+
+class Collector(LoggingConfigurable):
+    poll_interval = Float(60.0, config=True, help="Seconds between polls of the hub's REST API.")
+    page_size = Integer(200, config=True, help="Users per page when listing the hub's users.")
+    request_timeout = Float(30.0, config=True, help="Timeout of one hub API request, in seconds.")
+
+    app = AnyTrait()
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._task: asyncio.Task | None = None
+        self._sent: set[str] = set()
+        self._running: dict[tuple[str, str, str], dict[str, Any]] | None = None
+        self.polls = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._task = asyncio.ensure_future(self._loop())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.poll()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # a hub restart or timeout must never stop collecting
+                self.log.warning("collector: poll failed, will retry in %ss: %s", self.poll_interval, e)
+            await asyncio.sleep(self.poll_interval)
+
+    # -- hub API -----------------------------------------------------------------------------
+
+    async def _get(self, path: str, params: dict[str, Any]) -> Any:
+        auth = self.app.hub_auth
+        url = auth.api_url.rstrip("/") + path + "?" + urlencode(params)
+        request = HTTPRequest(
+            url,
+            headers={
+                "Authorization": f"token {auth.api_token}",
+                "Accept": "application/jupyterhub-pagination+json",
+            },
+            request_timeout=self.request_timeout,
+        )
+        response = await AsyncHTTPClient().fetch(request)
+        return json.loads(response.body)
+
+    async def users(self) -> AsyncIterator[dict[str, Any]]:
+        """Every user model, page by page (JupyterHub 2.0+ pagination, as idle-culler does)."""
+        offset = 0
+        while True:
+            page = await self._get("/users", {"offset": offset, "limit": self.page_size})
+            if isinstance(page, list):  # a hub without pagination answers a plain list
+                for user in page:
+                    yield user
+                return
+            for user in page["items"]:
+                yield user
+            following = page.get("_pagination", {}).get("next")
+            if not following:
+                return
+            offset = following["offset"]
+
+    # -- one poll ----------------------------------------------------------------------------
+
+    async def poll(self) -> int:
+        """Read every user's servers once; record what changed. Returns events stored."""
+        app = self.app
+        if self._running is None:
+            self._running = await self._run_db(app.store.open_sessions)
+        items: list[tuple[dict, Sender]] = []
+        seen: set[tuple[str, str, str]] = set()
+        now = utcnow()
+        try:
+            async for user in self.users():
+                actor = await self._run_db(app.actor_for, user)
+                sender = Sender(actor.member_id, actor.community)
+                items.extend(self._user_events(user, sender, seen))
+        except HTTPClientError as e:
+            raise RuntimeError(f"hub API answered {e.code}") from e
+        # only a complete listing tells which servers are gone
+        for key, session in list(self._running.items()):
+            if key in seen:
+                continue
+            member_id, server_name, started = key
+            raw = {
+                "id": event_id(app.hub_name, member_id, server_name, started, "stop"),
+                "schema": "server_stopped",
+                "version": 1,
+                "time": isoformat(now),
+                "payload": {"server_name": server_name, "started": started, "last_activity": session.get("last_activity")},
+            }
+            items.append((raw, Sender(member_id, session["community"])))
+            del self._running[key]
+        items = [(raw, sender) for raw, sender in items if raw["id"] not in self._sent]
+        stored = 0
+        if items:
+            stored = await self._run_db(app.ingestor.ingest_trusted, items)
+            self._sent.update(raw["id"] for raw, _ in items)
+        self.polls += 1
+        self.log.debug("collector: poll %d stored %d event(s)", self.polls, stored)
+        return stored
+
+    def _user_events(self, user: dict, sender: Sender, seen: set) -> list[tuple[dict, Sender]]:
+        hub = self.app.hub_name
+        name = user["name"]
+        out = []
+        if user.get("last_activity"):
+            out.append(
+                (
+                    {
+                        "id": event_id(hub, name, "logged_in"),
+                        "schema": "action",
+                        "version": 1,
+                        "time": isoformat(parse_time(user["last_activity"])),
+                        "payload": {"action": "logged_in"},
+                    },
+                    sender,
+                )
+            )
+        for server_name, server in (user.get("servers") or {}).items():
+            started = server.get("started")
+            if not started:
+                continue
+            started_iso = isoformat(parse_time(started))
+            options = server.get("user_options") or {}
+            payload: dict[str, Any] = {"server_name": server_name, "started": started_iso}
+            profile = options.get("profile")
+            environment = next((str(options[k]) for k in ENVIRONMENT_KEYS if options.get(k)), None)
+            size = next((str(options[k]) for k in SIZE_KEYS if options.get(k)), None)
+            for key, value in (("profile", profile), ("environment", environment), ("size", size)):
+                if value:
+                    payload[key] = str(value)[:255]
+            out.append(
+                (
+                    {
+                        "id": event_id(hub, name, server_name, started_iso, "start"),
+                        "schema": "server_started",
+                        "version": 1,
+                        "time": started_iso,
+                        "payload": payload,
+                    },
+                    sender,
+                )
+            )
+            last = server.get("last_activity")
+            key = (sender.member_id, server_name, started_iso)
+            seen.add(key)
+            self._running[key] = {"community": sender.community, "last_activity": isoformat(parse_time(last)) if last else None}
+            if last:
+                last_time = parse_time(last)
+                out.append(
+                    (
+                        {
+                            "id": event_id(hub, name, server_name, last_time.date().isoformat(), "activity"),
+                            "schema": "activity",
+                            "version": 1,
+                            "time": isoformat(last_time),
+                            "payload": {"kind": "server", "count": 1},
+                        },
+                        sender,
+                    )
+                )
+        return out
+
+    async def _run_db(self, fn, *args):
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.app.db_executor, fn, *args)

@@ -1,0 +1,56 @@
+"""The service's custom JupyterHub scopes, and reading what a token's scopes allow.
+
+Each scope may be filtered to communities with ``!group=<group>`` (JupyterHub's own filter);
+the group names a community through the CommunityMapper. An unfiltered scope covers every
+community of the hub.
+"""
+
+from __future__ import annotations
+
+from ..communities import CommunityMapper
+
+REPORTS = "custom:catalyst:reports"
+TRAINING = "custom:catalyst:training"
+ADMIN = "custom:catalyst:admin"
+METRICS = "custom:catalyst:metrics"
+
+#: For ``c.JupyterHub.custom_scopes``.
+CUSTOM_SCOPES = {
+    REPORTS: {
+        "description": "Read catalyst_hub's aggregate reports (adoption, onboarding, usage).",
+    },
+    TRAINING: {
+        "description": "Training lead: manage cohorts, read learners' progress, sign off episodes.",
+        "subscopes": [REPORTS],
+    },
+    ADMIN: {
+        "description": "Administer catalyst_hub: catalog, audit log, every report.",
+        "subscopes": [REPORTS, TRAINING],
+    },
+    METRICS: {
+        "description": "Scrape catalyst_hub's Prometheus metrics (aggregates only).",
+    },
+}
+
+ALL = object()  # sentinel: every community
+
+
+def communities_for(scopes: list[str] | set[str], scope: str, mapper: CommunityMapper):
+    """Which communities ``scopes`` grant ``scope`` on: ALL, a set of names, or empty.
+
+    JupyterHub expands subscopes before it hands a token's scopes to a service, so a lead's
+    token already lists ``custom:catalyst:reports!group=...`` too.
+    """
+    allowed: set[str] = set()
+    for held in scopes:
+        name, _, filter_ = held.partition("!")
+        if name != scope:
+            continue
+        if not filter_:
+            return ALL
+        kind, _, value = filter_.partition("=")
+        if kind == "group":
+            community = mapper.community_of_group(value)
+            if community:
+                allowed.add(community)
+    return allowed
