@@ -97,3 +97,154 @@ def make_event():
         return {"id": id or str(uuid.uuid4()), "schema": schema, "version": version, "time": time, "payload": payload}
 
     return _make
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class CatalystTestHub:
+    """A MockHub with the catalyst service running in the same event loop.
+
+    ``token(name, groups=[...], roles=[...])`` creates the user (and groups) on the hub and
+    returns an API token with the user's full permissions; ``request`` calls the service
+    directly (bypassing the proxy, which only adds latency here).
+    """
+
+    def __init__(self, hub, service, service_url: str) -> None:
+        self.hub = hub
+        self.service = service
+        self.service_url = service_url
+
+    @property
+    def store(self):
+        return self.service.store
+
+    def url(self, path: str = "") -> str:
+        from jupyterhub.utils import url_path_join
+
+        return url_path_join(self.service_url, self.service.service_prefix, path)
+
+    def user(self, name: str, groups: list[str] = (), roles: list[str] = (), admin: bool = False):
+        from jupyterhub import orm
+        from jupyterhub.roles import grant_role
+        from jupyterhub.tests.utils import add_user
+
+        db = self.hub.db
+        user = add_user(db, app=self.hub, name=name, admin=admin)
+        for group_name in groups:
+            group = orm.Group.find(db, group_name)
+            if group is None:
+                group = orm.Group(name=group_name)
+                db.add(group)
+            if user.orm_user not in group.users:
+                group.users.append(user.orm_user)
+        db.commit()
+        for role in roles:
+            grant_role(db, user.orm_user, role)
+        db.commit()
+        return user
+
+    def token(self, name: str, groups: list[str] = (), roles: list[str] = (), admin: bool = False, scopes=None) -> str:
+        user = self.user(name, groups=groups, roles=roles, admin=admin)
+        kwargs = {"scopes": scopes} if scopes is not None else {}
+        return user.new_api_token(**kwargs)
+
+    async def request(self, method: str, path: str, token: str | None = None, **kwargs):
+        from jupyterhub.tests.utils import async_requests
+
+        headers = kwargs.pop("headers", {})
+        if token:
+            headers["Authorization"] = f"token {token}"
+        return await getattr(async_requests, method.lower())(self.url(path), headers=headers, **kwargs)
+
+
+def catalyst_hub_config(service_url: str, token: str, roles: list[dict] | None = None) -> dict:
+    """JupyterHub config registering the catalyst service (as a deployment would)."""
+    from catalyst_hub.service import scopes
+
+    return {
+        "JupyterHub": {
+            "services": [
+                {
+                    "name": "catalyst",
+                    "url": service_url,
+                    "api_token": token,
+                    "oauth_no_confirm": True,
+                    "oauth_client_allowed_scopes": list(scopes.CUSTOM_SCOPES),
+                }
+            ],
+            "custom_scopes": scopes.CUSTOM_SCOPES,
+            "load_roles": [
+                {"name": "user", "scopes": ["self", "access:services!service=catalyst"]},
+                {"name": "catalyst-service", "scopes": scopes.SERVICE_TOKEN_SCOPES, "services": ["catalyst"]},
+                *(roles or []),
+            ],
+        }
+    }
+
+
+@pytest.fixture
+def catalyst_hub_roles() -> list[dict]:
+    """Extra ``load_roles`` for the test hub; override in a test module to add leads etc."""
+    return []
+
+
+@pytest.fixture
+def catalyst_config() -> dict:
+    """Extra traitlets config for the service (``{"CatalystService": {...}}``); override it."""
+    return {}
+
+
+@pytest.fixture
+async def catalyst_service(hub_app, catalyst_db_url, catalyst_hub_name, catalyst_hub_roles, catalyst_config, tmp_path):
+    """A MockHub and the catalyst service talking to it, on this test's database."""
+    import secrets
+
+    from jupyterhub.utils import url_path_join
+    from traitlets.config import Config
+
+    from catalyst_hub.service.app import CatalystService
+
+    port, hub_port = free_port(), free_port()
+    service_url = f"http://127.0.0.1:{port}"
+    token = secrets.token_hex(16)
+    # MockHub's fixed base URL; the service starts first so the hub finds it up at once
+    base_url = "/@/space%20word/"
+    prefix = url_path_join(base_url, "services/catalyst/")
+    hub_prefix = url_path_join(base_url, "hub/")
+    config = Config(
+        {
+            "CatalystApp": {
+                "hub_name": catalyst_hub_name,
+                "db_url": catalyst_db_url,
+                "secret_file": str(tmp_path / "secret"),
+            },
+            "CatalystService": {"url": service_url, "service_prefix": prefix},
+            "Collector": {"poll_interval": 3600},
+            "HubOAuth": {
+                "api_token": token,
+                "api_url": f"http://127.0.0.1:{hub_port}{hub_prefix}api",
+                "oauth_client_id": "service-catalyst",
+                "oauth_redirect_uri": url_path_join(prefix, "oauth_callback"),
+                "hub_prefix": hub_prefix,
+                "base_url": prefix,
+                "access_scopes": {"access:services!service=catalyst"},
+            },
+        }
+    )
+    config.merge(Config(catalyst_config))
+    CatalystService.clear_instance()
+    service = CatalystService(config=config)
+    service.initialize([])
+    await service.start_server()
+    hub_config = catalyst_hub_config(service_url, token, catalyst_hub_roles)
+    hub_config["JupyterHub"].update(hub_ip="127.0.0.1", hub_port=hub_port)
+    hub = await hub_app(hub_config)
+    assert hub.hub.api_url == service.hub_auth.api_url, (hub.hub.api_url, service.hub_auth.api_url)
+    yield CatalystTestHub(hub, service, service_url)
+    await service.stop()

@@ -12,13 +12,14 @@ from urllib.parse import urlparse
 from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler
 from jupyterhub.utils import url_path_join
 from tornado import httpserver, web
-from traitlets import Bool, Float, Instance, Integer, Unicode, default
+from traitlets import Bool, Float, Instance, Integer, List, Unicode, default
 
 from ..catalyst_app import CatalystApp
 from ..ingest import Ingestor
 from . import api, pages, reports_api
 from .collector import Collector
 from .limits import RateLimiter
+from .render import make_environment
 
 
 class CatalystService(CatalystApp):
@@ -52,6 +53,10 @@ class CatalystService(CatalystApp):
     )
     rate_burst = Float(20000.0, config=True, help="Events one member may send in a burst.")
     collector_enabled = Bool(True, config=True, help="Poll the hub's REST API for server sessions.")
+
+    extra_template_paths = List(
+        Unicode(), config=True, help="Template folders searched before the packaged ones (restyle any page)."
+    )
 
     hub_auth = Instance(HubOAuth)
     db_executor = Instance(ThreadPoolExecutor)
@@ -94,7 +99,7 @@ class CatalystService(CatalystApp):
             hub_auth=self.hub_auth,
             cookie_secret=os.urandom(32),
             xsrf_cookies=False,  # HubOAuth does its own xsrf checks on cookie-authenticated requests
-            template_path=str(Path(__file__).parent / "templates"),
+            jinja_env=make_environment(self.extra_template_paths),
             static_path=str(Path(__file__).parent / "static"),
             static_url_prefix=url_path_join(self.service_prefix, "static/"),
             log_function=self._log_request,

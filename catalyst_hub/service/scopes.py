@@ -32,6 +32,15 @@ CUSTOM_SCOPES = {
     },
 }
 
+#: The least-privilege role of the service's own token (the collector reads servers).
+SERVICE_TOKEN_SCOPES = [
+    "list:users",
+    "read:users:name",
+    "read:users:groups",
+    "read:users:activity",
+    "read:servers",
+]
+
 ALL = object()  # sentinel: every community
 
 

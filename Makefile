@@ -1,0 +1,47 @@
+# catalyst_hub: `make demo` runs a local hub with demo data, `make test` runs every test.
+VENV  := .venv
+PY    := $(VENV)/bin/python
+TOOLS := .tools
+export PATH := $(CURDIR)/$(TOOLS)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test test-python test-serverext test-labextension lint format bench browsers clean
+
+setup: $(VENV)/.installed $(TOOLS)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q -U pip
+	$(PY) -m pip install -q -e ".[test]"
+	touch $@
+
+# configurable-http-proxy, the proxy JupyterHub starts, from npm into a local folder
+$(TOOLS)/.installed:
+	mkdir -p $(TOOLS)
+	cd $(TOOLS) && npm install --no-audit --no-fund --silent configurable-http-proxy@^5
+	touch $@
+
+demo: setup
+	$(VENV)/bin/catalyst-hub demo
+
+test: setup test-python test-serverext
+
+test-python:
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-serverext:
+	$(PY) -m pytest -c tests/serverext/pytest.ini tests/serverext $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: setup
+	$(PY) -m benchmarks
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .demo

@@ -1,0 +1,329 @@
+/**
+ * The progress document served by the server extension, and the few
+ * computations the panel does on it. No JupyterLab imports: unit-tested in node.
+ */
+
+export type StepState = 'done' | 'next' | 'todo';
+export type EpisodeState = 'done' | 'started' | 'todo';
+export type ConsentDecision = 'given' | 'withdrawn' | null;
+
+export interface IStep {
+  id: string;
+  title: string;
+  help: string;
+  help_url: string | null;
+  self_report: boolean;
+  state: StepState;
+  reached: string | null;
+}
+
+export interface IScore {
+  earned: number;
+  possible: number;
+  percent: number;
+}
+
+export interface IEpisode {
+  id: string;
+  title: string;
+  self_report: boolean;
+  exercises_total: number;
+  exercises_done: number;
+  state: EpisodeState;
+  completed: string | null;
+  source: string | null;
+}
+
+export interface ILesson extends IScore {
+  id: string;
+  title: string;
+  episodes: IEpisode[];
+}
+
+export interface IProgram extends IScore {
+  id: string;
+  title: string;
+  lessons: ILesson[];
+}
+
+export interface ITraining extends IScore {
+  programs: IProgram[];
+}
+
+export interface INotice {
+  version: string;
+  title: string;
+  body: string;
+}
+
+export interface IProgress {
+  active: boolean;
+  stale: boolean;
+  community: string;
+  language: string;
+  consent: { decision: ConsentDecision; version: string | null };
+  notice: INotice | null;
+  steps: IStep[];
+  steps_done: number;
+  steps_total: number;
+  training: ITraining;
+}
+
+/**
+ * Rounded percentage, as the service computes it (0 when nothing is possible).
+ */
+export function percent(earned: number, possible: number): number {
+  return possible > 0 ? Math.round((100 * earned) / possible) : 0;
+}
+
+/**
+ * Step states from the set of reached steps: the first step not reached is
+ * "next", the ones after it "todo".
+ */
+export function deriveStepStates(
+  steps: readonly IStep[],
+  reached: ReadonlySet<string>
+): IStep[] {
+  let nextGiven = false;
+  return steps.map(step => {
+    let state: StepState;
+    if (reached.has(step.id)) {
+      state = 'done';
+    } else if (!nextGiven) {
+      state = 'next';
+      nextGiven = true;
+    } else {
+      state = 'todo';
+    }
+    return state === step.state ? step : { ...step, state };
+  });
+}
+
+/**
+ * Re-score lessons, programs and the whole training from episode states:
+ * a lesson earns one point per episode done, a program and the training sum
+ * their children.
+ */
+export function rescoreTraining(programs: IProgram[]): ITraining {
+  const scored = programs.map(program => {
+    const lessons = program.lessons.map(lesson => {
+      const earned = lesson.episodes.filter(e => e.state === 'done').length;
+      const possible = lesson.episodes.length;
+      return { ...lesson, earned, possible, percent: percent(earned, possible) };
+    });
+    return { ...program, lessons, ...sum(lessons) };
+  });
+  return { programs: scored, ...sum(scored) };
+}
+
+function sum(items: readonly IScore[]): IScore {
+  const earned = items.reduce((n, i) => n + i.earned, 0);
+  const possible = items.reduce((n, i) => n + i.possible, 0);
+  return { earned, possible, percent: percent(earned, possible) };
+}
+
+/**
+ * Find an episode of the training by lesson and episode id.
+ */
+export function findEpisode(
+  progress: IProgress | null,
+  lesson: string,
+  episode: string
+): IEpisode | null {
+  for (const program of progress?.training.programs ?? []) {
+    for (const l of program.lessons) {
+      if (l.id === lesson) {
+        const found = l.episodes.find(e => e.id === episode);
+        if (found) {
+          return found;
+        }
+      }
+    }
+  }
+  return null;
+}
+
+function updateEpisode(
+  progress: IProgress,
+  lesson: string,
+  episode: string,
+  update: (e: IEpisode) => IEpisode
+): IProgress {
+  if (!findEpisode(progress, lesson, episode)) {
+    return progress;
+  }
+  const programs = progress.training.programs.map(p => ({
+    ...p,
+    lessons: p.lessons.map(l =>
+      l.id !== lesson
+        ? l
+        : {
+            ...l,
+            episodes: l.episodes.map(e => (e.id === episode ? update(e) : e))
+          }
+    )
+  }));
+  return { ...progress, training: rescoreTraining(programs) };
+}
+
+/**
+ * Optimistic update after the extension reported an exercise: the episode is
+ * at least started and counts one more exercise (until the service answers).
+ * Completion from exercises is the service's decision, so the state never
+ * becomes "done" here.
+ */
+export function withExerciseDone(
+  progress: IProgress,
+  lesson: string,
+  episode: string
+): IProgress {
+  return updateEpisode(progress, lesson, episode, e => ({
+    ...e,
+    exercises_done: Math.min(e.exercises_done + 1, e.exercises_total),
+    state: e.state === 'done' ? 'done' : 'started'
+  }));
+}
+
+/**
+ * Optimistic update after the learner marked an episode complete.
+ */
+export function withEpisodeDone(
+  progress: IProgress,
+  lesson: string,
+  episode: string,
+  when: string
+): IProgress {
+  return updateEpisode(progress, lesson, episode, e =>
+    e.state === 'done'
+      ? e
+      : { ...e, state: 'done', completed: when, source: 'self' }
+  );
+}
+
+/**
+ * Optimistic update after a consent decision.
+ */
+export function withConsent(
+  progress: IProgress,
+  decision: 'given' | 'withdrawn',
+  version: string
+): IProgress {
+  return { ...progress, consent: { decision, version } };
+}
+
+/**
+ * Check and complete a progress document from the server: the panel must not
+ * break on a missing field from an older or newer server extension.
+ * Returns null when the value is not a progress document at all.
+ */
+export function parseProgress(value: unknown): IProgress | null {
+  if (!isObject(value)) {
+    return null;
+  }
+  const consent = isObject(value.consent) ? value.consent : {};
+  const decision =
+    consent.decision === 'given' || consent.decision === 'withdrawn'
+      ? consent.decision
+      : null;
+  const notice = isObject(value.notice) ? value.notice : null;
+  const rawSteps = array(value.steps).filter(isObject);
+  let steps = rawSteps.map(parseStep);
+  if (rawSteps.some(s => !STEP_STATES.has(s.state as string))) {
+    // An older service sends only when each step was reached.
+    steps = deriveStepStates(
+      steps,
+      new Set(steps.filter(s => s.reached !== null).map(s => s.id))
+    );
+  }
+  const training = isObject(value.training) ? value.training : {};
+  const programs = array(training.programs)
+    .filter(isObject)
+    .map(p => ({
+      id: str(p.id),
+      title: str(p.title, str(p.id)),
+      ...score(p),
+      lessons: array(p.lessons)
+        .filter(isObject)
+        .map(l => ({
+          id: str(l.id),
+          title: str(l.title, str(l.id)),
+          ...score(l),
+          episodes: array(l.episodes).filter(isObject).map(parseEpisode)
+        }))
+    }));
+  return {
+    active: value.active !== false,
+    stale: value.stale === true,
+    community: str(value.community),
+    language: str(value.language),
+    consent: {
+      decision,
+      version: typeof consent.version === 'string' ? consent.version : null
+    },
+    notice:
+      notice && typeof notice.version === 'string'
+        ? {
+            version: notice.version,
+            title: str(notice.title),
+            body: str(notice.body)
+          }
+        : null,
+    steps,
+    steps_done: num(
+      value.steps_done,
+      steps.filter(s => s.state === 'done').length
+    ),
+    steps_total: num(value.steps_total, steps.length),
+    training: { programs, ...score(training, sum(programs)) }
+  };
+}
+
+const STEP_STATES = new Set(['done', 'next', 'todo']);
+
+function parseStep(s: Record<string, unknown>): IStep {
+  return {
+    id: str(s.id),
+    title: str(s.title, str(s.id)),
+    help: str(s.help),
+    help_url:
+      typeof s.help_url === 'string' && s.help_url ? s.help_url : null,
+    self_report: s.self_report === true,
+    state: s.state === 'done' || s.state === 'next' ? s.state : 'todo',
+    reached: typeof s.reached === 'string' ? s.reached : null
+  };
+}
+
+function parseEpisode(e: Record<string, unknown>): IEpisode {
+  return {
+    id: str(e.id),
+    title: str(e.title, str(e.id)),
+    self_report: e.self_report === true,
+    exercises_total: num(e.exercises_total, 0),
+    exercises_done: num(e.exercises_done, 0),
+    state: e.state === 'done' || e.state === 'started' ? e.state : 'todo',
+    completed: typeof e.completed === 'string' ? e.completed : null,
+    source: typeof e.source === 'string' ? e.source : null
+  };
+}
+
+function score(o: Record<string, unknown>, fallback?: IScore): IScore {
+  const earned = num(o.earned, fallback?.earned ?? 0);
+  const possible = num(o.possible, fallback?.possible ?? 0);
+  return { earned, possible, percent: num(o.percent, percent(earned, possible)) };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function array(v: unknown): unknown[] {
+  return Array.isArray(v) ? v : [];
+}
+
+function str(v: unknown, fallback = ''): string {
+  return typeof v === 'string' ? v : fallback;
+}
+
+function num(v: unknown, fallback: number): number {
+  return typeof v === 'number' && Number.isFinite(v) ? v : fallback;
+}
