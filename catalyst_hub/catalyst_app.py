@@ -13,7 +13,8 @@ from . import __version__
 from .catalog import Catalog
 from .communities import CommunityMapper
 from .identity import Actor, load_or_create_secret
-from .store import DatabaseNeedsUpgrade, Store, check_current, make_engine
+from .store import DatabaseNeedsUpgrade, Store, check_current, make_engine, upgrade
+from .store.engine import current_revision
 
 
 class CatalystApp(Application):
@@ -103,6 +104,10 @@ class CatalystApp(Application):
 
     def init_store(self, check: bool = True) -> Store:
         self.engine = make_engine(self.db_url)
+        if check and current_revision(self.engine) is None:
+            # a new, empty database: create the tables, as JupyterHub does with its own
+            self.log.info("creating catalyst_hub tables in %s", self.engine.url.render_as_string(hide_password=True))
+            upgrade(self.engine)
         if check:
             try:
                 check_current(self.engine)

@@ -59,11 +59,15 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     command.upgrade(alembic_config(engine), revision)
 
 
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
 def check_current(engine: Engine) -> None:
     """Raise DatabaseNeedsUpgrade unless the schema is at this version's head."""
     head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
-    with engine.connect() as conn:
-        current = MigrationContext.configure(conn).get_current_revision()
+    current = current_revision(engine)
     if current != head:
         where = engine.url.render_as_string(hide_password=True)
         state = "has no catalyst_hub tables" if current is None else f"is at revision {current}"

@@ -1,0 +1,35 @@
+"""Configuration of the catalyst service (traitlets, like JupyterHub's own).
+
+JupyterHub starts the service with ``--config=<this file>``; ``catalyst-hub db upgrade``
+and ``catalyst-hub rebuild`` accept the same option.
+"""
+
+c = get_config()  # noqa: F821
+
+# Id of this hub, stored on every row (several hubs may share one PostgreSQL database).
+# c.CatalystApp.hub_name = "andes-hub"
+
+# Database: SQLite in data_dir by default; PostgreSQL for shared or large deployments.
+# c.CatalystApp.db_url = "postgresql://catalyst@db.example.org/catalyst"
+
+# Keep this file safe and backed up: member ids are keyed hashes made with it.
+# c.CatalystApp.secret_file = "/srv/catalyst/catalyst_hub_secret"
+
+# Communities from JupyterHub groups: "community-andes" -> "andes"; anyone else is in the
+# default community (hubs without groups are one community: the hub itself).
+c.CommunityMapper.group_prefix = "community-"
+# c.CommunityMapper.group_map = {"uct-researchers": "cape-town"}
+# c.CommunityMapper.default_community = "andes"
+
+# Catalog files (onboarding steps, training), merged over the packaged default.
+# c.CatalystApp.catalog_files = ["/srv/catalyst/catalog.yaml"]
+
+# Staff, test and service accounts left out of statistics.
+# c.CatalystApp.excluded_users = {"admin", "hub-champion@example.org"}
+
+# Ingest limits.
+# c.CatalystService.max_batch_events = 1000
+# c.CatalystService.max_body_bytes = 4 * 1024 * 1024
+
+# Collector: how often the hub's REST API is polled for server sessions.
+# c.Collector.poll_interval = 60

@@ -1,0 +1,89 @@
+"""JupyterHub configuration with the catalyst service: a plain hub (no Kubernetes).
+
+Copy it next to your own config, or load it from yours with ``load_subconfig``. Everything
+the hub needs for catalyst is here; the service's own settings (database, community mapping,
+catalog, consent notice...) live in ``catalyst_config.py`` (``c.CatalystApp.*``,
+``c.CatalystService.*``, ``c.CommunityMapper.*``), read by the service. The demo
+(``make demo``) and the end-to-end tests start a hub with this very file; the environment
+variables below are how they set ports and folders.
+"""
+
+import os
+import shutil
+import sys
+
+from catalyst_hub.service.scopes import CUSTOM_SCOPES, SERVICE_TOKEN_SCOPES
+
+c = get_config()  # noqa: F821 (provided by JupyterHub when it loads this file)
+
+SERVICE_NAME = os.environ.get("CATALYST_SERVICE_NAME", "catalyst")
+SERVICE_PORT = int(os.environ.get("CATALYST_SERVICE_PORT", "10101"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+SERVICE_CONFIG = os.environ.get("CATALYST_SERVICE_CONFIG", os.path.join(HERE, "catalyst_config.py"))
+
+c.JupyterHub.ip = os.environ.get("CATALYST_HUB_IP", "127.0.0.1")
+c.JupyterHub.port = int(os.environ.get("CATALYST_HUB_PORT", "8000"))
+if os.environ.get("CATALYST_HUB_API_PORT"):
+    c.JupyterHub.hub_port = int(os.environ["CATALYST_HUB_API_PORT"])
+if os.environ.get("CATALYST_PROXY_API_PORT"):
+    c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{os.environ['CATALYST_PROXY_API_PORT']}"
+
+# -- the catalyst service -------------------------------------------------------------------
+# custom scopes: reading reports, training leads, administration, scraping metrics
+c.JupyterHub.custom_scopes = CUSTOM_SCOPES
+
+c.JupyterHub.services = [
+    {
+        "name": SERVICE_NAME,
+        "url": f"http://127.0.0.1:{SERVICE_PORT}",
+        "command": [sys.executable, "-m", "catalyst_hub", "service", f"--config={SERVICE_CONFIG}"],
+        "environment": {
+            key: os.environ[key]
+            for key in ("CATALYST_DATA_DIR", "CATALYST_DB_URL", "CATALYST_HUB_NAME", "PATH")
+            if key in os.environ
+        },
+        "display": True,  # in the hub's Services menu
+        "oauth_no_confirm": True,
+        # browser tokens of the service may carry these (intersected with the user's own)
+        "oauth_client_allowed_scopes": list(CUSTOM_SCOPES),
+    }
+]
+
+c.JupyterHub.load_roles = [
+    # every user may use the service: send events about themselves, read their own progress
+    {"name": "user", "scopes": ["self", f"access:services!service={SERVICE_NAME}"]},
+    # least privilege for the service's own token: the collector lists users and servers
+    {"name": "catalyst-service", "scopes": SERVICE_TOKEN_SCOPES, "services": [SERVICE_NAME]},
+    # examples: a training lead of one community, consortium staff, catalyst administrators
+    {
+        "name": "catalyst-lead-andes",
+        "scopes": ["custom:catalyst:training!group=community-andes"],
+        "groups": ["leads-andes"],
+    },
+    {"name": "catalyst-staff", "scopes": ["custom:catalyst:reports"], "groups": ["consortium-staff"]},
+    {"name": "catalyst-admin", "scopes": ["custom:catalyst:admin", "custom:catalyst:metrics"], "groups": ["catalyst-admins"]},
+]
+
+# -- single-user servers --------------------------------------------------------------------
+# a server's own token may send events to the service (the server extension's outbox)
+c.Spawner.server_token_scopes = [
+    "users:activity!user",
+    "access:servers!server",
+    f"access:services!service={SERVICE_NAME}",
+]
+# the server extension needs the service's address; JUPYTERHUB_SERVICE_URL in a single-user
+# server is the server's own URL, not the service's
+public = os.environ.get("CATALYST_PUBLIC_URL", f"http://127.0.0.1:{c.JupyterHub.port}/")
+c.Spawner.environment = {"CATALYST_SERVICE_URL": f"{public.rstrip('/')}/services/{SERVICE_NAME}/"}
+c.Spawner.default_url = "/lab"
+
+if os.environ.get("CATALYST_LOCAL_SPAWNER"):
+    # demo and tests: servers as local processes, homes in a folder
+    c.JupyterHub.spawner_class = "simple"
+    c.SimpleLocalProcessSpawner.home_dir_template = os.path.join(
+        os.environ["CATALYST_LOCAL_SPAWNER"], "{username}"
+    )
+    c.Spawner.cmd = [shutil.which("jupyterhub-singleuser") or "jupyterhub-singleuser"]
+    c.Spawner.args = ["--allow-root"] if os.getuid() == 0 else []
+    c.Spawner.http_timeout = 60
+    c.Spawner.start_timeout = 60
