@@ -12,10 +12,14 @@ from urllib.parse import urlparse
 from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler
 from jupyterhub.utils import url_path_join
 from tornado import httpserver, web
-from traitlets import Bool, Float, Instance, Integer, List, Unicode, default
+from tornado.ioloop import IOLoop, PeriodicCallback
+from traitlets import Any, Bool, Dict, Float, Instance, Integer, List, Unicode, default
 
+from ..catalog import localized
 from ..catalyst_app import CatalystApp
+from ..i18n import LANGUAGES, gettext_for
 from ..ingest import Ingestor
+from ..store.privacy import purge_expired_events
 from . import api, pages, reports_api
 from .collector import Collector
 from .limits import RateLimiter
@@ -44,6 +48,14 @@ class CatalystService(CatalystApp):
     def _default_prefix(self):
         return os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/catalyst/")
 
+    service_name = Unicode(
+        config=True, help="The service's name on the hub (default: $JUPYTERHUB_SERVICE_NAME, else 'catalyst')."
+    )
+
+    @default("service_name")
+    def _default_service_name(self):
+        return os.environ.get("JUPYTERHUB_SERVICE_NAME", "catalyst")
+
     max_batch_events = Integer(1000, config=True, help="Most events accepted in one ingest request.")
     max_body_bytes = Integer(
         4 * 1024 * 1024, config=True, help="Largest ingest request body, in bytes (413 beyond)."
@@ -57,6 +69,97 @@ class CatalystService(CatalystApp):
     extra_template_paths = List(
         Unicode(), config=True, help="Template folders searched before the packaged ones (restyle any page)."
     )
+
+    # -- consent and retention -----------------------------------------------------------------
+
+    consent_notice_version = Unicode(
+        "1",
+        config=True,
+        help="""Version of the consent notice. Change it whenever the notice's meaning changes:
+        members are asked again, and each decision records the version it answered.""",
+    )
+    consent_notice = Dict(
+        config=True,
+        help="""The consent notice per language: {"en": {"title": ..., "body": ...}, "es": ...}.
+        The body is plain text, paragraphs separated by a blank line; "{retention_days}" is
+        replaced by the retention setting. Missing languages fall back to English. The packaged
+        default (en, es, pt, fr) says what is recorded, why, who can see it and for how long.""",
+    )
+
+    @default("consent_notice")
+    def _default_consent_notice(self):
+        notice = {}
+        for language in LANGUAGES:
+            _ = gettext_for(language)
+            paragraphs = [
+                _("To help you and your community get started, this hub records which onboarding steps you reach, your progress in training, when your server starts and stops, and how many actions you take each day. It never records the content of your files, notebooks or code."),
+                _("Why: to show you your own checklist and training progress, and to help your community's champions see where newcomers get stuck and how much the hub is used."),
+                _("Who can see it: you see everything recorded about you. Your community's training leads and the hub's admins can see your progress, and every time they look it is logged. Everyone else, consortium staff included, sees totals only, without names, and small groups are hidden when communities are compared."),
+                _("How long: detailed records are deleted after {retention_days} days; only daily totals are kept. Your username is stored apart from the records and removed when you erase your data."),
+                _("You can opt out at any time: the hub then stops recording anything about you. You can also download or erase your data from the privacy choices on your progress page."),
+            ]
+            notice[language] = {
+                "title": _("What this hub records about your work"),
+                "body": "\n\n".join(paragraphs),
+            }
+        return notice
+
+    retention_days = Integer(
+        365,
+        config=True,
+        help="""Days raw events are kept. Older events are deleted daily; the daily aggregates
+        built from them (activity per day, steps reached, training progress) are kept, and so
+        are consent decisions. 0 keeps raw events forever.""",
+    )
+    retention_interval = Float(
+        24 * 3600.0, config=True, help="Seconds between two purges of expired raw events."
+    )
+    _retention = Any(None, allow_none=True)
+
+    def consent_notice_for(self, language: str) -> dict[str, str]:
+        """The notice shown to members in ``language``: {"version", "title", "body"}."""
+        titles = {lang: text.get("title", "") for lang, text in self.consent_notice.items()}
+        bodies = {lang: text.get("body", "") for lang, text in self.consent_notice.items()}
+        # str.replace, not format: a deployment's own text may contain other braces
+        body = localized(bodies, language).replace("{retention_days}", str(self.retention_days))
+        return {
+            "version": self.consent_notice_version,
+            "title": localized(titles, language),
+            "body": body,
+        }
+
+    def start_retention(self) -> None:
+        """Purge expired raw events now and then every ``retention_interval`` (call once the
+        event loop runs, e.g. from ``start_server``)."""
+        if self.retention_days <= 0 or self._retention is not None:
+            return
+        self._retention = PeriodicCallback(
+            self.purge_expired, self.retention_interval * 1000, jitter=0.05
+        )
+        self._retention.start()
+        IOLoop.current().add_callback(self.purge_expired)
+
+    def stop_retention(self) -> None:
+        """Stop the purge schedule (before the database executor shuts down)."""
+        if self._retention is not None:
+            self._retention.stop()
+            self._retention = None
+
+    async def purge_expired(self) -> int:
+        """Delete raw events older than ``retention_days``; returns how many."""
+        loop = asyncio.get_running_loop()
+        try:
+            purged = await loop.run_in_executor(
+                self.db_executor, purge_expired_events, self.store, self.retention_days
+            )
+        except Exception:
+            self.log.exception("could not purge expired events")
+            return 0
+        if purged:
+            self.log.info("deleted %d raw events older than %d days", purged, self.retention_days)
+        return purged
+
+    # -------------------------------------------------------------------------------------------
 
     hub_auth = Instance(HubOAuth)
     db_executor = Instance(ThreadPoolExecutor)

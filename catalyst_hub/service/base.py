@@ -43,11 +43,13 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
 
     async def prepare(self) -> None:
         model = await self.hub_auth.get_user(self, sync=False)
+        self._not_allowed = False
         if model:
             try:
                 model = self.check_hub_user(model)
             except UserNotAllowed:
-                model = None
+                # authenticated, but the token lacks access to this service: 403, not 401
+                self._not_allowed, model = True, None
         self._hub_auth_user_cache = model
         if model and model.get("kind", "user") == "user":
             self.actor = await self.run_db(self.catalyst.actor_for, model)
@@ -73,7 +75,7 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
     def require_actor(self) -> Actor:
         """The user behind the token; 401/403 for none or for a service token."""
         if self.current_user is None:
-            raise web.HTTPError(401, self._("Authentication required: send a JupyterHub token."))
+            self.raise_unauthenticated()
         if self.actor is None:
             raise web.HTTPError(403, self._("Only JupyterHub users can use this endpoint."))
         return self.actor
@@ -82,7 +84,7 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         """The communities the current token may read with ``scope`` (scopes.ALL or a set)."""
         model = self.current_user
         if model is None:
-            raise web.HTTPError(401, self._("Authentication required: send a JupyterHub token."))
+            self.raise_unauthenticated()
         return scopes.communities_for(model.get("scopes", []), scope, self.catalyst.communities)
 
     def require_scope(self, scope: str, community: str | None = None):
@@ -95,6 +97,15 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
             self._("This needs the scope {scope}", scope=scope)
             + (f" (!group=…{community})" if community else ""),
         )
+
+    def raise_unauthenticated(self):
+        if getattr(self, "_not_allowed", False):
+            raise web.HTTPError(
+                403,
+                self._("This token may not use this service: it needs the scope {scope}.",
+                       scope=f"access:services!service={self.catalyst.service_name}"),
+            )
+        raise web.HTTPError(401, self._("Authentication required: send a JupyterHub token."))
 
     # -- database ----------------------------------------------------------------------------
 
@@ -116,7 +127,7 @@ class APIHandler(BaseHandler):
     """JSON in, JSON out; errors are ``{"status", "message"}``; never redirects to login."""
 
     def get_login_url(self):
-        raise web.HTTPError(401, self._("Authentication required: send a JupyterHub token."))
+        self.raise_unauthenticated()
 
     def check_xsrf_cookie(self):
         # Token-authenticated API calls are not subject to xsrf; cookie-authenticated ones are.
@@ -137,5 +148,7 @@ class APIHandler(BaseHandler):
             error = exc_info[1]
             if isinstance(error, web.HTTPError) and error.log_message:
                 message = error.log_message % error.args if error.args else error.log_message
+            for name, value in getattr(error, "headers", {}).items():
+                self.set_header(name, value)
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.finish(orjson.dumps({"status": status_code, "message": message}))

@@ -27,7 +27,8 @@ class RateLimiter:
         tokens = min(self.burst, tokens + (now - last) * self.rate)
         if cost > tokens:
             wait = max(1, int((cost - tokens) / self.rate + 0.999))
-            handler.set_header("Retry-After", str(wait))
             self._buckets[key] = (tokens, now)
-            raise web.HTTPError(429, f"Too many events from this sender; retry in {wait} s.")
+            error = web.HTTPError(429, f"Too many events from this sender; retry in {wait} s.")
+            error.headers = {"Retry-After": str(wait)}  # written by APIHandler.write_error
+            raise error
         self._buckets[key] = (tokens - cost, now)
