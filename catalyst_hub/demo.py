@@ -1,0 +1,165 @@
+"""``catalyst-hub demo``: a real local JupyterHub with the catalyst service and demo data.
+
+Two communities (from JupyterHub groups), researchers at every stage of onboarding, a
+training lead, consortium staff and an admin, a month of activity on SQLite. Passwords are
+printed on screen; Ctrl-C stops the hub, the proxy, the service and the servers.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import signal
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from traitlets import Integer, Unicode
+
+from .catalyst_app import CatalystApp
+from .ingest import Ingestor, Sender
+from .timeutil import isoformat, utcnow
+
+COMMUNITIES = {
+    "andes": ["ana@andes.example.org", "jorge@andes.example.org", "lucia@andes.example.org", "mateo@andes.example.org", "sofia@andes.example.org", "diego@andes.example.org"],
+    "sahel": ["amina@sahel.example.org", "kofi@sahel.example.org", "fatou@sahel.example.org", "ibrahim@sahel.example.org", "awa@sahel.example.org"],
+}
+LEAD = "luis@andes.example.org"
+STAFF = "staff@consortium.example.org"
+ADMIN = "admin"
+#: How far each researcher got: the number of onboarding steps reached (drop-off)
+PROGRESS = [8, 7, 6, 5, 4, 3, 2, 1]
+STEP_ACTIONS = [
+    ("action", {"action": "logged_in"}),
+    None,  # server_started: a real session below
+    ("action", {"action": "kernel_started", "language": "python"}),
+    ("action", {"action": "file_uploaded"}),
+    ("action", {"action": "cell_executed"}),
+    ("action", {"action": "git_cloned"}),
+    ("action", {"action": "notebook_saved"}),
+    None,  # server stopped: the session's end
+]
+
+
+def demo_events(username: str, reached: int, rng: random.Random, now: datetime) -> list[dict]:
+    """A month of one researcher's events: sessions, onboarding actions, training."""
+    events = []
+
+    def add(schema: str, payload: dict, when: datetime) -> None:
+        events.append({"id": str(uuid.uuid4()), "schema": schema, "version": 1, "time": isoformat(when), "payload": payload})
+
+    first = now - timedelta(days=rng.randint(12, 28), hours=rng.randint(0, 8))
+    profile = "rstudio" if rng.random() < 0.35 else "jupyterlab"
+    day = first
+    sessions = 0
+    while day < now - timedelta(hours=2) and sessions < reached * 2:
+        start = day.replace(hour=rng.randint(8, 16), minute=rng.randint(0, 59))
+        if start > now - timedelta(hours=2):
+            break
+        stop = start + timedelta(minutes=rng.randint(30, 150))
+        started = isoformat(start)
+        add("server_started", {"server_name": "", "started": started, "profile": profile, "size": rng.choice(["small", "medium", "large"])}, start)
+        add("activity", {"kind": "proxy" if profile == "rstudio" else "kernel", "count": rng.randint(5, 40), "seconds": rng.randint(600, 3600), "app": profile}, start + timedelta(minutes=20))
+        if reached >= 8:
+            add("server_stopped", {"server_name": "", "started": started, "last_activity": isoformat(stop - timedelta(minutes=5))}, stop)
+        sessions += 1
+        day += timedelta(days=rng.choice([1, 1, 2, 3, 7]))
+    for i, step in enumerate(STEP_ACTIONS[:reached]):
+        if step:
+            add(step[0], step[1], first + timedelta(hours=i * rng.randint(1, 20)))
+    exercises = [("hub-basics", "first-notebook", "hello"), ("hub-basics", "first-notebook", "variables"), ("hub-basics", "data-files", "read-csv"), ("hub-basics", "data-files", "plot")]
+    for lesson, episode, exercise in exercises[: max(0, reached - 3)]:
+        add("exercise_completed", {"lesson": lesson, "episode": episode, "exercise": exercise}, first + timedelta(days=2, hours=rng.randint(0, 30)))
+    if reached >= 7:
+        add("episode_completed", {"lesson": "hub-basics", "episode": "persistence", "source": "self"}, first + timedelta(days=4))
+    add("consent", {"decision": "given", "notice_version": "1"}, first)
+    return [e for e in events if e["time"] <= isoformat(now)]
+
+
+class DemoApp(CatalystApp):
+    name = "catalyst-hub demo"
+    description = "Run a local JupyterHub with the catalyst service, two communities and demo data."
+
+    aliases = {**CatalystApp.aliases, "port": "DemoApp.port", "workdir": "DemoApp.workdir"}
+
+    port = Integer(8000, config=True, help="Port of the hub's public URL.")
+    workdir = Unicode(".demo", config=True, help="Folder for the demo hub's databases, homes and logs.")
+
+    def start(self) -> None:
+        from .testing.realhub import RealHub
+
+        workdir = Path(self.workdir).resolve()
+        workdir.mkdir(parents=True, exist_ok=True)
+        passwords = {name: secrets.token_urlsafe(6) for names in COMMUNITIES.values() for name in names}
+        passwords.update({LEAD: secrets.token_urlsafe(6), STAFF: secrets.token_urlsafe(6), ADMIN: secrets.token_urlsafe(6)})
+        groups = {f"community-{c}": list(names) for c, names in COMMUNITIES.items()}
+        groups["community-andes"].append(LEAD)
+        groups.update({"leads-andes": [LEAD], "consortium-staff": [STAFF], "catalyst-admins": [ADMIN]})
+
+        db_url = f"sqlite:///{workdir / 'catalyst' / 'catalyst_hub.sqlite'}"
+        self.data_dir = str(workdir / "catalyst")
+        self.db_url = db_url
+        self.hub_name = "demo"
+        self.excluded_users = {STAFF, ADMIN}
+        self.seed_demo_data()
+
+        hub = RealHub(
+            workdir,
+            users=passwords,
+            groups=groups,
+            admins={ADMIN},
+            db_url=db_url,
+            hub_name="demo",
+            port=self.port,
+            extra_service_config=f"c.CatalystApp.excluded_users = {sorted(self.excluded_users)!r}\nc.Collector.poll_interval = 10\n",
+        )
+        hub.start(timeout=120)
+        self.print_welcome(hub, passwords)
+        stop = []
+        signal.signal(signal.SIGINT, lambda *_: stop.append(True))
+        signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
+        try:
+            while not stop:
+                signal.pause()
+        finally:
+            print("\nStopping the demo hub…", flush=True)
+            hub.stop()
+
+    def seed_demo_data(self) -> None:
+        store = self.init_store(check=True)
+        from sqlalchemy import func, select
+
+        from .store import tables as t
+
+        with store.connect() as conn:
+            if conn.execute(select(func.count()).select_from(t.events).where(t.events.c.hub == store.hub)).scalar():
+                self.log.info("demo data already present in %s", self.db_url)
+                return
+        rng = random.Random(2026)
+        now = utcnow()
+        ingestor = Ingestor(store)
+        items = []
+        for community, names in COMMUNITIES.items():
+            for i, name in enumerate(names):
+                sender = Sender(store.member_id(name), community)
+                items += [(e, sender) for e in demo_events(name, PROGRESS[i % len(PROGRESS)], rng, now)]
+        stored = ingestor.ingest_trusted(items)
+        self.log.info("demo data: %d events for %d researchers", stored, sum(map(len, COMMUNITIES.values())))
+        self.engine.dispose()
+
+    @staticmethod
+    def print_welcome(hub, passwords: dict[str, str]) -> None:
+        roles = {LEAD: "training lead (andes)", STAFF: "consortium staff", ADMIN: "hub + catalyst admin"}
+        width = max(map(len, passwords)) + 2
+        lines = [
+            "",
+            f"catalyst_hub demo is running at {hub.url}",
+            f"  researcher page: {hub.service_url}me",
+            "",
+            f"  {'username'.ljust(width)}{'password'.ljust(12)}role",
+        ]
+        for name, password in passwords.items():
+            community = next((c for c, names in COMMUNITIES.items() if name in names), "")
+            lines.append(f"  {name.ljust(width)}{password.ljust(12)}{roles.get(name, 'researcher (' + community + ')')}")
+        lines += ["", "Press Ctrl-C to stop.", ""]
+        print("\n".join(lines), flush=True)
