@@ -155,3 +155,34 @@ PROJECTION_TABLES = (
     exercise_completions,
     server_sessions,
 )
+
+# -- training cohorts (written by training leads through the service, not projections) ---------
+
+cohorts = Table(
+    "cohorts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("hub", String(HUB), nullable=False),
+    Column("community", String(NAME), nullable=False),
+    Column("name", String(NAME), nullable=False),
+    Column("language", String(16), nullable=False),
+    Column("starts", Date),
+    Column("ends", Date),
+    # lesson ids of the catalog, in the order the cohort takes them
+    Column("lessons", JSON, nullable=False),
+    Column("created", DateTime, nullable=False),
+    Column("created_by", String(MEMBER), nullable=False),
+    Column("updated", DateTime, nullable=False),
+    Index("ix_cohorts_hub_community", "hub", "community"),
+)
+
+cohort_members = Table(
+    "cohort_members",
+    metadata,
+    Column("hub", String(HUB), primary_key=True),
+    Column("cohort_id", Integer, primary_key=True),
+    Column("member_id", String(MEMBER), primary_key=True),
+    Column("added", DateTime, nullable=False),
+    Column("added_by", String(MEMBER), nullable=False),
+    Index("ix_cohort_members_hub_member", "hub", "member_id"),
+)

@@ -1,0 +1,201 @@
+"""What every staff report shares: periods, weeks, exclusions, small-number helpers.
+
+Report functions take a ``Store``, a community and a ``Period`` and return plain dataclasses
+(rows a renderer turns into HTML, CSV, JSON or metrics). They read projections only, with
+grouped SQL that runs the same on SQLite and PostgreSQL; date arithmetic is done in Python.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select, true
+
+from ..store import Store
+from ..store import tables as t
+from ..timeutil import utcnow
+
+#: Default length of a report period, in days (ending today).
+DEFAULT_DAYS = 30
+
+
+@dataclass(frozen=True)
+class Period:
+    """Days ``start`` to ``end``, both included (UTC days, like ``daily_activity.day``)."""
+
+    start: date
+    end: date
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise ValueError("the period ends before it starts")
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def each_day(self) -> list[date]:
+        return [self.start + timedelta(days=i) for i in range(self.days)]
+
+    @property
+    def start_time(self) -> datetime:
+        return datetime.combine(self.start, datetime.min.time())
+
+    @property
+    def end_time(self) -> datetime:
+        """The first instant after the period (exclusive upper bound for times)."""
+        return datetime.combine(self.end + timedelta(days=1), datetime.min.time())
+
+    @classmethod
+    def last_days(cls, days: int = DEFAULT_DAYS, today: date | None = None) -> Period:
+        today = today or utcnow().date()
+        return cls(today - timedelta(days=days - 1), today)
+
+    @classmethod
+    def month(cls, year: int, month: int) -> Period:
+        start = date(year, month, 1)
+        following = date(year + (month == 12), month % 12 + 1, 1)
+        return cls(start, following - timedelta(days=1))
+
+    @classmethod
+    def parse(
+        cls,
+        start: str | None = None,
+        end: str | None = None,
+        month: str | None = None,
+        days: str | None = None,
+        today: date | None = None,
+    ) -> Period:
+        """From query arguments: ``month=YYYY-MM``, ``days=N`` or ``from``/``to`` dates.
+
+        Raises ValueError with a message fit for the user."""
+        today = today or utcnow().date()
+        if month:
+            try:
+                year, mon = (int(x) for x in month.split("-"))
+                return cls.month(year, mon)
+            except (ValueError, TypeError):
+                raise ValueError(f"month must be YYYY-MM, not {month!r}") from None
+        if days:
+            if not days.isdigit() or not 1 <= int(days) <= 3660:
+                raise ValueError(f"days must be a number from 1 to 3660, not {days!r}")
+            return cls.last_days(int(days), today)
+        if start or end:
+            try:
+                first = (
+                    date.fromisoformat(start) if start else today - timedelta(days=DEFAULT_DAYS - 1)
+                )
+                last = date.fromisoformat(end) if end else today
+            except ValueError:
+                raise ValueError("dates must be YYYY-MM-DD") from None
+            if (last - first).days > 3660:
+                raise ValueError("a period may span at most ten years")
+            return cls(first, last)
+        return cls.last_days(DEFAULT_DAYS, today)
+
+    def to_json(self) -> dict[str, str]:
+        return {"start": self.start.isoformat(), "end": self.end.isoformat()}
+
+
+def week_start(day: date) -> date:
+    """The Monday of ``day``'s ISO week."""
+    return day - timedelta(days=day.weekday())
+
+
+def weeks_between(first: date, last: date) -> list[date]:
+    """Mondays of every week overlapping ``first``..``last``."""
+    monday = week_start(first)
+    out = []
+    while monday <= last:
+        out.append(monday)
+        monday += timedelta(days=7)
+    return out
+
+
+def as_date(value: Any) -> date:
+    """A DATE from the database (SQLite may hand back a string)."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def not_excluded(store: Store, column: ColumnElement) -> ColumnElement:
+    """SQL condition leaving out staff and service accounts (``store.excluded_members``)."""
+    if not store.excluded_members:
+        return true()
+    return column.not_in(sorted(store.excluded_members))
+
+
+def in_communities(column: ColumnElement, communities: Iterable[str] | None) -> ColumnElement:
+    """``column IN communities``; None means every community."""
+    if communities is None:
+        return true()
+    return column.in_(sorted(communities))
+
+
+def seconds_between(dialect: str, start: ColumnElement, stop: ColumnElement) -> ColumnElement:
+    """Seconds from ``start`` to ``stop`` as SQL, for SQLite and PostgreSQL."""
+    if dialect == "postgresql":
+        return func.extract("epoch", stop - start)
+    return (func.julianday(stop) - func.julianday(start)) * 86400.0
+
+
+def known_communities(store: Store) -> list[str]:
+    """Every community with at least one member (sorted)."""
+    m = t.members.c
+    with store.connect() as conn:
+        rows = conn.execute(select(m.community).where(m.hub == store.hub).distinct()).scalars()
+        return sorted(rows)
+
+
+def percent(part: int | float, whole: int | float) -> float | None:
+    """``part`` of ``whole`` in percent (one decimal), or None when ``whole`` is zero."""
+    if not whole:
+        return None
+    return round(100.0 * part / whole, 1)
+
+
+def median(values: Sequence[float]) -> float | None:
+    """The middle value (mean of the two middle ones for an even count)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Nearest-rank percentile: the smallest value with at least ``q`` of values at or below.
+
+    Nearest rank always returns a value that really occurred, which reads honestly when a
+    community has five newcomers, not five thousand."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q * len(ordered)))
+    return ordered[rank - 1]
+
+
+@dataclass(frozen=True)
+class Suppressed:
+    """A count hidden because it is below the minimum group size ``k``."""
+
+    k: int
+
+    def __str__(self) -> str:
+        return f"<{self.k}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"suppressed": True, "fewer_than": self.k}
+
+
+def suppress(value: int, k: int) -> int | Suppressed:
+    """``value``, or Suppressed when it counts 1 to k-1 people (zero is shown: nobody to
+    single out)."""
+    return Suppressed(k) if 0 < value < k else value

@@ -1,0 +1,160 @@
+"""Prometheus metrics read from the projections at scrape time (a custom collector).
+
+Names follow Prometheus conventions (``catalyst_`` prefix, one unit per name, labels for
+community and period). Small-group suppression applies: a series whose value counts 1 to k-1
+people is left out, and ``catalyst_min_group_size`` says what k is, so a dashboard can tell a
+missing series from zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import date, timedelta
+
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector, CollectorRegistry
+from sqlalchemy import and_, func, select
+
+from ..store import Store
+from ..store import tables as t
+from ..timeutil import utcnow
+from .common import in_communities, not_excluded
+from .overview import activated_counts, active_counts
+from .training import training_by_community
+
+#: (label, days) of the active-member windows, like JupyterHub's ``jupyterhub_active_users``
+PERIODS = (("24h", 1), ("7d", 7), ("30d", 30))
+
+
+class CatalystCollector(Collector):
+    """Yields the catalyst gauges of ``communities`` (None: all) for one store."""
+
+    def __init__(
+        self, store: Store, min_group_size: int, communities: Iterable[str] | None = None
+    ) -> None:
+        self.store = store
+        self.k = min_group_size
+        self.communities = sorted(communities) if communities is not None else None
+
+    def _keep(self, value: int) -> bool:
+        return not 0 < value < self.k
+
+    def collect(self) -> Iterator[Metric]:
+        store, chosen = self.store, self.communities
+        today: date = utcnow().date()
+
+        k = GaugeMetricFamily(
+            "catalyst_min_group_size", "Counts of fewer people than this are not exported."
+        )
+        k.add_metric([], self.k)
+        yield k
+
+        m = t.members.c
+        with store.connect() as conn:
+            members = dict(
+                conn.execute(
+                    select(m.community, func.count())
+                    .where(
+                        m.hub == store.hub,
+                        in_communities(m.community, chosen),
+                        not_excluded(store, m.member_id),
+                    )
+                    .group_by(m.community)
+                ).all()
+            )
+        gauge = GaugeMetricFamily(
+            "catalyst_members", "Members seen on the hub, per community.", labels=["community"]
+        )
+        for community, n in sorted(members.items()):
+            if self._keep(n):
+                gauge.add_metric([community], n)
+        yield gauge
+
+        active = GaugeMetricFamily(
+            "catalyst_active_members",
+            "Members active in the last 24 hours (today, UTC), 7 or 30 days, per community.",
+            labels=["community", "period"],
+        )
+        for label, days in PERIODS:
+            counts = active_counts(store, today - timedelta(days=days - 1), today, chosen)
+            for community in sorted(members):
+                n = counts.get(community, 0)
+                if self._keep(n):
+                    active.add_metric([community, label], n)
+        yield active
+
+        done = activated_counts(store, chosen if chosen is not None else list(members))
+        gauge = GaugeMetricFamily(
+            "catalyst_onboarding_completed_members",
+            "Members who reached every step of their community's onboarding checklist.",
+            labels=["community"],
+        )
+        for community in sorted(members):
+            n = done.get(community, 0)
+            if self._keep(n):
+                gauge.add_metric([community], n)
+        yield gauge
+
+        yield self._steps(chosen)
+
+        training = training_by_community(store, chosen)
+        learners = GaugeMetricFamily(
+            "catalyst_training_learners",
+            "Members with progress in any training episode.",
+            labels=["community"],
+        )
+        completed = GaugeMetricFamily(
+            "catalyst_training_episodes_completed",
+            "Training episodes completed (a learner x episode counts once).",
+            labels=["community"],
+        )
+        started = GaugeMetricFamily(
+            "catalyst_training_episodes_started",
+            "Training episodes started or completed (a learner x episode counts once).",
+            labels=["community"],
+        )
+        for community, tr in sorted(training.items()):
+            # episode counts describe the learners: hide them all when learners are too few
+            if self._keep(tr.learners):
+                learners.add_metric([community], tr.learners)
+                completed.add_metric([community], tr.episodes_completed)
+                started.add_metric([community], tr.episodes_started)
+        yield learners
+        yield started
+        yield completed
+
+    def _steps(self, chosen: list[str] | None) -> Metric:
+        ms, m = t.member_steps.c, t.members.c
+        with self.store.connect() as conn:
+            rows = conn.execute(
+                select(m.community, ms.step, func.count())
+                .select_from(
+                    t.member_steps.join(
+                        t.members, and_(m.hub == ms.hub, m.member_id == ms.member_id)
+                    )
+                )
+                .where(
+                    m.hub == self.store.hub,
+                    in_communities(m.community, chosen),
+                    not_excluded(self.store, m.member_id),
+                )
+                .group_by(m.community, ms.step)
+            ).all()
+        gauge = GaugeMetricFamily(
+            "catalyst_onboarding_step_members",
+            "Members who reached an onboarding step, per community and step.",
+            labels=["community", "step"],
+        )
+        for community, step, n in sorted(rows):
+            if self._keep(n):
+                gauge.add_metric([community, step], n)
+        return gauge
+
+
+def metrics_registry(
+    store: Store, min_group_size: int, communities: Iterable[str] | None = None
+) -> CollectorRegistry:
+    """A registry holding only the catalyst collector (no process metrics of the service)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(CatalystCollector(store, min_group_size, communities))
+    return registry

@@ -1,0 +1,84 @@
+"""The one-page community report for monthly check-ins: a few numbers, two charts.
+
+It is the adoption, funnel, usage and training reports of one calendar month, with the
+month before for comparison; nothing is computed that the other pages do not also show.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from ..store import Store
+from .adoption import Adoption, adoption
+from .common import Period
+from .funnel import Funnel, funnel
+from .overview import community_totals
+from .usage import Usage, usage
+
+
+@dataclass
+class Figure:
+    key: str
+    value: float | int | None
+    previous: float | int | None
+
+    @property
+    def change(self) -> float | int | None:
+        if self.value is None or self.previous is None:
+            return None
+        return round(self.value - self.previous, 2)
+
+
+@dataclass
+class MonthReport:
+    community: str
+    period: Period
+    previous_period: Period
+    figures: list[Figure]
+    adoption: Adoption
+    funnel: Funnel
+    usage: Usage
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "community": self.community,
+            "period": self.period.to_json(),
+            "previous_period": self.previous_period.to_json(),
+            "figures": [
+                {"key": f.key, "value": f.value, "previous": f.previous, "change": f.change}
+                for f in self.figures
+            ],
+            "daily_active": [{"day": d.day.isoformat(), "dau": d.dau} for d in self.adoption.daily],
+            "funnel": [{"step": s.id, "reached": s.reached} for s in self.funnel.steps],
+        }
+
+
+def month_report(
+    store: Store, community: str, year: int, month: int, language: str = "en"
+) -> MonthReport:
+    period = Period.month(year, month)
+    before = period.start - timedelta(days=1)
+    previous = Period.month(before.year, before.month)
+    now, then = adoption(store, community, period), adoption(store, community, previous)
+    use, use_before = usage(store, community, period), usage(store, community, previous)
+    training = {r.community: r for r in community_totals(store, period, [community])}.get(community)
+    figures = [
+        Figure("active_members", now.active_members, then.active_members),
+        Figure("mean_dau", now.mean_dau, then.mean_dau),
+        Figure("new_members", now.new_members, then.new_members),
+        Figure("activated_in_period", now.activated_in_period, then.activated_in_period),
+        Figure("sessions", use.sessions, use_before.sessions),
+        Figure("server_hours", use.hours, use_before.hours),
+        Figure("learners", training.learners if training else 0, None),
+    ]
+    return MonthReport(
+        community=community,
+        period=period,
+        previous_period=previous,
+        figures=figures,
+        adoption=now,
+        funnel=funnel(store, community, period, language),
+        usage=use,
+    )

@@ -1,0 +1,235 @@
+"""All communities side by side: aggregates only, small groups hidden.
+
+Every figure is one grouped query over all communities at once, so the overview (and the
+Prometheus metrics built on it) costs the same for two communities as for fifty.
+
+Small-group suppression: a count of people from 1 to k-1 is shown as "fewer than k", and so
+is any rate or total whose group of people has fewer than k members. Zero is shown.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, func, select
+
+from ..store import Store
+from ..store import tables as t
+from ..timeutil import utcnow
+from .common import (
+    Period,
+    Suppressed,
+    in_communities,
+    not_excluded,
+    percent,
+    seconds_between,
+    suppress,
+)
+from .training import training_by_community
+
+
+@dataclass
+class CommunityTotals:
+    community: str
+    members: int = 0
+    new_members: int = 0
+    active_members: int = 0
+    weekly_active: int = 0
+    activated: int = 0
+    learners: int = 0
+    episodes_started: int = 0
+    episodes_completed: int = 0
+    sessions: int = 0
+    session_members: int = 0
+    server_hours: float = 0.0
+
+    @property
+    def activation_percent(self) -> float | None:
+        return percent(self.activated, self.members)
+
+    @property
+    def training_percent(self) -> float | None:
+        return percent(self.episodes_completed, self.episodes_started)
+
+
+Value = int | float | None | Suppressed
+
+
+@dataclass
+class OverviewRow:
+    """One community's figures after suppression (a Suppressed where too few people)."""
+
+    community: str
+    members: Value
+    new_members: Value
+    active_members: Value
+    weekly_active: Value
+    activated: Value
+    activation_percent: Value
+    learners: Value
+    training_percent: Value
+    sessions: Value
+    server_hours: Value
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            key: (value.to_json() if isinstance(value, Suppressed) else value)
+            for key, value in self.__dict__.items()
+        }
+
+
+def activated_counts(store: Store, communities: Iterable[str] | None = None) -> dict[str, int]:
+    """Activated members per community: one grouped query per distinct checklist."""
+    ms, m = t.member_steps.c, t.members.c
+    with store.connect() as conn:
+        names = (
+            list(communities)
+            if communities is not None
+            else list(
+                conn.execute(select(m.community).where(m.hub == store.hub).distinct()).scalars()
+            )
+        )
+        by_checklist: dict[tuple[str, ...], list[str]] = defaultdict(list)
+        for name in names:
+            by_checklist[tuple(s.id for s in store.catalog.steps_for(name))].append(name)
+        out: dict[str, int] = {}
+        for checklist, group in by_checklist.items():
+            if not checklist:
+                continue
+            done = (
+                select(m.community.label("community"), ms.member_id)
+                .select_from(
+                    t.member_steps.join(
+                        t.members, and_(m.hub == ms.hub, m.member_id == ms.member_id)
+                    )
+                )
+                .where(
+                    m.hub == store.hub,
+                    m.community.in_(sorted(group)),
+                    ms.step.in_(checklist),
+                    not_excluded(store, m.member_id),
+                )
+                .group_by(m.community, ms.member_id)
+                .having(func.count() == len(checklist))
+                .subquery()
+            )
+            out.update(
+                conn.execute(
+                    select(done.c.community, func.count()).group_by(done.c.community)
+                ).all()
+            )
+    return {k: int(v) for k, v in out.items()}
+
+
+def active_counts(
+    store: Store, first: date, last: date, communities: Iterable[str] | None = None
+) -> dict[str, int]:
+    """Distinct active members per community between two days (included)."""
+    da = t.daily_activity.c
+    with store.connect() as conn:
+        rows = conn.execute(
+            select(da.community, func.count(func.distinct(da.member_id)))
+            .where(
+                da.hub == store.hub,
+                da.day >= first,
+                da.day <= last,
+                in_communities(da.community, communities),
+                not_excluded(store, da.member_id),
+            )
+            .group_by(da.community)
+        ).all()
+    return {c: int(n) for c, n in rows}
+
+
+def community_totals(
+    store: Store,
+    period: Period,
+    communities: Iterable[str] | None = None,
+    now: datetime | None = None,
+) -> list[CommunityTotals]:
+    """Unsuppressed figures per community (for internal use: suppress before showing)."""
+    now = now or utcnow()
+    chosen = sorted(communities) if communities is not None else None
+    m, s = t.members.c, t.server_sessions.c
+    with store.connect() as conn:
+        in_period = and_(m.first_seen >= period.start_time, m.first_seen < period.end_time)
+        members = conn.execute(
+            select(m.community, func.count(), func.sum(case((in_period, 1), else_=0)))
+            .where(
+                m.hub == store.hub,
+                in_communities(m.community, chosen),
+                not_excluded(store, m.member_id),
+            )
+            .group_by(m.community)
+        ).all()
+        hours = func.sum(
+            seconds_between(
+                conn.dialect.name, s.started, func.coalesce(s.stopped, s.last_activity, now)
+            )
+        )
+        sessions = conn.execute(
+            select(s.community, func.count(), func.count(func.distinct(s.member_id)), hours)
+            .where(
+                s.hub == store.hub,
+                s.started >= period.start_time,
+                s.started < period.end_time,
+                in_communities(s.community, chosen),
+                not_excluded(store, s.member_id),
+            )
+            .group_by(s.community)
+        ).all()
+    rows: dict[str, CommunityTotals] = {}
+
+    def row(name: str) -> CommunityTotals:
+        return rows.setdefault(name, CommunityTotals(name))
+
+    for name, total, new in members:
+        row(name).members, row(name).new_members = int(total), int(new or 0)
+    for name, n in active_counts(store, period.start, period.end, chosen).items():
+        row(name).active_members = n
+    for name, n in active_counts(store, period.end - timedelta(days=6), period.end, chosen).items():
+        row(name).weekly_active = n
+    for name, n in activated_counts(store, chosen if chosen is not None else list(rows)).items():
+        row(name).activated = n
+    for name, tr in training_by_community(store, chosen).items():
+        row(name).learners = tr.learners
+        row(name).episodes_started = tr.episodes_started
+        row(name).episodes_completed = tr.episodes_completed
+    for name, count, who, seconds in sessions:
+        r = row(name)
+        r.sessions, r.session_members, r.server_hours = (
+            int(count),
+            int(who),
+            round(float(seconds or 0) / 3600, 1),
+        )
+    return [rows[name] for name in sorted(rows)]
+
+
+def suppressed(row: CommunityTotals, k: int) -> OverviewRow:
+    """Hide counts of 1..k-1 people, and rates or hours drawn from fewer than k people."""
+
+    def rate(value: float | None, group: int) -> Value:
+        return Suppressed(k) if 0 < group < k else value
+
+    return OverviewRow(
+        community=row.community,
+        members=suppress(row.members, k),
+        new_members=suppress(row.new_members, k),
+        active_members=suppress(row.active_members, k),
+        weekly_active=suppress(row.weekly_active, k),
+        activated=suppress(row.activated, k),
+        activation_percent=rate(row.activation_percent, row.members),
+        learners=suppress(row.learners, k),
+        training_percent=rate(row.training_percent, row.learners),
+        sessions=rate(row.sessions, row.session_members),
+        server_hours=rate(row.server_hours, row.session_members),
+    )
+
+
+def overview(store: Store, period: Period, k: int) -> list[OverviewRow]:
+    """The consortium overview: every community, aggregates only, suppressed below ``k``."""
+    return [suppressed(row, k) for row in community_totals(store, period)]
