@@ -235,6 +235,25 @@ class RealHub:
     def service_post(self, path: str, token: str, **kwargs: Any) -> requests.Response:
         return requests.post(self.service_url + path, headers={"Authorization": f"token {token}"}, timeout=30, **kwargs)
 
+    def server_token(self, username: str) -> str:
+        """The API token the hub gave ``username``'s running server (read from its environment,
+        as only that process has it)."""
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                raw = (proc / "environ").read_bytes()
+            except OSError:
+                continue
+            environ = dict(item.split(b"=", 1) for item in raw.split(b"\0") if b"=" in item)
+            if (
+                environ.get(b"JUPYTERHUB_USER") == username.encode()
+                and environ.get(b"CATALYST_SERVICE_URL") == self.service_url.encode()
+                and b"JUPYTERHUB_API_TOKEN" in environ
+            ):
+                return environ[b"JUPYTERHUB_API_TOKEN"].decode()
+        raise LookupError(f"no running server for {username}")
+
     def service_pid(self) -> int | None:
         """The managed service's process id (for fault tests)."""
         out = subprocess.run(["pgrep", "-f", f"catalyst_config.py"], capture_output=True, text=True)

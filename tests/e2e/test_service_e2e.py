@@ -1,0 +1,64 @@
+"""The catalyst service as JupyterHub runs it: managed service, proxy, real single-user servers."""
+
+import time
+import uuid
+from datetime import datetime, timezone
+
+from sqlalchemy import create_engine, select
+
+from catalyst_hub.store import tables as t
+
+ALICE, BOB = "alice@example.org", "bob"
+
+
+def wait_for(predicate, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise TimeoutError("condition not met in time")
+
+
+def test_server_token_event_session_and_isolation(real_hub):
+    real_hub.start_server(ALICE)
+    token = real_hub.server_token(ALICE)
+    event = {
+        "id": str(uuid.uuid4()),
+        "schema": "action",
+        "version": 1,
+        "time": datetime.now(timezone.utc).isoformat(),
+        "payload": {"action": "git_committed"},
+    }
+    # through the proxy, with the server's own token, as the server extension sends
+    r = real_hub.service_post("api/events", token, json={"events": [event]})
+    assert r.status_code == 200, r.text
+    assert r.json()["results"] == [{"id": event["id"], "status": "stored"}]
+
+    engine = create_engine(real_hub.db_url)
+    with engine.connect() as conn:
+        row = conn.execute(select(t.events).where(t.events.c.id == event["id"])).one()
+        alice_id = conn.execute(select(t.identities.c.member_id).where(t.identities.c.username == ALICE)).scalar()
+    assert row.member_id == alice_id
+    assert row.community == "andes"
+
+    alice = real_hub.token(ALICE)
+    bob = real_hub.token(BOB)
+    mine = real_hub.service_get("api/me", alice).json()
+    assert {s["id"]: s["state"] for s in mine["steps"]}["use_git"] == "done"
+    theirs = real_hub.service_get("api/me", bob).json()
+    assert theirs["community"] == "sahel"
+    assert "done" not in {s["state"] for s in theirs["steps"]}
+
+    # the collector (polling every second here) saw the server start, then its stop
+    def session():
+        with engine.connect() as conn:
+            return conn.execute(select(t.server_sessions).where(t.server_sessions.c.member_id == alice_id)).first()
+
+    assert wait_for(session).stopped is None
+    real_hub.stop_server(ALICE)
+    assert wait_for(lambda: (s := session()) is not None and s.stopped is not None and s)
+    states = {s["id"]: s["state"] for s in real_hub.service_get("api/me", alice).json()["steps"]}
+    assert states["login"] == states["start_server"] == states["stop_server"] == "done"
+    engine.dispose()
