@@ -48,7 +48,8 @@ class CatalystApp(Application):
         return os.environ.get("CATALYST_HUB_NAME", "hub")
 
     data_dir = Unicode(
-        config=True, help="Folder for the SQLite database and the secret (default: the working folder)."
+        config=True,
+        help="Folder for the SQLite database and the secret (default: the working folder).",
     )
 
     @default("data_dir")
@@ -63,7 +64,10 @@ class CatalystApp(Application):
 
     @default("db_url")
     def _default_db_url(self):
-        return os.environ.get("CATALYST_DB_URL") or f"sqlite:///{Path(self.data_dir) / 'catalyst_hub.sqlite'}"
+        return (
+            os.environ.get("CATALYST_DB_URL")
+            or f"sqlite:///{Path(self.data_dir) / 'catalyst_hub.sqlite'}"
+        )
 
     secret_file = Unicode(
         config=True,
@@ -73,13 +77,19 @@ class CatalystApp(Application):
 
     @default("secret_file")
     def _default_secret_file(self):
-        return os.environ.get("CATALYST_SECRET_FILE") or str(Path(self.data_dir) / "catalyst_hub_secret")
+        return os.environ.get("CATALYST_SECRET_FILE") or str(
+            Path(self.data_dir) / "catalyst_hub_secret"
+        )
 
     catalog_files = List(
-        Unicode(), config=True, help="Catalog YAML files, merged in order (default: the packaged catalog)."
+        Unicode(),
+        config=True,
+        help="Catalog YAML files, merged in order (default: the packaged catalog).",
     )
     excluded_users = Set(
-        Unicode(), config=True, help="Usernames (staff, test and service accounts) left out of statistics."
+        Unicode(),
+        config=True,
+        help="Usernames (staff, test and service accounts) left out of statistics.",
     )
 
     communities = Instance(CommunityMapper)
@@ -106,7 +116,10 @@ class CatalystApp(Application):
         self.engine = make_engine(self.db_url)
         if check and current_revision(self.engine) is None:
             # a new, empty database: create the tables, as JupyterHub does with its own
-            self.log.info("creating catalyst_hub tables in %s", self.engine.url.render_as_string(hide_password=True))
+            self.log.info(
+                "creating catalyst_hub tables in %s",
+                self.engine.url.render_as_string(hide_password=True),
+            )
             upgrade(self.engine)
         if check:
             try:

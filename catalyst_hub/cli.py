@@ -18,7 +18,9 @@ class DbUpgradeApp(CatalystApp):
     def start(self) -> None:
         self.engine = make_engine(self.db_url)
         upgrade(self.engine)
-        self.log.info("database %s is up to date", self.engine.url.render_as_string(hide_password=True))
+        self.log.info(
+            "database %s is up to date", self.engine.url.render_as_string(hide_password=True)
+        )
 
 
 class DbApp(Application):
@@ -43,7 +45,9 @@ class RebuildApp(CatalystApp):
         store = self.init_store(check=True)
         began = time.perf_counter()
         replayed = store.rebuild()
-        self.log.info("rebuilt projections from %d events in %.1f s", replayed, time.perf_counter() - began)
+        self.log.info(
+            "rebuilt projections from %d events in %.1f s", replayed, time.perf_counter() - began
+        )
 
 
 class CatalystHubApp(Application):
@@ -51,11 +55,20 @@ class CatalystHubApp(Application):
     version = __version__
     description = "catalyst_hub: onboarding, training and per-community usage for JupyterHub."
     subcommands = {
-        "service": ("catalyst_hub.service.app.CatalystService", "Run the catalyst service (JupyterHub managed service)."),
+        "service": (
+            "catalyst_hub.service.app.CatalystService",
+            "Run the catalyst service (JupyterHub managed service).",
+        ),
         "db": (DbApp, DbApp.description),
         "rebuild": (RebuildApp, RebuildApp.description),
-        "demo": ("catalyst_hub.demo.DemoApp", "Run a local JupyterHub with the catalyst service and demo data."),
-        "seed": ("catalyst_hub.seed.SeedApp", "Write a synthetic consortium into the store (benchmarks)."),
+        "demo": (
+            "catalyst_hub.demo.DemoApp",
+            "Run a local JupyterHub with the catalyst service and demo data.",
+        ),
+        "seed": (
+            "catalyst_hub.seed.SeedApp",
+            "Write a synthetic consortium into the store (benchmarks).",
+        ),
     }
 
     def start(self) -> None:

@@ -21,8 +21,21 @@ from .ingest import Ingestor, Sender
 from .timeutil import isoformat, utcnow
 
 COMMUNITIES = {
-    "andes": ["ana@andes.example.org", "jorge@andes.example.org", "lucia@andes.example.org", "mateo@andes.example.org", "sofia@andes.example.org", "diego@andes.example.org"],
-    "sahel": ["amina@sahel.example.org", "kofi@sahel.example.org", "fatou@sahel.example.org", "ibrahim@sahel.example.org", "awa@sahel.example.org"],
+    "andes": [
+        "ana@andes.example.org",
+        "jorge@andes.example.org",
+        "lucia@andes.example.org",
+        "mateo@andes.example.org",
+        "sofia@andes.example.org",
+        "diego@andes.example.org",
+    ],
+    "sahel": [
+        "amina@sahel.example.org",
+        "kofi@sahel.example.org",
+        "fatou@sahel.example.org",
+        "ibrahim@sahel.example.org",
+        "awa@sahel.example.org",
+    ],
 }
 LEAD = "luis@andes.example.org"
 STAFF = "staff@consortium.example.org"
@@ -46,7 +59,15 @@ def demo_events(username: str, reached: int, rng: random.Random, now: datetime) 
     events = []
 
     def add(schema: str, payload: dict, when: datetime) -> None:
-        events.append({"id": str(uuid.uuid4()), "schema": schema, "version": 1, "time": isoformat(when), "payload": payload})
+        events.append(
+            {
+                "id": str(uuid.uuid4()),
+                "schema": schema,
+                "version": 1,
+                "time": isoformat(when),
+                "payload": payload,
+            }
+        )
 
     first = now - timedelta(days=rng.randint(12, 28), hours=rng.randint(0, 8))
     profile = "rstudio" if rng.random() < 0.35 else "jupyterlab"
@@ -58,20 +79,59 @@ def demo_events(username: str, reached: int, rng: random.Random, now: datetime) 
             break
         stop = start + timedelta(minutes=rng.randint(30, 150))
         started = isoformat(start)
-        add("server_started", {"server_name": "", "started": started, "profile": profile, "size": rng.choice(["small", "medium", "large"])}, start)
-        add("activity", {"kind": "proxy" if profile == "rstudio" else "kernel", "count": rng.randint(5, 40), "seconds": rng.randint(600, 3600), "app": profile}, start + timedelta(minutes=20))
+        add(
+            "server_started",
+            {
+                "server_name": "",
+                "started": started,
+                "profile": profile,
+                "size": rng.choice(["small", "medium", "large"]),
+            },
+            start,
+        )
+        add(
+            "activity",
+            {
+                "kind": "proxy" if profile == "rstudio" else "kernel",
+                "count": rng.randint(5, 40),
+                "seconds": rng.randint(600, 3600),
+                "app": profile,
+            },
+            start + timedelta(minutes=20),
+        )
         if reached >= 8:
-            add("server_stopped", {"server_name": "", "started": started, "last_activity": isoformat(stop - timedelta(minutes=5))}, stop)
+            add(
+                "server_stopped",
+                {
+                    "server_name": "",
+                    "started": started,
+                    "last_activity": isoformat(stop - timedelta(minutes=5)),
+                },
+                stop,
+            )
         sessions += 1
         day += timedelta(days=rng.choice([1, 1, 2, 3, 7]))
     for i, step in enumerate(STEP_ACTIONS[:reached]):
         if step:
             add(step[0], step[1], first + timedelta(hours=i * rng.randint(1, 20)))
-    exercises = [("hub-basics", "first-notebook", "hello"), ("hub-basics", "first-notebook", "variables"), ("hub-basics", "data-files", "read-csv"), ("hub-basics", "data-files", "plot")]
+    exercises = [
+        ("hub-basics", "first-notebook", "hello"),
+        ("hub-basics", "first-notebook", "variables"),
+        ("hub-basics", "data-files", "read-csv"),
+        ("hub-basics", "data-files", "plot"),
+    ]
     for lesson, episode, exercise in exercises[: max(0, reached - 3)]:
-        add("exercise_completed", {"lesson": lesson, "episode": episode, "exercise": exercise}, first + timedelta(days=2, hours=rng.randint(0, 30)))
+        add(
+            "exercise_completed",
+            {"lesson": lesson, "episode": episode, "exercise": exercise},
+            first + timedelta(days=2, hours=rng.randint(0, 30)),
+        )
     if reached >= 7:
-        add("episode_completed", {"lesson": "hub-basics", "episode": "persistence", "source": "self"}, first + timedelta(days=4))
+        add(
+            "episode_completed",
+            {"lesson": "hub-basics", "episode": "persistence", "source": "self"},
+            first + timedelta(days=4),
+        )
     add("consent", {"decision": "given", "notice_version": "1"}, first)
     return [e for e in events if e["time"] <= isoformat(now)]
 
@@ -83,18 +143,30 @@ class DemoApp(CatalystApp):
     aliases = {**CatalystApp.aliases, "port": "DemoApp.port", "workdir": "DemoApp.workdir"}
 
     port = Integer(8000, config=True, help="Port of the hub's public URL.")
-    workdir = Unicode(".demo", config=True, help="Folder for the demo hub's databases, homes and logs.")
+    workdir = Unicode(
+        ".demo", config=True, help="Folder for the demo hub's databases, homes and logs."
+    )
 
     def start(self) -> None:
         from .testing.realhub import RealHub
 
         workdir = Path(self.workdir).resolve()
         workdir.mkdir(parents=True, exist_ok=True)
-        passwords = {name: secrets.token_urlsafe(6) for names in COMMUNITIES.values() for name in names}
-        passwords.update({LEAD: secrets.token_urlsafe(6), STAFF: secrets.token_urlsafe(6), ADMIN: secrets.token_urlsafe(6)})
+        passwords = {
+            name: secrets.token_urlsafe(6) for names in COMMUNITIES.values() for name in names
+        }
+        passwords.update(
+            {
+                LEAD: secrets.token_urlsafe(6),
+                STAFF: secrets.token_urlsafe(6),
+                ADMIN: secrets.token_urlsafe(6),
+            }
+        )
         groups = {f"community-{c}": list(names) for c, names in COMMUNITIES.items()}
         groups["community-andes"].append(LEAD)
-        groups.update({"leads-andes": [LEAD], "consortium-staff": [STAFF], "catalyst-admins": [ADMIN]})
+        groups.update(
+            {"leads-andes": [LEAD], "consortium-staff": [STAFF], "catalyst-admins": [ADMIN]}
+        )
 
         db_url = f"sqlite:///{workdir / 'catalyst' / 'catalyst_hub.sqlite'}"
         self.data_dir = str(workdir / "catalyst")
@@ -132,7 +204,9 @@ class DemoApp(CatalystApp):
         from .store import tables as t
 
         with store.connect() as conn:
-            if conn.execute(select(func.count()).select_from(t.events).where(t.events.c.hub == store.hub)).scalar():
+            if conn.execute(
+                select(func.count()).select_from(t.events).where(t.events.c.hub == store.hub)
+            ).scalar():
                 self.log.info("demo data already present in %s", self.db_url)
                 return
         rng = random.Random(2026)
@@ -142,14 +216,22 @@ class DemoApp(CatalystApp):
         for community, names in COMMUNITIES.items():
             for i, name in enumerate(names):
                 sender = Sender(store.member_id(name), community)
-                items += [(e, sender) for e in demo_events(name, PROGRESS[i % len(PROGRESS)], rng, now)]
+                items += [
+                    (e, sender) for e in demo_events(name, PROGRESS[i % len(PROGRESS)], rng, now)
+                ]
         stored = ingestor.ingest_trusted(items)
-        self.log.info("demo data: %d events for %d researchers", stored, sum(map(len, COMMUNITIES.values())))
+        self.log.info(
+            "demo data: %d events for %d researchers", stored, sum(map(len, COMMUNITIES.values()))
+        )
         self.engine.dispose()
 
     @staticmethod
     def print_welcome(hub, passwords: dict[str, str]) -> None:
-        roles = {LEAD: "training lead (andes)", STAFF: "consortium staff", ADMIN: "hub + catalyst admin"}
+        roles = {
+            LEAD: "training lead (andes)",
+            STAFF: "consortium staff",
+            ADMIN: "hub + catalyst admin",
+        }
         width = max(map(len, passwords)) + 2
         lines = [
             "",
@@ -160,6 +242,8 @@ class DemoApp(CatalystApp):
         ]
         for name, password in passwords.items():
             community = next((c for c, names in COMMUNITIES.items() if name in names), "")
-            lines.append(f"  {name.ljust(width)}{password.ljust(12)}{roles.get(name, 'researcher (' + community + ')')}")
+            lines.append(
+                f"  {name.ljust(width)}{password.ljust(12)}{roles.get(name, 'researcher (' + community + ')')}"
+            )
         lines += ["", "Press Ctrl-C to stop.", ""]
         print("\n".join(lines), flush=True)

@@ -17,7 +17,9 @@ import uuid
 
 import pytest
 
-POSTGRES_URL = os.environ.get("CATALYST_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "CATALYST_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
 
 
 def require_all() -> bool:
@@ -89,12 +91,24 @@ def make_event():
     """Build an event envelope: ``make_event("action", {"action": "cell_executed"}, time=...)``."""
     from datetime import datetime, timezone
 
-    def _make(schema: str, payload: dict, time: str | datetime | None = None, version: int = 1, id: str | None = None) -> dict:
+    def _make(
+        schema: str,
+        payload: dict,
+        time: str | datetime | None = None,
+        version: int = 1,
+        id: str | None = None,
+    ) -> dict:
         if time is None:
             time = datetime.now(timezone.utc)
         if isinstance(time, datetime):
             time = time.isoformat()
-        return {"id": id or str(uuid.uuid4()), "schema": schema, "version": version, "time": time, "payload": payload}
+        return {
+            "id": id or str(uuid.uuid4()),
+            "schema": schema,
+            "version": version,
+            "time": time,
+            "payload": payload,
+        }
 
     return _make
 
@@ -149,7 +163,14 @@ class CatalystTestHub:
         db.commit()
         return user
 
-    def token(self, name: str, groups: list[str] = (), roles: list[str] = (), admin: bool = False, scopes=None) -> str:
+    def token(
+        self,
+        name: str,
+        groups: list[str] = (),
+        roles: list[str] = (),
+        admin: bool = False,
+        scopes=None,
+    ) -> str:
         user = self.user(name, groups=groups, roles=roles, admin=admin)
         kwargs = {"scopes": scopes} if scopes is not None else {}
         return user.new_api_token(**kwargs)
@@ -160,7 +181,9 @@ class CatalystTestHub:
         headers = kwargs.pop("headers", {})
         if token:
             headers["Authorization"] = f"token {token}"
-        return await getattr(async_requests, method.lower())(self.url(path), headers=headers, **kwargs)
+        return await getattr(async_requests, method.lower())(
+            self.url(path), headers=headers, **kwargs
+        )
 
 
 def catalyst_hub_config(service_url: str, token: str, roles: list[dict] | None = None) -> dict:
@@ -181,7 +204,11 @@ def catalyst_hub_config(service_url: str, token: str, roles: list[dict] | None =
             "custom_scopes": scopes.CUSTOM_SCOPES,
             "load_roles": [
                 {"name": "user", "scopes": ["self", "access:services!service=catalyst"]},
-                {"name": "catalyst-service", "scopes": scopes.SERVICE_TOKEN_SCOPES, "services": ["catalyst"]},
+                {
+                    "name": "catalyst-service",
+                    "scopes": scopes.SERVICE_TOKEN_SCOPES,
+                    "services": ["catalyst"],
+                },
                 *(roles or []),
             ],
         }
@@ -201,7 +228,9 @@ def catalyst_config() -> dict:
 
 
 @pytest.fixture
-async def catalyst_service(hub_app, catalyst_db_url, catalyst_hub_name, catalyst_hub_roles, catalyst_config, tmp_path):
+async def catalyst_service(
+    hub_app, catalyst_db_url, catalyst_hub_name, catalyst_hub_roles, catalyst_config, tmp_path
+):
     """A MockHub and the catalyst service talking to it, on this test's database."""
     import secrets
 

@@ -60,8 +60,16 @@ c.JupyterHub.load_roles = [
         "scopes": ["custom:catalyst:training!group=community-andes"],
         "groups": ["leads-andes"],
     },
-    {"name": "catalyst-staff", "scopes": ["custom:catalyst:reports"], "groups": ["consortium-staff"]},
-    {"name": "catalyst-admin", "scopes": ["custom:catalyst:admin", "custom:catalyst:metrics"], "groups": ["catalyst-admins"]},
+    {
+        "name": "catalyst-staff",
+        "scopes": ["custom:catalyst:reports"],
+        "groups": ["consortium-staff"],
+    },
+    {
+        "name": "catalyst-admin",
+        "scopes": ["custom:catalyst:admin", "custom:catalyst:metrics"],
+        "groups": ["catalyst-admins"],
+    },
 ]
 
 # -- single-user servers --------------------------------------------------------------------

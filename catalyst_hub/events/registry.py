@@ -9,9 +9,10 @@ on the ingest hot path.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Callable
+from typing import Any
 
 import fastjsonschema
 
@@ -92,7 +93,9 @@ class SchemaRegistry:
         try:
             return schema, schema.validate(payload)
         except fastjsonschema.JsonSchemaValueException as e:
-            raise EventError(f"payload does not match {schema.name} v{schema.version}: {e.message}") from None
+            raise EventError(
+                f"payload does not match {schema.name} v{schema.version}: {e.message}"
+            ) from None
 
 
 registry = SchemaRegistry().load_package_schemas()

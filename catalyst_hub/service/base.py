@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from functools import partial
 from http.client import responses
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import orjson
 from jupyterhub.services.auth import HubOAuthenticated, UserNotAllowed
@@ -102,8 +103,10 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         if getattr(self, "_not_allowed", False):
             raise web.HTTPError(
                 403,
-                self._("This token may not use this service: it needs the scope {scope}.",
-                       scope=f"access:services!service={self.catalyst.service_name}"),
+                self._(
+                    "This token may not use this service: it needs the scope {scope}.",
+                    scope=f"access:services!service={self.catalyst.service_name}",
+                ),
             )
         raise web.HTTPError(401, self._("Authentication required: send a JupyterHub token."))
 
@@ -131,7 +134,9 @@ class APIHandler(BaseHandler):
 
     def check_xsrf_cookie(self):
         # Token-authenticated API calls are not subject to xsrf; cookie-authenticated ones are.
-        if getattr(self, "_token_authenticated", False) or self.request.headers.get("Authorization"):
+        if getattr(self, "_token_authenticated", False) or self.request.headers.get(
+            "Authorization"
+        ):
             return None
         return super().check_xsrf_cookie()
 
@@ -139,7 +144,9 @@ class APIHandler(BaseHandler):
         try:
             return orjson.loads(self.request.body)
         except orjson.JSONDecodeError as e:
-            raise web.HTTPError(400, self._("Request body is not valid JSON: {error}", error=str(e))) from None
+            raise web.HTTPError(
+                400, self._("Request body is not valid JSON: {error}", error=str(e))
+            ) from None
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         message = responses.get(status_code, "Error")

@@ -70,7 +70,9 @@ class Collector(LoggingConfigurable):
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # a hub restart or timeout must never stop collecting
-                self.log.warning("collector: poll failed, will retry in %ss: %s", self.poll_interval, e)
+                self.log.warning(
+                    "collector: poll failed, will retry in %ss: %s", self.poll_interval, e
+                )
             await asyncio.sleep(self.poll_interval)
 
     # -- hub API -----------------------------------------------------------------------------
@@ -132,7 +134,11 @@ class Collector(LoggingConfigurable):
                 "schema": "server_stopped",
                 "version": 1,
                 "time": isoformat(now),
-                "payload": {"server_name": server_name, "started": started, "last_activity": session.get("last_activity")},
+                "payload": {
+                    "server_name": server_name,
+                    "started": started,
+                    "last_activity": session.get("last_activity"),
+                },
             }
             items.append((raw, Sender(member_id, session["community"])))
             del self._running[key]
@@ -190,13 +196,18 @@ class Collector(LoggingConfigurable):
             last = server.get("last_activity")
             key = (sender.member_id, server_name, started_iso)
             seen.add(key)
-            self._running[key] = {"community": sender.community, "last_activity": isoformat(parse_time(last)) if last else None}
+            self._running[key] = {
+                "community": sender.community,
+                "last_activity": isoformat(parse_time(last)) if last else None,
+            }
             if last:
                 last_time = parse_time(last)
                 out.append(
                     (
                         {
-                            "id": event_id(hub, name, server_name, last_time.date().isoformat(), "activity"),
+                            "id": event_id(
+                                hub, name, server_name, last_time.date().isoformat(), "activity"
+                            ),
                             "schema": "activity",
                             "version": 1,
                             "time": isoformat(last_time),

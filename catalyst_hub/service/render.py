@@ -21,7 +21,9 @@ TEMPLATES = Path(__file__).parent / "templates"
 
 def make_environment(extra_paths: list[str] | None = None) -> Environment:
     """Deployment template folders first, so a hub can restyle any page."""
-    loaders = [FileSystemLoader(p) for p in (extra_paths or [])] + [FileSystemLoader(str(TEMPLATES))]
+    loaders = [FileSystemLoader(p) for p in (extra_paths or [])] + [
+        FileSystemLoader(str(TEMPLATES))
+    ]
     env = Environment(
         loader=ChoiceLoader(loaders),
         autoescape=select_autoescape(default=True, default_for_string=True),

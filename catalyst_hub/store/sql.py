@@ -40,11 +40,15 @@ def upsert(
 
 def earliest(current: ColumnElement, new: ColumnElement) -> ColumnElement:
     """The earlier of two nullable values (NULL means unknown, not earliest)."""
-    return case((current.is_(None), new), (new.is_(None), current), (new < current, new), else_=current)
+    return case(
+        (current.is_(None), new), (new.is_(None), current), (new < current, new), else_=current
+    )
 
 
 def latest(current: ColumnElement, new: ColumnElement) -> ColumnElement:
-    return case((current.is_(None), new), (new.is_(None), current), (new > current, new), else_=current)
+    return case(
+        (current.is_(None), new), (new.is_(None), current), (new > current, new), else_=current
+    )
 
 
 def if_newer(current_time: ColumnElement, new_time: ColumnElement, current, new) -> ColumnElement:

@@ -11,7 +11,9 @@ from traitlets import Dict, Unicode
 class PasswordsAuthenticator(Authenticator):
     """Log in with a fixed password per username. Never use it for a real hub."""
 
-    passwords = Dict(key_trait=Unicode(), value_trait=Unicode(), config=True, help="username -> password")
+    passwords = Dict(
+        key_trait=Unicode(), value_trait=Unicode(), config=True, help="username -> password"
+    )
 
     async def authenticate(self, handler, data):
         username = data.get("username", "")

@@ -121,7 +121,9 @@ class RealHub:
     def environment(self) -> dict[str, str]:
         env = dict(os.environ)
         tools = REPO / ".tools" / "node_modules" / ".bin"
-        env["PATH"] = os.pathsep.join([str(tools), str(Path(sys.executable).parent), env.get("PATH", "")])
+        env["PATH"] = os.pathsep.join(
+            [str(tools), str(Path(sys.executable).parent), env.get("PATH", "")]
+        )
         env.update(
             CATALYST_HUB_PORT=str(self.port),
             CATALYST_HUB_API_PORT=str(free_port()),
@@ -139,7 +141,7 @@ class RealHub:
         if shutil.which("configurable-http-proxy", path=self.environment()["PATH"]) is None:
             raise RuntimeError("configurable-http-proxy is not installed: run `make setup`")
         config = self.write_config()
-        self._log = open(self.log_path, "ab")
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 (the hub process writes to it until stop)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "jupyterhub", "-f", str(config)],
             cwd=self.workdir,
@@ -154,12 +156,16 @@ class RealHub:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc and self.proc.poll() is not None:
-                raise RuntimeError(f"jupyterhub exited with {self.proc.returncode}; see {self.log_path}:\n{self.log_tail()}")
+                raise RuntimeError(
+                    f"jupyterhub exited with {self.proc.returncode}; see {self.log_path}:\n{self.log_tail()}"
+                )
             try:
                 # the proxy answers 404 until the hub has added its routes
-                if requests.get(self.url + "hub/api/", timeout=2).status_code == 200:
-                    if requests.get(self.service_url + "api/", timeout=2).status_code == 200:
-                        return
+                if (
+                    requests.get(self.url + "hub/api/", timeout=2).status_code == 200
+                    and requests.get(self.service_url + "api/", timeout=2).status_code == 200
+                ):
+                    return
             except requests.RequestException:
                 pass
             time.sleep(0.2)
@@ -197,7 +203,9 @@ class RealHub:
     def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         headers = kwargs.pop("headers", {})
         headers["Authorization"] = f"token {self.harness_token}"
-        return requests.request(method, f"{self.url}hub/api/{path.lstrip('/')}", headers=headers, timeout=30, **kwargs)
+        return requests.request(
+            method, f"{self.url}hub/api/{path.lstrip('/')}", headers=headers, timeout=30, **kwargs
+        )
 
     def token(self, username: str) -> str:
         """A new API token of ``username`` with all the user's permissions."""
@@ -209,7 +217,9 @@ class RealHub:
         """Start ``username``'s server and wait until it is ready; returns its URL."""
         r = self.api("post", f"users/{username}/server")
         if r.status_code not in (201, 202, 400):
-            raise RuntimeError(f"could not start server: {r.status_code} {r.text}\n{self.log_tail()}")
+            raise RuntimeError(
+                f"could not start server: {r.status_code} {r.text}\n{self.log_tail()}"
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             model = self.api("get", f"users/{username}").json()
@@ -230,10 +240,20 @@ class RealHub:
         raise TimeoutError(f"server of {username} did not stop")
 
     def service_get(self, path: str, token: str, **kwargs: Any) -> requests.Response:
-        return requests.get(self.service_url + path, headers={"Authorization": f"token {token}"}, timeout=30, **kwargs)
+        return requests.get(
+            self.service_url + path,
+            headers={"Authorization": f"token {token}"},
+            timeout=30,
+            **kwargs,
+        )
 
     def service_post(self, path: str, token: str, **kwargs: Any) -> requests.Response:
-        return requests.post(self.service_url + path, headers={"Authorization": f"token {token}"}, timeout=30, **kwargs)
+        return requests.post(
+            self.service_url + path,
+            headers={"Authorization": f"token {token}"},
+            timeout=30,
+            **kwargs,
+        )
 
     def server_token(self, username: str) -> str:
         """The API token the hub gave ``username``'s running server (read from its environment,
@@ -256,7 +276,7 @@ class RealHub:
 
     def service_pid(self) -> int | None:
         """The managed service's process id (for fault tests)."""
-        out = subprocess.run(["pgrep", "-f", f"catalyst_config.py"], capture_output=True, text=True)
+        out = subprocess.run(["pgrep", "-f", "catalyst_config.py"], capture_output=True, text=True)
         pids = [int(p) for p in out.stdout.split()]
         for pid in pids:
             try:

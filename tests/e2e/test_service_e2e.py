@@ -39,7 +39,9 @@ def test_server_token_event_session_and_isolation(real_hub):
     engine = create_engine(real_hub.db_url)
     with engine.connect() as conn:
         row = conn.execute(select(t.events).where(t.events.c.id == event["id"])).one()
-        alice_id = conn.execute(select(t.identities.c.member_id).where(t.identities.c.username == ALICE)).scalar()
+        alice_id = conn.execute(
+            select(t.identities.c.member_id).where(t.identities.c.username == ALICE)
+        ).scalar()
     assert row.member_id == alice_id
     assert row.community == "andes"
 
@@ -54,7 +56,9 @@ def test_server_token_event_session_and_isolation(real_hub):
     # the collector (polling every second here) saw the server start, then its stop
     def session():
         with engine.connect() as conn:
-            return conn.execute(select(t.server_sessions).where(t.server_sessions.c.member_id == alice_id)).first()
+            return conn.execute(
+                select(t.server_sessions).where(t.server_sessions.c.member_id == alice_id)
+            ).first()
 
     assert wait_for(session).stopped is None
     real_hub.stop_server(ALICE)

@@ -17,14 +17,18 @@ def catalyst_config():
 
 def sessions(store):
     with store.connect() as conn:
-        return conn.execute(select(t.server_sessions).where(t.server_sessions.c.hub == store.hub)).all()
+        return conn.execute(
+            select(t.server_sessions).where(t.server_sessions.c.hub == store.hub)
+        ).all()
 
 
 def steps(store, member_id):
     with store.connect() as conn:
         return set(
             conn.execute(
-                select(t.member_steps.c.step).where(t.member_steps.c.hub == store.hub, t.member_steps.c.member_id == member_id)
+                select(t.member_steps.c.step).where(
+                    t.member_steps.c.hub == store.hub, t.member_steps.c.member_id == member_id
+                )
             ).scalars()
         )
 
@@ -44,7 +48,14 @@ async def test_collector_records_start_and_stop_across_pages(catalyst_service):
     names = ["u1@example.org", "u2", "u3", "u4", "u5"]
     for name in names:
         catalyst_service.user(name, groups=["community-andes"] if name != "u5" else [])
-    r = await api_request(hub, "users", "u1@example.org", "server", method="post", json={"profile": "rstudio", "size": "small"})
+    r = await api_request(
+        hub,
+        "users",
+        "u1@example.org",
+        "server",
+        method="post",
+        json={"profile": "rstudio", "size": "small"},
+    )
     assert r.status_code in (201, 202), r.text
     await wait_for_server(hub, "u1@example.org")
     collector = catalyst_service.service.collector

@@ -15,13 +15,18 @@ ALICE = "alice@example.org"
 
 def count_events(store) -> int:
     with store.connect() as conn:
-        return conn.execute(select(func.count()).select_from(t.events).where(t.events.c.hub == store.hub)).scalar()
+        return conn.execute(
+            select(func.count()).select_from(t.events).where(t.events.c.hub == store.hub)
+        ).scalar()
 
 
 async def test_events_are_attributed_to_the_token_owner(catalyst_service, make_event):
     token = catalyst_service.token(ALICE, groups=["community-andes"])
     r = await catalyst_service.request(
-        "post", "api/events", token, json={"events": [make_event("action", {"action": "cell_executed"})]}
+        "post",
+        "api/events",
+        token,
+        json={"events": [make_event("action", {"action": "cell_executed"})]},
     )
     assert r.status_code == 200, r.text
     assert r.json()["stored"] == 1
@@ -36,7 +41,12 @@ async def test_events_are_attributed_to_the_token_owner(catalyst_service, make_e
 
 async def test_user_without_groups_is_in_the_default_community(catalyst_service, make_event):
     token = catalyst_service.token("carol")
-    r = await catalyst_service.request("post", "api/events", token, json=[make_event("action", {"action": "kernel_started", "language": "R"})])
+    r = await catalyst_service.request(
+        "post",
+        "api/events",
+        token,
+        json=[make_event("action", {"action": "kernel_started", "language": "R"})],
+    )
     assert r.status_code == 200, r.text
     me = (await catalyst_service.request("get", "api/me", token)).json()
     assert me["community"] == "default"
@@ -46,7 +56,9 @@ async def test_repeated_uuid_is_acknowledged_as_duplicate(catalyst_service, make
     token = catalyst_service.token(ALICE)
     event = make_event("activity", {"kind": "kernel", "count": 4, "seconds": 60})
     first = await catalyst_service.request("post", "api/events", token, json={"events": [event]})
-    again = await catalyst_service.request("post", "api/events", token, json={"events": [event, event]})
+    again = await catalyst_service.request(
+        "post", "api/events", token, json={"events": [event, event]}
+    )
     assert [r["status"] for r in first.json()["results"]] == ["stored"]
     assert again.status_code == 200
     assert [r["status"] for r in again.json()["results"]] == ["duplicate", "duplicate"]
@@ -62,7 +74,10 @@ async def test_info_lists_schemas_without_auth(catalyst_service):
 BAD_EVENTS = {
     "unknown schema": ({"schema": "nonsense"}, "unknown schema 'nonsense'"),
     "wrong version": ({"version": 7}, "has no version 7"),
-    "payload failing its schema": ({"payload": {"action": "teleported"}}, "payload does not match action v1"),
+    "payload failing its schema": (
+        {"payload": {"action": "teleported"}},
+        "payload does not match action v1",
+    ),
     "forged user": ({"user": "bob"}, "field(s) not accepted: user"),
     "forged member": ({"member_id": "0" * 32}, "field(s) not accepted: member_id"),
     "forged community": ({"community": "other"}, "field(s) not accepted: community"),
@@ -101,7 +116,9 @@ BAD_BODIES = {
 async def test_unusable_body_is_a_clear_400(catalyst_service, case):
     body, status, message = BAD_BODIES[case]
     token = catalyst_service.token(ALICE)
-    r = await catalyst_service.request("post", "api/events", token, data=body, headers={"Content-Type": "application/json"})
+    r = await catalyst_service.request(
+        "post", "api/events", token, data=body, headers={"Content-Type": "application/json"}
+    )
     assert r.status_code == status
     assert r.headers["Content-Type"].startswith("application/json")
     assert message in r.json()["message"]
@@ -121,7 +138,9 @@ async def test_limits_on_batch_and_body(catalyst_service, make_event):
     assert "at most 5" in r.json()["message"]
     large = [make_event("activity", {"kind": "ui", "count": 1, "app": "x" * 60}) for _ in range(5)]
     padded = {"events": large}
-    r = await catalyst_service.request("post", "api/events", token, data=(str(padded).replace("'", '"') + " " * 4000).encode())
+    r = await catalyst_service.request(
+        "post", "api/events", token, data=(str(padded).replace("'", '"') + " " * 4000).encode()
+    )
     assert r.status_code == 413
     assert "limit is 4000" in r.json()["message"]
     assert count_events(catalyst_service.store) == 0
@@ -141,7 +160,12 @@ async def test_no_token_and_bad_token(catalyst_service, make_event):
 async def test_token_without_access_to_the_service_is_refused(catalyst_service, make_event):
     # a token limited to reading its own user model cannot use the service
     token = catalyst_service.token(ALICE, scopes=["read:users!user=" + ALICE])
-    r = await catalyst_service.request("post", "api/events", token, json={"events": [make_event("action", {"action": "cell_executed"})]})
+    r = await catalyst_service.request(
+        "post",
+        "api/events",
+        token,
+        json={"events": [make_event("action", {"action": "cell_executed"})]},
+    )
     assert r.status_code == 403
     assert r.json()["message"]
     assert count_events(catalyst_service.store) == 0
@@ -151,9 +175,19 @@ async def test_rate_limit_per_member(catalyst_service, make_event):
     catalyst_service.service.rate_limiter.rate = 1
     catalyst_service.service.rate_limiter.burst = 3
     token = catalyst_service.token(ALICE)
-    ok = await catalyst_service.request("post", "api/events", token, json=[make_event("action", {"action": "cell_executed"}) for _ in range(3)])
+    ok = await catalyst_service.request(
+        "post",
+        "api/events",
+        token,
+        json=[make_event("action", {"action": "cell_executed"}) for _ in range(3)],
+    )
     assert ok.status_code == 200
-    r = await catalyst_service.request("post", "api/events", token, json=[make_event("action", {"action": "cell_executed"}) for _ in range(3)])
+    r = await catalyst_service.request(
+        "post",
+        "api/events",
+        token,
+        json=[make_event("action", {"action": "cell_executed"}) for _ in range(3)],
+    )
     assert r.status_code == 429
     assert int(r.headers["Retry-After"]) >= 1
     assert "Too many events" in r.json()["message"]
@@ -163,7 +197,9 @@ async def test_rate_limit_per_member(catalyst_service, make_event):
 async def test_service_token_cannot_send_events(catalyst_service, make_event):
     # the collector's own token is a service's, not a member's: nothing to attribute events to
     token = catalyst_service.service.hub_auth.api_token
-    r = await catalyst_service.request("post", "api/events", token, json=[make_event("action", {"action": "cell_executed"})])
+    r = await catalyst_service.request(
+        "post", "api/events", token, json=[make_event("action", {"action": "cell_executed"})]
+    )
     assert r.status_code == 403
     assert count_events(catalyst_service.store) == 0
 
@@ -171,7 +207,9 @@ async def test_service_token_cannot_send_events(catalyst_service, make_event):
 async def test_each_user_reads_only_their_own_progress(catalyst_service, make_event):
     alice = catalyst_service.token(ALICE, groups=["community-andes"])
     bob = catalyst_service.token("bob", groups=["community-sahel"])
-    await catalyst_service.request("post", "api/events", alice, json=[make_event("action", {"action": "cell_executed"})])
+    await catalyst_service.request(
+        "post", "api/events", alice, json=[make_event("action", {"action": "cell_executed"})]
+    )
     mine = (await catalyst_service.request("get", "api/me", alice)).json()
     theirs = (await catalyst_service.request("get", "api/me", bob)).json()
     assert {s["id"]: s["state"] for s in mine["steps"]}["run_code"] == "done"
@@ -202,12 +240,25 @@ async def test_me_speaks_the_users_language(catalyst_service, query, headers, ti
 async def test_training_progress_from_exercises(catalyst_service, make_event):
     token = catalyst_service.token(ALICE)
     events = [
-        make_event("exercise_completed", {"lesson": "hub-basics", "episode": "first-notebook", "exercise": "hello"}),
-        make_event("exercise_completed", {"lesson": "hub-basics", "episode": "first-notebook", "exercise": "variables"}),
-        make_event("exercise_completed", {"lesson": "hub-basics", "episode": "data-files", "exercise": "plot"}),
-        make_event("episode_completed", {"lesson": "sharing", "episode": "publish", "source": "self"}),
+        make_event(
+            "exercise_completed",
+            {"lesson": "hub-basics", "episode": "first-notebook", "exercise": "hello"},
+        ),
+        make_event(
+            "exercise_completed",
+            {"lesson": "hub-basics", "episode": "first-notebook", "exercise": "variables"},
+        ),
+        make_event(
+            "exercise_completed",
+            {"lesson": "hub-basics", "episode": "data-files", "exercise": "plot"},
+        ),
+        make_event(
+            "episode_completed", {"lesson": "sharing", "episode": "publish", "source": "self"}
+        ),
     ]
-    assert (await catalyst_service.request("post", "api/events", token, json=events)).status_code == 200
+    assert (
+        await catalyst_service.request("post", "api/events", token, json=events)
+    ).status_code == 200
     training = (await catalyst_service.request("get", "api/me", token)).json()["training"]
     lessons = {lesson["id"]: lesson for lesson in training["programs"][0]["lessons"]}
     episodes = {e["id"]: e for e in lessons["hub-basics"]["episodes"]}
@@ -224,5 +275,10 @@ async def test_training_progress_from_exercises(catalyst_service, make_event):
 async def test_unknown_event_ids_are_random_not_guessable(catalyst_service, make_event):
     token = catalyst_service.token(ALICE)
     event_id = str(uuid.uuid4())
-    r = await catalyst_service.request("post", "api/events", token, json=[make_event("action", {"action": "git_cloned"}, id=event_id.upper())])
+    r = await catalyst_service.request(
+        "post",
+        "api/events",
+        token,
+        json=[make_event("action", {"action": "git_cloned"}, id=event_id.upper())],
+    )
     assert r.json()["results"][0]["id"] == event_id

@@ -35,7 +35,14 @@ def test_cli_upgrade_then_service_refuses_an_older_schema(tmp_path):
         with engine.begin() as conn:
             conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0000'")
     run = subprocess.run(
-        [sys.executable, "-m", "catalyst_hub", "rebuild", f"--db-url={url}", f"--data-dir={tmp_path}"],
+        [
+            sys.executable,
+            "-m",
+            "catalyst_hub",
+            "rebuild",
+            f"--db-url={url}",
+            f"--data-dir={tmp_path}",
+        ],
         capture_output=True,
         text=True,
         timeout=60,
@@ -44,16 +51,26 @@ def test_cli_upgrade_then_service_refuses_an_older_schema(tmp_path):
     assert "catalyst-hub db upgrade" in run.stderr
     assert "Traceback" not in run.stderr
     with engine.begin() as conn:
-        conn.exec_driver_sql(f"UPDATE alembic_version SET version_num = '0001'")
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0001'")
     run = subprocess.run(
-        [sys.executable, "-m", "catalyst_hub", "db", "upgrade", f"--db-url={url}"], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "catalyst_hub", "db", "upgrade", f"--db-url={url}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert run.returncode == 0, run.stderr
     check_current(engine)
 
 
-@pytest.mark.parametrize("command", [["service"], ["db", "upgrade"], ["rebuild"], ["demo"], ["seed"], []])
+@pytest.mark.parametrize(
+    "command", [["service"], ["db", "upgrade"], ["rebuild"], ["demo"], ["seed"], []]
+)
 def test_cli_help(command):
-    run = subprocess.run([sys.executable, "-m", "catalyst_hub", *command, "--help"], capture_output=True, text=True, timeout=60)
+    run = subprocess.run(
+        [sys.executable, "-m", "catalyst_hub", *command, "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert run.returncode == 0, run.stderr
     assert "--db-url" in run.stdout or not command or command == ["demo"]

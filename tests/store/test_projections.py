@@ -18,29 +18,90 @@ def workload(n_members: int = 12, seed: int = 7) -> list[tuple[dict, Sender, int
     """A mixed, shuffled stream of every kind of event for a few members."""
     rng = random.Random(seed)
     out = []
-    actions = ["logged_in", "notebook_created", "kernel_started", "cell_executed", "file_uploaded", "git_cloned", "notebook_saved"]
+    actions = [
+        "logged_in",
+        "notebook_created",
+        "kernel_started",
+        "cell_executed",
+        "file_uploaded",
+        "git_cloned",
+        "notebook_saved",
+    ]
     for m in range(n_members):
         sender = Sender(member_id=f"member-{m:02d}", community=rng.choice(["andes", "sahel"]))
-        for i in range(40):
+        for _ in range(40):
             when = START + timedelta(days=rng.randint(0, 30), minutes=rng.randint(0, 600))
             kind = rng.random()
             if kind < 0.3:
                 raw = ("action", {"action": rng.choice(actions)})
             elif kind < 0.6:
-                raw = ("activity", {"kind": rng.choice(["kernel", "terminal", "proxy"]), "count": rng.randint(1, 9), "seconds": rng.randint(0, 60)})
+                raw = (
+                    "activity",
+                    {
+                        "kind": rng.choice(["kernel", "terminal", "proxy"]),
+                        "count": rng.randint(1, 9),
+                        "seconds": rng.randint(0, 60),
+                    },
+                )
             elif kind < 0.75:
-                raw = ("exercise_completed", {"lesson": "hub-basics", "episode": rng.choice(["first-notebook", "data-files"]), "exercise": rng.choice(["hello", "variables", "read-csv", "plot"])})
+                raw = (
+                    "exercise_completed",
+                    {
+                        "lesson": "hub-basics",
+                        "episode": rng.choice(["first-notebook", "data-files"]),
+                        "exercise": rng.choice(["hello", "variables", "read-csv", "plot"]),
+                    },
+                )
             elif kind < 0.8:
-                raw = ("episode_completed", {"lesson": "sharing", "episode": "publish", "source": rng.choice(["self", "lead"])})
+                raw = (
+                    "episode_completed",
+                    {
+                        "lesson": "sharing",
+                        "episode": "publish",
+                        "source": rng.choice(["self", "lead"]),
+                    },
+                )
             elif kind < 0.85:
-                raw = ("consent", {"decision": rng.choice(["given", "withdrawn"]), "notice_version": "1"})
+                raw = (
+                    "consent",
+                    {"decision": rng.choice(["given", "withdrawn"]), "notice_version": "1"},
+                )
             elif kind < 0.93:
                 started = when.isoformat() + "Z"
-                raw = ("server_started", {"server_name": "", "started": started, "profile": rng.choice(["jupyterlab", "rstudio"])})
-                out.append(({"id": str(uuid.uuid4()), "schema": "server_stopped", "version": 1, "time": (when + timedelta(hours=1)).isoformat() + "Z", "payload": {"server_name": "", "started": started, "last_activity": (when + timedelta(minutes=20)).isoformat() + "Z"}}, sender, rng.random()))
+                raw = (
+                    "server_started",
+                    {
+                        "server_name": "",
+                        "started": started,
+                        "profile": rng.choice(["jupyterlab", "rstudio"]),
+                    },
+                )
+                out.append(
+                    (
+                        {
+                            "id": str(uuid.uuid4()),
+                            "schema": "server_stopped",
+                            "version": 1,
+                            "time": (when + timedelta(hours=1)).isoformat() + "Z",
+                            "payload": {
+                                "server_name": "",
+                                "started": started,
+                                "last_activity": (when + timedelta(minutes=20)).isoformat() + "Z",
+                            },
+                        },
+                        sender,
+                        rng.random(),
+                    )
+                )
             else:
                 raw = ("step_reached", {"step": "use_git", "source": "self"})
-            event = {"id": str(uuid.uuid4()), "schema": raw[0], "version": 1, "time": when.isoformat() + "Z", "payload": raw[1]}
+            event = {
+                "id": str(uuid.uuid4()),
+                "schema": raw[0],
+                "version": 1,
+                "time": when.isoformat() + "Z",
+                "payload": raw[1],
+            }
             out.append((event, sender, rng.random()))
     out.sort(key=lambda item: item[2])  # arrival order unrelated to event time
     return out
@@ -77,7 +138,16 @@ def test_incremental_projections_equal_rebuild(catalyst_store):
             assert results[0].status == "duplicate"
         i += size
     live = snapshot(catalyst_store)
-    assert all(live[name] for name in ("members", "member_steps", "daily_activity", "training_progress", "server_sessions"))
+    assert all(
+        live[name]
+        for name in (
+            "members",
+            "member_steps",
+            "daily_activity",
+            "training_progress",
+            "server_sessions",
+        )
+    )
     replayed = catalyst_store.rebuild()
     assert replayed == len(stream)
     assert snapshot(catalyst_store) == live
@@ -95,7 +165,15 @@ def test_two_hubs_share_one_database(catalyst_db_url, catalyst_hub_name):
     assert andes.member_id("ana") != sahel.member_id("ana")
     for store in (andes, sahel):
         ok, _ = Ingestor(store).ingest(
-            [{"id": str(uuid.uuid4()), "schema": "action", "version": 1, "time": "2026-05-01T10:00:00Z", "payload": {"action": "cell_executed"}}],
+            [
+                {
+                    "id": str(uuid.uuid4()),
+                    "schema": "action",
+                    "version": 1,
+                    "time": "2026-05-01T10:00:00Z",
+                    "payload": {"action": "cell_executed"},
+                }
+            ],
             Sender(store.member_id("ana"), "default"),
         )
         assert ok
@@ -103,7 +181,11 @@ def test_two_hubs_share_one_database(catalyst_db_url, catalyst_hub_name):
     assert len(snapshot(andes)["member_steps"]) == 1
     assert len(snapshot(sahel)["member_steps"]) == 1
     with engine.connect() as conn:
-        hubs = set(conn.execute(select(t.events.c.hub).where(t.events.c.hub.like(catalyst_hub_name + "%"))).scalars())
+        hubs = set(
+            conn.execute(
+                select(t.events.c.hub).where(t.events.c.hub.like(catalyst_hub_name + "%"))
+            ).scalars()
+        )
     assert hubs == {andes.hub, sahel.hub}
     engine.dispose()
 
@@ -111,12 +193,20 @@ def test_two_hubs_share_one_database(catalyst_db_url, catalyst_hub_name):
 def test_earliest_step_time_wins_whatever_the_order(catalyst_store):
     ingestor = Ingestor(catalyst_store)
     sender = Sender("m1", "andes")
-    late = {"id": str(uuid.uuid4()), "schema": "action", "version": 1, "time": "2026-05-03T10:00:00Z", "payload": {"action": "cell_executed"}}
+    late = {
+        "id": str(uuid.uuid4()),
+        "schema": "action",
+        "version": 1,
+        "time": "2026-05-03T10:00:00Z",
+        "payload": {"action": "cell_executed"},
+    }
     early = {**late, "id": str(uuid.uuid4()), "time": "2026-05-01T08:00:00Z"}
     ingestor.ingest([late], sender)
     ingestor.ingest([early], sender)
     with catalyst_store.connect() as conn:
-        reached = conn.execute(select(t.member_steps.c.reached).where(t.member_steps.c.hub == catalyst_store.hub)).scalar()
+        reached = conn.execute(
+            select(t.member_steps.c.reached).where(t.member_steps.c.hub == catalyst_store.hub)
+        ).scalar()
         member = conn.execute(select(t.members).where(t.members.c.hub == catalyst_store.hub)).one()
     assert reached == datetime(2026, 5, 1, 8, 0)
     assert member.first_seen == datetime(2026, 5, 1, 8, 0)
