@@ -56,6 +56,9 @@ export interface INotice {
   body: string;
 }
 
+/** The notice version sent with a decision when the service has no notice. */
+export const BUILTIN_NOTICE_VERSION = 'builtin';
+
 export interface IProgress {
   active: boolean;
   stale: boolean;
@@ -109,7 +112,12 @@ export function rescoreTraining(programs: IProgram[]): ITraining {
     const lessons = program.lessons.map(lesson => {
       const earned = lesson.episodes.filter(e => e.state === 'done').length;
       const possible = lesson.episodes.length;
-      return { ...lesson, earned, possible, percent: percent(earned, possible) };
+      return {
+        ...lesson,
+        earned,
+        possible,
+        percent: percent(earned, possible)
+      };
     });
     return { ...program, lessons, ...sum(lessons) };
   });
@@ -167,19 +175,22 @@ function updateEpisode(
 }
 
 /**
- * Optimistic update after the extension reported an exercise: the episode is
- * at least started and counts one more exercise (until the service answers).
- * Completion from exercises is the service's decision, so the state never
- * becomes "done" here.
+ * Optimistic update after the extension reported exercises: the episode is at
+ * least started and has at least `count` exercises done. Completion from
+ * exercises is the service's decision, so the state never becomes "done" here.
  */
-export function withExerciseDone(
+export function withExercisesDone(
   progress: IProgress,
   lesson: string,
-  episode: string
+  episode: string,
+  count: number
 ): IProgress {
   return updateEpisode(progress, lesson, episode, e => ({
     ...e,
-    exercises_done: Math.min(e.exercises_done + 1, e.exercises_total),
+    exercises_done: Math.max(
+      e.exercises_done,
+      Math.min(count, e.exercises_total)
+    ),
     state: e.state === 'done' ? 'done' : 'started'
   }));
 }
@@ -209,6 +220,85 @@ export function withConsent(
   version: string
 ): IProgress {
   return { ...progress, consent: { decision, version } };
+}
+
+/**
+ * A change the panel shows before the service reports it.
+ */
+export interface IPendingUpdate {
+  apply(progress: IProgress): IProgress;
+  /** Whether the service's data already reflects the change. */
+  confirmed(progress: IProgress): boolean;
+}
+
+export function pendingConsent(
+  decision: 'given' | 'withdrawn',
+  version: string
+): IPendingUpdate {
+  return {
+    apply: p => withConsent(p, decision, version),
+    confirmed: p => p.consent.decision === decision
+  };
+}
+
+export function pendingEpisodeDone(
+  lesson: string,
+  episode: string,
+  when: string
+): IPendingUpdate {
+  return {
+    apply: p => withEpisodeDone(p, lesson, episode, when),
+    confirmed: p => {
+      const e = findEpisode(p, lesson, episode);
+      return !e || e.state === 'done';
+    }
+  };
+}
+
+export function pendingExercisesDone(
+  lesson: string,
+  episode: string,
+  count: number
+): IPendingUpdate {
+  return {
+    apply: p => withExercisesDone(p, lesson, episode, count),
+    confirmed: p => {
+      const e = findEpisode(p, lesson, episode);
+      return (
+        !e ||
+        e.state === 'done' ||
+        e.exercises_done >= Math.min(count, e.exercises_total)
+      );
+    }
+  };
+}
+
+/**
+ * Optimistic updates laid over the service's data until it confirms them.
+ * The service applies events a little later (the server extension batches
+ * them), so a refresh right after posting would otherwise undo what the
+ * member just did; an update the service never confirms expires.
+ */
+export class PendingUpdates {
+  constructor(readonly ttlMs = 60_000) {}
+
+  get size(): number {
+    return this._items.length;
+  }
+
+  add(update: IPendingUpdate, now: number): void {
+    this._items.push({ update, expires: now + this.ttlMs });
+  }
+
+  /** The service's data with the updates it does not reflect yet. */
+  applyTo(server: IProgress, now: number): IProgress {
+    this._items = this._items.filter(
+      i => i.expires > now && !i.update.confirmed(server)
+    );
+    return this._items.reduce((p, i) => i.update.apply(p), server);
+  }
+
+  private _items: { update: IPendingUpdate; expires: number }[] = [];
 }
 
 /**
@@ -285,8 +375,7 @@ function parseStep(s: Record<string, unknown>): IStep {
     id: str(s.id),
     title: str(s.title, str(s.id)),
     help: str(s.help),
-    help_url:
-      typeof s.help_url === 'string' && s.help_url ? s.help_url : null,
+    help_url: typeof s.help_url === 'string' && s.help_url ? s.help_url : null,
     self_report: s.self_report === true,
     state: s.state === 'done' || s.state === 'next' ? s.state : 'todo',
     reached: typeof s.reached === 'string' ? s.reached : null
@@ -309,7 +398,11 @@ function parseEpisode(e: Record<string, unknown>): IEpisode {
 function score(o: Record<string, unknown>, fallback?: IScore): IScore {
   const earned = num(o.earned, fallback?.earned ?? 0);
   const possible = num(o.possible, fallback?.possible ?? 0);
-  return { earned, possible, percent: num(o.percent, percent(earned, possible)) };
+  return {
+    earned,
+    possible,
+    percent: num(o.percent, percent(earned, possible))
+  };
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
