@@ -104,7 +104,7 @@ class OutboxStore:
             return
         try:
             self._open(self.path)
-        except sqlite3.OperationalError as e:
+        except (OSError, sqlite3.OperationalError) as e:
             # Not corruption (a read-only home, a missing mount...): keep the server working
             # with an in-memory outbox rather than failing every request.
             self.log.error(

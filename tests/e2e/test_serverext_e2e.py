@@ -1,0 +1,162 @@
+"""The server extension end to end: a real hub, proxy and catalyst service, a real
+single-user server with the extension (enabled by the shipped jupyter_server_config.d
+file), a notebook created and a cell run through the kernel websocket; the service then
+shows those steps done for that member, and nothing for another."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+import websocket
+
+from catalyst_hub.testing.realhub import REPO, RealHub
+
+pytestmark = pytest.mark.e2e
+
+ALICE = "alice@example.org"
+BOB = "bob"
+
+
+def server_token(hub: RealHub, username: str) -> str:
+    """The API token JupyterHub gave ``username``'s running single-user server (the token
+    the extension uses), read from the environment of the server process of this hub (other
+    tests may run servers for the same username at the same time)."""
+    home = str(Path(hub.workdir) / "homes").encode()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            raw = (proc / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        environ = dict(item.split(b"=", 1) for item in raw if b"=" in item)
+        if (
+            environ.get(b"JUPYTERHUB_USER") == username.encode()
+            and environ.get(b"HOME", b"").startswith(home)
+            and b"JUPYTERHUB_API_TOKEN" in environ
+        ):
+            return environ[b"JUPYTERHUB_API_TOKEN"].decode()
+    raise LookupError(f"no running server for {username}")
+
+
+@pytest.fixture
+def hub_with_extension(tmp_path):
+    # an editable install has no etc/jupyter file: point servers at the repository's copy
+    config_path = REPO / "jupyter_config"
+    hub = RealHub(
+        tmp_path / "hub",
+        users={ALICE: "alice-pass", BOB: "bob-pass"},
+        groups={"community-andes": [ALICE], "community-sahel": [BOB]},
+        extra_hub_config=(f"c.Spawner.environment['JUPYTER_CONFIG_PATH'] = {str(config_path)!r}\n"),
+    )
+    hub.start()
+    yield hub
+    hub.stop()
+
+
+def _wait(predicate, timeout: float = 30.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        time.sleep(0.3)
+
+
+def _execute(ws_url: str, token: str, code: str) -> None:
+    ws = websocket.create_connection(ws_url, header=[f"Authorization: token {token}"], timeout=30)
+    try:
+        msg_id = uuid.uuid4().hex
+        ws.send(
+            json.dumps(
+                {
+                    "header": {
+                        "msg_id": msg_id,
+                        "msg_type": "execute_request",
+                        "username": "e2e",
+                        "session": uuid.uuid4().hex,
+                        "date": "",
+                        "version": "5.3",
+                    },
+                    "parent_header": {},
+                    "metadata": {},
+                    "channel": "shell",
+                    "buffers": [],
+                    "content": {
+                        "code": code,
+                        "silent": False,
+                        "store_history": True,
+                        "user_expressions": {},
+                        "allow_stdin": False,
+                        "stop_on_error": True,
+                    },
+                }
+            )
+        )
+        while True:
+            msg = json.loads(ws.recv())
+            if (
+                msg.get("msg_type") == "execute_reply"
+                and msg["parent_header"].get("msg_id") == msg_id
+            ):
+                assert msg["content"]["status"] == "ok"
+                return
+    finally:
+        ws.close()
+
+
+def _steps(hub: RealHub, token: str) -> dict[str, str]:
+    r = hub.service_get("api/me", token)
+    r.raise_for_status()
+    return {s["id"]: s["state"] for s in r.json()["steps"]}
+
+
+def test_notebook_and_cell_reach_the_service(hub_with_extension):
+    hub = hub_with_extension
+    server_url = hub.start_server(ALICE)
+    token = server_token(hub, ALICE)
+    headers = {"Authorization": f"token {token}"}
+
+    # the extension is loaded and talks to the service
+    r = requests.get(server_url + "catalyst/progress", headers=headers, timeout=30)
+    r.raise_for_status()
+    progress = r.json()
+    assert progress["active"] is True and progress["stale"] is False
+    assert progress["community"] == "andes"
+
+    r = requests.post(
+        server_url + "api/contents", json={"type": "notebook"}, headers=headers, timeout=30
+    )
+    assert r.status_code == 201, r.text
+    r = requests.post(
+        server_url + "api/kernels", json={"name": "python3"}, headers=headers, timeout=60
+    )
+    assert r.status_code == 201, r.text
+    kernel_id = r.json()["id"]
+    ws_url = server_url.replace("http://", "ws://") + f"api/kernels/{kernel_id}/channels"
+    _execute(ws_url, token, "print(6 * 7)")
+
+    alice = hub.token(ALICE)
+    states = _wait(
+        lambda: (s := _steps(hub, alice))["run_code"] == "done" and s, what="run_code done"
+    )
+    assert states["open_environment"] == "done"
+    assert states["upload_file"] != "done"
+
+    # the other member has none of it
+    theirs = _steps(hub, hub.token(BOB))
+    assert theirs["run_code"] != "done" and theirs["open_environment"] != "done"
+
+    # the outbox is in the member's home and is empty once delivered
+    outbox = Path(hub.workdir) / "homes" / ALICE
+    files = list(outbox.rglob("catalyst_hub/outbox.sqlite"))
+    assert len(files) == 1
+    requests.delete(server_url + f"api/kernels/{kernel_id}", headers=headers, timeout=30)
