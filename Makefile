@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 # configurable-http-proxy, the proxy JupyterHub starts, from npm into a local folder
 $(TOOLS)/.installed:
 	mkdir -p $(TOOLS)
-	cd $(TOOLS) && npm install --no-audit --no-fund --silent configurable-http-proxy@^5
+	cd $(TOOLS) && npm install --no-audit --no-fund --silent configurable-http-proxy@^5 axe-core@^4
 	touch $@
 
 demo: setup

@@ -9,7 +9,7 @@ from http.client import responses
 from typing import Any, TypeVar
 
 import orjson
-from jupyterhub.services.auth import HubOAuthenticated, UserNotAllowed
+from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated, UserNotAllowed
 from tornado import web
 
 from ..i18n import gettext_for, negotiate
@@ -159,3 +159,11 @@ class APIHandler(BaseHandler):
                 self.set_header(name, value)
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.finish(orjson.dumps({"status": status_code, "message": message}))
+
+
+class OAuthCallbackHandler(HubOAuthCallbackHandler):
+    """Finishes the OAuth login with the service's own HubOAuth (it holds the PKCE state)."""
+
+    @property
+    def hub_auth(self):
+        return self.settings["hub_auth"]
