@@ -8,9 +8,9 @@ message used in a template or in code has no translation in one of the languages
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
-from typing import Callable
 
 LANGUAGES = ("en", "es", "pt", "fr")
 DEFAULT_LANGUAGE = "en"
@@ -19,10 +19,25 @@ LANGUAGE_NAMES = {"en": "English", "es": "Español", "pt": "Português", "fr": "
 
 @cache
 def messages(language: str) -> dict[str, str]:
+    """The translations of ``language``: ``<language>.json`` merged with every
+    ``<part>.<language>.json`` beside it (one per part of the service, e.g. ``reports.es.json``),
+    so parts add their messages without editing a shared file. ``<language>.json`` wins."""
     if language == DEFAULT_LANGUAGE:
         return {}
-    path = resources.files(__package__) / f"{language}.json"
-    return json.loads(path.read_text("utf-8"))
+    table: dict[str, str] = {}
+    for path in message_files(language):
+        table.update(json.loads(path.read_text("utf-8")))
+    return table
+
+
+def message_files(language: str) -> list:
+    """The files ``messages`` reads for ``language``, the one that wins last."""
+    folder = resources.files(__package__)
+    parts = sorted(
+        (p for p in folder.iterdir() if p.name.endswith(f".{language}.json")), key=lambda p: p.name
+    )
+    main = folder / f"{language}.json"
+    return [*parts, main] if main.is_file() else parts
 
 
 def gettext_for(language: str) -> Callable[..., str]:

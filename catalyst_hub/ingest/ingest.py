@@ -18,6 +18,7 @@ import orjson
 from ..events import EventError, SchemaRegistry, registry
 from ..projections import StoredEvent
 from ..store import Store
+from ..store.privacy import WITHDRAWN, consent_decisions
 from ..timeutil import parse_time, utcnow
 
 ENVELOPE_FIELDS = frozenset({"id", "schema", "version", "time", "payload"})
@@ -40,7 +41,7 @@ class Sender:
 @dataclass
 class EventResult:
     id: str | None
-    status: str  # stored | duplicate | error | rejected
+    status: str  # stored | duplicate | dropped | error | rejected
     message: str | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -66,7 +67,9 @@ def parse_batch(body: bytes, max_events: int) -> list[Any]:
     if not data:
         raise BatchError("the batch has no events")
     if len(data) > max_events:
-        raise BatchError(f"the batch has {len(data)} events; at most {max_events} are accepted per request")
+        raise BatchError(
+            f"the batch has {len(data)} events; at most {max_events} are accepted per request"
+        )
     return data
 
 
@@ -125,7 +128,9 @@ class Ingestor:
             try:
                 event = self.validate(raw, sender, received)
             except EventError as e:
-                results.append(EventResult(raw_id if isinstance(raw_id, str) else None, "error", str(e)))
+                results.append(
+                    EventResult(raw_id if isinstance(raw_id, str) else None, "error", str(e))
+                )
                 continue
             events.append(event)
             results.append(EventResult(event.id, "pending"))
@@ -137,15 +142,39 @@ class Ingestor:
         if any(r.status == "error" for r in results):
             for r in results:
                 if r.status == "pending":
-                    r.status, r.message = "rejected", "not stored: another event in the batch is invalid"
+                    r.status, r.message = (
+                        "rejected",
+                        "not stored: another event in the batch is invalid",
+                    )
             return False, results
         unique = list({e.id: e for e in events}.values())
-        stored = self.store.append(unique)
+        kept = self.without_opted_out(unique)
+        stored = self.store.append(kept)
+        kept_ids = {e.id for e in kept}
         seen: set[str] = set()
         for r in results:
-            r.status = "stored" if r.id in stored and r.id not in seen else "duplicate"
+            if r.id not in kept_ids:
+                # acknowledged, so the client's outbox clears it, but never stored
+                r.status, r.message = "dropped", "not stored: the member opted out of recording"
+            else:
+                r.status = "stored" if r.id in stored and r.id not in seen else "duplicate"
             seen.add(r.id)
         return True, results
+
+    def without_opted_out(self, events: list[StoredEvent]) -> list[StoredEvent]:
+        """The events to store: nothing but consent events from a member whose consent is
+        withdrawn. The decision in force is the latest by event time, of the projected one
+        and this batch's consent events (as the projector will merge them)."""
+        decisions = consent_decisions(self.store, {e.member_id for e in events})
+        for e in events:
+            if e.schema == "consent":
+                known = decisions.get(e.member_id)
+                if known is None or e.time >= known[1]:
+                    decisions[e.member_id] = (e.payload["decision"], e.time)
+        opted_out = {member for member, (decision, _) in decisions.items() if decision == WITHDRAWN}
+        if not opted_out:
+            return events
+        return [e for e in events if e.schema == "consent" or e.member_id not in opted_out]
 
     def ingest_trusted(self, items: list[tuple[Any, Sender]]) -> int:
         """Store events the service made itself (the collector), each with its own sender.
@@ -155,4 +184,4 @@ class Ingestor:
         for raw, sender in items:
             event = self.validate(raw, sender, received)
             events[event.id] = event
-        return len(self.store.append(list(events.values())))
+        return len(self.store.append(self.without_opted_out(list(events.values()))))

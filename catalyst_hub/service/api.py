@@ -1,15 +1,40 @@
-"""The JSON API: ingest, a member's own progress, service information."""
+"""The JSON API: ingest, a member's own progress and data, service information."""
 
 from __future__ import annotations
+
+import uuid
+from typing import Any
 
 from tornado import web
 
 from .. import __version__
 from ..events import registry
-from ..ingest import BatchError, Sender
+from ..identity import Actor
+from ..ingest import BatchError, EventResult, Sender
 from ..ingest.ingest import parse_batch
 from ..reports.progress import member_progress
+from ..store.privacy import WITHDRAWN, Erasure, consent_of, erase_member, export_member
+from ..timeutil import isoformat, utcnow
 from .base import APIHandler
+
+
+class CookieXsrfRefusal:
+    """Refuse (403) a cookie-authenticated POST without a valid xsrf token.
+
+    HubOAuth quietly ignores the login cookie of such a request, which would look like no
+    login at all: a 401, or a redirect to log in that loses the form. Saying 403 tells the
+    truth. Token-authenticated requests need no xsrf token.
+    """
+
+    async def prepare(self) -> None:
+        await super().prepare()
+        if (
+            self.current_user is None
+            and self.request.method not in ("GET", "HEAD", "OPTIONS")
+            and self.hub_auth.get_token(self, in_cookie=True)
+            and not self.hub_auth.get_token(self, in_cookie=False)
+        ):
+            self.check_xsrf_cookie()  # raises 403 when the token is missing or wrong
 
 
 class InfoHandler(APIHandler):
@@ -50,6 +75,7 @@ class EventsHandler(APIHandler):
         body = {
             "stored": sum(1 for r in results if r.status == "stored"),
             "duplicate": sum(1 for r in results if r.status == "duplicate"),
+            "dropped": sum(1 for r in results if r.status == "dropped"),
             "errors": sum(1 for r in results if r.status == "error"),
             "results": [r.to_json() for r in results],
         }
@@ -60,9 +86,66 @@ class EventsHandler(APIHandler):
 
 
 class MeHandler(APIHandler):
-    """``GET api/me``: the token owner's checklist and training progress."""
+    """``GET api/me``: the token owner's checklist, training progress and consent notice."""
 
     async def get(self) -> None:
         actor = self.require_actor()
         progress = await self.run_db(member_progress, self.catalyst.store, actor.member_id, actor.community, self.language)
+        progress["notice"] = self.catalyst.consent_notice_for(self.language)
         self.write_json(progress)
+
+
+# -- a member's own data ------------------------------------------------------------------------
+
+
+def envelope(schema: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """A new event envelope, made by the service on the member's behalf (self-report, consent)."""
+    return {"id": str(uuid.uuid4()), "schema": schema, "version": 1, "time": isoformat(utcnow()), "payload": payload}
+
+
+def record_own_event(app, actor: Actor, schema: str, payload: dict[str, Any]) -> EventResult:
+    """Record an event about ``actor`` through the ingest path (blocking: run it off the loop).
+    Its status is "dropped" when the member opted out."""
+    sender = Sender(member_id=actor.member_id, community=actor.community)
+    stored, results = app.ingestor.ingest([envelope(schema, payload)], sender)
+    if not stored:  # an event the service builds itself is valid: this is a bug
+        raise RuntimeError(f"could not record {schema}: {results[0].message}")
+    return results[0]
+
+
+def erase_own_data(app, actor: Actor, stop_recording: bool) -> tuple[Erasure, bool]:
+    """Erase everything about ``actor``; returns the erasure and whether recording stays off.
+
+    Erasing removes the consent events too, so an opt-out is recorded again afterwards when the
+    member had opted out (erasure must not silently turn recording back on) or asks for it.
+    """
+    keep_out = stop_recording or consent_of(app.store, actor.member_id) == WITHDRAWN
+    erasure = erase_member(app.store, actor.member_id)
+    if keep_out:
+        record_own_event(app, actor, "consent", {"decision": WITHDRAWN, "notice_version": app.consent_notice_version})
+    return erasure, keep_out
+
+
+class MeExportHandler(APIHandler):
+    """``GET api/me/export``: everything stored about the token owner, as a JSON download."""
+
+    async def get(self) -> None:
+        actor = self.require_actor()
+        data = await self.run_db(export_member, self.catalyst.store, actor.member_id)
+        self.set_header("Content-Disposition", 'attachment; filename="my-catalyst-data.json"')
+        self.write_json(data)
+
+
+class MeEraseHandler(CookieXsrfRefusal, APIHandler):
+    """``POST api/me/erase`` with ``{"confirm": true}`` (and ``"stop_recording": true`` to stay
+    opted out): removes the token owner's identity, events and per-member rows."""
+
+    async def post(self) -> None:
+        actor = self.require_actor()
+        body = self.json_body() if self.request.body else {}
+        if not isinstance(body, dict) or body.get("confirm") is not True:
+            raise web.HTTPError(400, self._('To erase your data, send "confirm": true in a JSON object.'))
+        stop_recording = bool(body.get("stop_recording", False))
+        erasure, stopped = await self.run_db(erase_own_data, self.catalyst, actor, stop_recording)
+        self.log.info("erased a member's data on request (receipt %s)", erasure.receipt)
+        self.write_json({"erased": True, "recording_stopped": stopped, **erasure.to_json()})

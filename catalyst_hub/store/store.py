@@ -108,3 +108,10 @@ class Store:
             }
             for row in rows
         }
+
+    # -- privacy -----------------------------------------------------------------------------
+
+    def forget_member(self, member_id: str) -> None:
+        """Drop a member from the identity cache (after erasing them), so the next sight of
+        their username records the identity row again."""
+        self._known_members = {u: m for u, m in self._known_members.items() if m != member_id}

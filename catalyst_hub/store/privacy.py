@@ -1,0 +1,234 @@
+"""A member's own data: consent in force, export, erasure, and retention of the raw log.
+
+Every function takes the Store and a member id; usernames appear only in the identity rows an
+export returns to their owner. Erasure and purge are the only places that delete events.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Table, delete, insert, select, update
+
+from ..timeutil import isoformat, utcnow
+from . import tables as t
+from .store import Store
+
+WITHDRAWN = "withdrawn"
+GIVEN = "given"
+
+#: The audit action of an erasure; its row names neither the person nor their member id.
+ERASURE_ACTION = "erasure"
+#: ``actor`` of audit rows the member wrote about themself (the column may not be empty).
+SELF_SERVICE_ACTOR = "self-service"
+
+
+def member_tables() -> list[Table]:
+    """Tables with one hub's rows about one member (projections, cohort membership...).
+
+    Found by their columns, so a table added later (by another part) is exported and erased
+    without this module knowing it.
+    """
+    skip = {t.identities.name, t.events.name, t.audit_log.name}
+    return [
+        table
+        for table in t.metadata.sorted_tables
+        if table.name not in skip and "hub" in table.c and "member_id" in table.c
+    ]
+
+
+# -- consent ---------------------------------------------------------------------------------
+
+
+def consent_of(store: Store, member_id: str) -> str | None:
+    """The member's projected consent decision: "given", "withdrawn" or None (not decided)."""
+    m = t.members.c
+    with store.connect() as conn:
+        return conn.execute(
+            select(m.consent).where(m.hub == store.hub, m.member_id == member_id)
+        ).scalar()
+
+
+def consent_decisions(store: Store, member_ids: Iterable[str]) -> dict[str, tuple[str, datetime]]:
+    """The projected consent (decision, time) of those of ``member_ids`` who decided, in one
+    query (the ingest path asks for every batch)."""
+    ids = sorted(set(member_ids))
+    if not ids:
+        return {}
+    m = t.members.c
+    with store.connect() as conn:
+        rows = conn.execute(
+            select(m.member_id, m.consent, m.consent_time).where(
+                m.hub == store.hub, m.member_id.in_(ids), m.consent.is_not(None)
+            )
+        ).all()
+    return {row.member_id: (row.consent, row.consent_time) for row in rows}
+
+
+# -- export ----------------------------------------------------------------------------------
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return isoformat(value)
+    if hasattr(value, "isoformat"):  # date
+        return value.isoformat()
+    return value
+
+
+def _rows(conn, query) -> list[dict[str, Any]]:
+    return [{k: _jsonable(v) for k, v in row._mapping.items()} for row in conn.execute(query)]
+
+
+def export_member(store: Store, member_id: str) -> dict[str, Any]:
+    """Everything this hub's store holds about one member, as JSON-ready data.
+
+    The username is included: the export goes to its owner only.
+    """
+    with store.connect() as conn:
+        identity = _rows(
+            conn,
+            select(t.identities).where(
+                t.identities.c.hub == store.hub, t.identities.c.member_id == member_id
+            ),
+        )
+        events = _rows(
+            conn,
+            select(t.events)
+            .where(t.events.c.hub == store.hub, t.events.c.member_id == member_id)
+            .order_by(t.events.c.time, t.events.c.id),
+        )
+        tables = {
+            table.name: _rows(
+                conn,
+                select(table).where(table.c.hub == store.hub, table.c.member_id == member_id),
+            )
+            for table in member_tables()
+        }
+        # staff reads of this member's data are theirs to see too
+        audit = _rows(
+            conn,
+            select(t.audit_log.c.time, t.audit_log.c.action, t.audit_log.c.community)
+            .where(t.audit_log.c.hub == store.hub, t.audit_log.c.subject == member_id)
+            .order_by(t.audit_log.c.time),
+        )
+    member = (tables.get(t.members.name) or [{}])[0]
+    return {
+        "hub": store.hub,
+        "exported": isoformat(utcnow()),
+        "identity": identity,
+        "member_id": member_id,
+        "consent": {
+            "decision": member.get("consent"),
+            "version": member.get("consent_version"),
+            "time": member.get("consent_time"),
+        },
+        "events": events,
+        "tables": tables,
+        "audit": audit,
+    }
+
+
+# -- erasure ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Erasure:
+    """What an erasure removed. ``receipt`` is random: the member may keep it as proof, and
+    nothing in the database links it back to them."""
+
+    receipt: str
+    events: int
+    identities: int
+    rows: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "receipt": self.receipt,
+            "events": self.events,
+            "identities": self.identities,
+            "rows": self.rows,
+        }
+
+
+def erase_member(store: Store, member_id: str) -> Erasure:
+    """Remove the member's identity, events and rows in every per-member table, in one
+    transaction, and log the erasure without naming them.
+
+    Projections are per member, so removing the member's rows is the same as recomputing
+    them without the member's events; hub-wide aggregates are computed from them at read time.
+    Audit rows about staff reading this member's data keep their actor and time but lose the
+    subject, so the log still shows who read personal data without pointing at the person.
+    """
+    receipt = uuid.uuid4().hex
+    now = utcnow()
+    with store.begin() as conn:
+        rows: dict[str, int] = {}
+        for table in member_tables():
+            result = conn.execute(
+                delete(table).where(table.c.hub == store.hub, table.c.member_id == member_id)
+            )
+            rows[table.name] = result.rowcount
+        events = conn.execute(
+            delete(t.events).where(t.events.c.hub == store.hub, t.events.c.member_id == member_id)
+        ).rowcount
+        identities = conn.execute(
+            delete(t.identities).where(
+                t.identities.c.hub == store.hub, t.identities.c.member_id == member_id
+            )
+        ).rowcount
+        conn.execute(
+            update(t.audit_log)
+            .where(t.audit_log.c.hub == store.hub, t.audit_log.c.subject == member_id)
+            .values(subject=None)
+        )
+        erasure = Erasure(receipt=receipt, events=events, identities=identities, rows=rows)
+        conn.execute(
+            insert(t.audit_log).values(
+                hub=store.hub,
+                time=now,
+                actor=SELF_SERVICE_ACTOR,
+                action=ERASURE_ACTION,
+                community=None,
+                subject=None,
+                detail=json.dumps(erasure.to_json(), sort_keys=True),
+            )
+        )
+    # the next sight of the username must record the identity row again
+    store.forget_member(member_id)
+    return erasure
+
+
+# -- retention -------------------------------------------------------------------------------
+
+
+def purge_expired_events(
+    store: Store, retention_days: int, now: datetime | None = None, chunk: int = 5000
+) -> int:
+    """Delete this hub's raw events older than ``retention_days``; returns how many.
+
+    Projections (daily activity, steps reached, training progress) stay: they are the
+    aggregates reports need. Consent events stay until erasure: they record the member's
+    decision, which the ingest path enforces. Deleting in chunks keeps each transaction short
+    on a large PostgreSQL log.
+    """
+    if retention_days <= 0:
+        return 0
+    cutoff = (now or utcnow()) - timedelta(days=retention_days)
+    e = t.events.c
+    expired = (
+        select(e.id).where(e.hub == store.hub, e.time < cutoff, e.schema != "consent").limit(chunk)
+    )
+    total = 0
+    while True:
+        with store.begin() as conn:
+            ids = list(conn.execute(expired).scalars())
+            if not ids:
+                return total
+            conn.execute(delete(t.events).where(e.hub == store.hub, e.id.in_(ids)))
+        total += len(ids)
