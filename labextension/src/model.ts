@@ -28,7 +28,7 @@ export class ProgressModel implements IDisposable {
     this._poll = new Poll({
       auto: false,
       factory: () => this._fetch(),
-      frequency: { interval: REFRESH_INTERVAL, backoff: true, max: 60_000 },
+      frequency: { interval: REFRESH_INTERVAL, backoff: true, max: 30_000 },
       name: '@catalyst-hub/labextension:progress',
       standby: 'when-hidden'
     });

@@ -304,10 +304,15 @@ export class PendingUpdates {
 /**
  * Check and complete a progress document from the server: the panel must not
  * break on a missing field from an older or newer server extension.
- * Returns null when the value is not a progress document at all.
+ * Returns null when the value holds no progress to show.
  */
 export function parseProgress(value: unknown): IProgress | null {
   if (!isObject(value)) {
+    return null;
+  }
+  // Inside a hub, a document without the member's state says only that the
+  // service has not been reached yet: nothing to show, least of all a notice.
+  if (value.active !== false && !isObject(value.consent)) {
     return null;
   }
   const consent = isObject(value.consent) ? value.consent : {};

@@ -130,6 +130,10 @@ describe('parseProgress', () => {
     assert.equal(parseProgress('x'), null);
   });
 
+  it('has nothing to show before the service was ever reached', () => {
+    assert.equal(parseProgress({ active: true, stale: true }), null);
+  });
+
   it('fills in missing fields', () => {
     const p = parseProgress({
       consent: { decision: 'maybe' },
@@ -156,6 +160,7 @@ describe('parseProgress', () => {
 
   it('derives step states when the service sends none', () => {
     const p = parseProgress({
+      consent: { decision: null },
       steps: [
         { id: 'a', reached: '2026-01-01T00:00:00Z' },
         { id: 'b', reached: null },
