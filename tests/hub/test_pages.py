@@ -290,3 +290,52 @@ async def test_root_leads_to_the_member_page(catalyst_service):
     r = await catalyst_service.request("get", "", token, allow_redirects=False)
     assert r.status_code == 302
     assert r.headers["Location"].endswith("/services/catalyst/me")
+
+
+def test_hub_home_page_links_to_the_member_page():
+    """jupyter_config/templates extends JupyterHub's own templates (as template_paths does)."""
+    import types
+
+    import jupyterhub
+    from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader
+
+    hub_templates = Path(jupyterhub.__file__).parents[4] / "share" / "jupyterhub" / "templates"
+    if not (hub_templates / "home.html").exists():  # installed elsewhere (e.g. a system prefix)
+        from jupyterhub.app import JupyterHub
+
+        hub_templates = Path(JupyterHub().template_paths[0])
+    ours = Path(__file__).parents[2] / "jupyter_config" / "templates"
+    env = Environment(
+        loader=ChoiceLoader(
+            [
+                PrefixLoader({"templates": FileSystemLoader([str(hub_templates)])}, "/"),
+                FileSystemLoader([str(ours), str(hub_templates)]),
+            ]
+        ),
+        autoescape=True,
+    )
+    service = types.SimpleNamespace(name="catalyst", href="/services/catalyst/")
+    other = types.SimpleNamespace(name="grafana", href="/services/grafana/")
+    user = types.SimpleNamespace(
+        name="ana",
+        admin=False,
+        spawner=types.SimpleNamespace(options_form=None),
+        all_spawners=lambda include_default=True: [],
+    )
+    html = env.get_template("home.html").render(
+        base_url="/hub/",
+        prefix="/",
+        user=user,
+        services=[service, other],
+        default_server=types.SimpleNamespace(active=False),
+        url="/hub/spawn",
+        parsed_scopes=set(),
+        static_url=lambda path, **kw: "/hub/static/" + path,
+        xsrf="x",
+        allow_named_servers=False,
+        logout_url="/hub/logout",
+    )
+    assert re.search(r'id="catalyst-getting-started"[^>]*href="/services/catalyst/me"', html, re.S)
+    assert '<a class="dropdown-item" href="/services/catalyst/me">Getting started</a>' in html
+    assert '<a class="dropdown-item" href="/services/grafana/">grafana</a>' in html
+    assert 'id="start"' in html  # JupyterHub's own home page is still there
