@@ -64,6 +64,12 @@ class CatalystService(CatalystApp):
         2000.0, config=True, help="Events per second one member may send on average (0: no limit)."
     )
     rate_burst = Float(20000.0, config=True, help="Events one member may send in a burst.")
+    min_group_size = Integer(
+        5,
+        config=True,
+        help="""Smallest group of people a cross-community view or a metric shows: counts of
+        1 to k-1 people appear as "fewer than k" (and are left out of /metrics).""",
+    )
     collector_enabled = Bool(True, config=True, help="Poll the hub's REST API for server sessions.")
 
     extra_template_paths = List(
