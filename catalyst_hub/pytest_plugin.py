@@ -273,6 +273,9 @@ async def catalyst_service(
     await service.start_server()
     hub_config = catalyst_hub_config(service_url, token, catalyst_hub_roles)
     hub_config["JupyterHub"].update(hub_ip="127.0.0.1", hub_port=hub_port)
+    # a pid file of its own: JupyterHub kills the proxy named in an existing one, which would
+    # be another test run's in the same folder
+    hub_config["ConfigurableHTTPProxy"] = {"pid_file": str(tmp_path / "proxy.pid")}
     hub = await hub_app(hub_config)
     assert hub.hub.api_url == service.hub_auth.api_url, (hub.hub.api_url, service.hub_auth.api_url)
     yield CatalystTestHub(hub, service, service_url)
