@@ -24,10 +24,13 @@ $(TOOLS)/.installed:
 demo: setup
 	$(VENV)/bin/catalyst-hub demo
 
-test: setup test-python test-serverext
+test: setup test-python test-serverext test-labextension
 
 test-python:
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-labextension:
+	cd labextension && { test -d node_modules || npm ci --no-audit --no-fund; } && npm test
 
 test-serverext:
 	$(PY) -m pytest -c tests/serverext/pytest.ini tests/serverext $(PYTEST_ARGS)
@@ -35,6 +38,7 @@ test-serverext:
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	cd labextension && { test -d node_modules || npm ci --no-audit --no-fund; } && npm run lint
 
 format: setup
 	$(VENV)/bin/ruff check --fix .
