@@ -34,7 +34,7 @@ from urllib.parse import unquote
 
 from tornado import httputil
 from tornado.web import OutputTransform
-from traitlets import Float, Integer, List, Unicode, default
+from traitlets import Bool, Float, Integer, List, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from .recorder import Recorder
@@ -90,30 +90,42 @@ def _contents_path(rest: str) -> str | None:
 
 class NotebookDetector(Detector):
     """Notebooks created (a 201 from the contents API), opened (the contents API returning a
-    notebook's content, or a collaboration session opening one) and saved (contents
-    ``save`` events, which also cover saves made by the server for real-time collaboration).
+    notebook's content, or a collaboration session opening one) and saved (a 200 to a PUT).
 
-    The contents ``get`` event is not used for "opened": the file manager emits it
-    internally on every save too.
+    Not from the contents service's jupyter_events by default: with any listener attached,
+    jupyter_events validates every contents event, and the file manager emits one ``get``
+    per entry of a directory listing (and one inside every save): about 100 µs per file
+    listed, measured in benchmarks/bench_serverext.py. ``use_contents_events`` turns them on
+    for deployments whose saves do not go through the REST API (real-time collaboration
+    saves from the server); the contents ``get`` event is never used for "opened", since
+    the file manager also emits it internally.
     """
 
     name = "notebooks"
     routes = ("api",)
     created_grace_seconds = 10.0  # the save that creates a notebook is not "saving work"
 
+    use_contents_events = Bool(
+        False,
+        config=True,
+        help="Also detect saves from the contents service's events (costly: see above).",
+    )
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._created: dict[str, float] = {}
 
     def attach(self) -> None:
-        self.serverapp.event_logger.add_listener(
-            schema_id=CONTENTS_SCHEMA, listener=self._on_contents
-        )
+        if self.use_contents_events:
+            self.serverapp.event_logger.add_listener(
+                schema_id=CONTENTS_SCHEMA, listener=self._on_contents
+            )
 
     async def stop(self) -> None:
-        self.serverapp.event_logger.remove_listener(
-            schema_id=CONTENTS_SCHEMA, listener=self._on_contents
-        )
+        if self.use_contents_events:
+            self.serverapp.event_logger.remove_listener(
+                schema_id=CONTENTS_SCHEMA, listener=self._on_contents
+            )
 
     def on_request(
         self,
@@ -135,6 +147,11 @@ class NotebookDetector(Detector):
         elif method == "PUT" and status in (200, 201) and rest.startswith(_RTC_SESSION):
             if rest.endswith(".ipynb"):
                 self._opened()
+        elif method == "PUT" and status == 200 and not self.use_contents_events:
+            path = _contents_path(rest)
+            if path and path.endswith(".ipynb"):  # 200: an existing notebook saved
+                self.recorder.action("notebook_saved")
+                self.recorder.count("notebook")
         elif status == 201 and method in ("POST", "PUT") and rest.startswith("api/contents"):
             self._created_at(rest, headers)
 

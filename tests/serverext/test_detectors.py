@@ -20,6 +20,11 @@ def _put(jp_fetch, path: str, model: dict):
     return jp_fetch("api", "contents", path, method="PUT", body=json.dumps(model))
 
 
+@pytest.fixture(params=[False, True], ids=["requests", "contents-events"])
+def catalyst_config(request):
+    return {"NotebookDetector": {"use_contents_events": request.param}}
+
+
 async def test_notebook_created_opened_saved(catalyst, fake_service, jp_fetch):
     r = await jp_fetch("api", "contents", method="POST", body=json.dumps({"type": "notebook"}))
     assert r.code == 201
