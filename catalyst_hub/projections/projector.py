@@ -11,16 +11,16 @@ the ingest path to a handful of statements per batch whatever its size.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, select, tuple_, update
+from sqlalchemy import Connection, DateTime, Table, bindparam, delete, func, select, tuple_, update
 
 from ..catalog import Catalog
 from ..store import tables as t
-from ..store.sql import earliest, if_newer, latest, upsert
+from ..store.sql import dialect_insert, earliest, if_newer, latest
 from ..timeutil import parse_time
 
 #: Events that show the member themself was active at the event's time.
@@ -55,6 +55,62 @@ class StoredEvent:
         }
 
 
+#: compiled upserts by (call site, dialect, columns): compiling once and handing plain tuples
+#: to the driver's executemany avoids SQLAlchemy's per-statement and per-row work, which was
+#: most of the projection cost of a batch.
+_COMPILED: dict[tuple, tuple[str, tuple[str, ...] | None, list]] = {}
+
+
+def upsert(conn: Connection, table: Table, rows, keys: list[str], update=None) -> None:
+    """``store.sql.upsert`` with a compiled-statement cache (same SQL, same semantics).
+
+    Rows must have distinct keys and the same columns (the folds below build them so).
+    """
+    rows = list(rows)
+    if not rows:
+        return
+    dialect = conn.dialect
+    columns = tuple(rows[0])
+    cache_key = (
+        table.name,
+        tuple(keys),
+        update.__code__ if update else None,
+        dialect.name,
+        columns,
+    )
+    entry = _COMPILED.get(cache_key)
+    if entry is None:
+        stmt = dialect_insert(conn, table)
+        if update is None:
+            stmt = stmt.on_conflict_do_nothing(index_elements=keys)
+        else:
+            stmt = stmt.on_conflict_do_update(index_elements=keys, set_=update(stmt.excluded))
+        compiled = stmt.compile(dialect=dialect, column_keys=list(columns))
+        order = tuple(compiled.positiontup) if compiled.positional else None
+        names = order or columns
+        processors = [(name, bind_processor(table.c[name], dialect)) for name in names]
+        entry = _COMPILED[cache_key] = (str(compiled), order, processors)
+    sql, order, processors = entry
+    if order is not None:
+        params: list = [tuple(p(row[n]) if p else row[n] for n, p in processors) for row in rows]
+    else:
+        params = [{n: p(row[n]) if p else row[n] for n, p in processors} for row in rows]
+    conn.exec_driver_sql(sql, params)
+
+
+def bind_processor(column, dialect) -> Callable[[Any], Any] | None:
+    """The driver value of ``column``'s Python values; SQLite times as SQLAlchemy stores them
+    (``YYYY-MM-DD HH:MM:SS.ffffff``), by the C ``isoformat`` rather than string formatting."""
+    process = column.type.dialect_impl(dialect).bind_processor(dialect)
+    if process is not None and dialect.name == "sqlite" and isinstance(column.type, DateTime):
+        return lambda v: (
+            v.isoformat(" ", "microseconds")
+            if type(v) is datetime and v.tzinfo is None
+            else process(v)
+        )
+    return process
+
+
 def _fold(rows: dict, key: tuple, new: dict, merge) -> None:
     if key in rows:
         merge(rows[key], new)
@@ -76,6 +132,27 @@ class Projector:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self._episodes = catalog.episodes()
+        # per schema, the payload fields some step's rule looks at: the steps an event
+        # reaches depend on those values only, so they are looked up once per distinct value
+        self._step_fields: dict[str, tuple[str, ...]] = {"step_reached": ("step",)}
+        for step in catalog.steps:
+            for rule in step.detect:
+                fields = set(self._step_fields.get(rule.schema, ())) | set(rule.match)
+                self._step_fields[rule.schema] = tuple(sorted(fields))
+        self._steps_cache: dict[tuple, list[str]] = {}
+
+    def _steps(self, schema: str, payload: dict[str, Any]) -> list[str]:
+        fields = self._step_fields.get(schema)
+        if fields is None:
+            return []  # most events (activity) match no step at all
+        key = (schema, *(payload.get(f) for f in fields))
+        try:
+            return self._steps_cache[key]
+        except KeyError:
+            found = self._steps_cache[key] = self.catalog.steps_matching(schema, payload)
+            return found
+        except TypeError:  # an unhashable value: no caching
+            return self.catalog.steps_matching(schema, payload)
 
     def apply(self, conn: Connection, events: Iterable[StoredEvent]) -> None:
         members: dict = {}
@@ -90,14 +167,29 @@ class Projector:
         for e in events:
             key = (e.hub, e.member_id)
             if e.schema == "consent":
-                row = {"time": e.time, "decision": e.payload["decision"], "version": e.payload["notice_version"]}
-                _fold(consents, key, row, lambda old, new: old.update(new) if new["time"] >= old["time"] else None)
+                row = {
+                    "time": e.time,
+                    "decision": e.payload["decision"],
+                    "version": e.payload["notice_version"],
+                }
+                _fold(
+                    consents,
+                    key,
+                    row,
+                    lambda old, new: old.update(new) if new["time"] >= old["time"] else None,
+                )
             self._fold_member(members, key, e)
-            for step in self.catalog.steps_matching(e.schema, e.payload):
+            for step in self._steps(e.schema, e.payload):
                 _fold(
                     steps,
                     (*key, step),
-                    {"hub": e.hub, "member_id": e.member_id, "step": step, "community": e.community, "reached": e.time},
+                    {
+                        "hub": e.hub,
+                        "member_id": e.member_id,
+                        "step": step,
+                        "community": e.community,
+                        "reached": e.time,
+                    },
                     lambda old, new: old.update(reached=_min(old["reached"], new["reached"])),
                 )
             if e.schema in ACTIVE_SCHEMAS:
@@ -107,20 +199,39 @@ class Projector:
                 _fold(
                     days,
                     (*key, day),
-                    {"hub": e.hub, "member_id": e.member_id, "day": day, "community": e.community, "events": count, "seconds": seconds},
-                    lambda old, new: old.update(events=old["events"] + new["events"], seconds=old["seconds"] + new["seconds"]),
+                    {
+                        "hub": e.hub,
+                        "member_id": e.member_id,
+                        "day": day,
+                        "community": e.community,
+                        "events": count,
+                        "seconds": seconds,
+                    },
+                    lambda old, new: old.update(
+                        events=old["events"] + new["events"],
+                        seconds=old["seconds"] + new["seconds"],
+                    ),
                 )
             if e.schema == "exercise_completed":
                 p = e.payload
                 _fold(
                     exercises,
                     (*key, p["lesson"], p["episode"], p["exercise"]),
-                    {"hub": e.hub, "member_id": e.member_id, "lesson": p["lesson"], "episode": p["episode"], "exercise": p["exercise"], "completed": e.time},
+                    {
+                        "hub": e.hub,
+                        "member_id": e.member_id,
+                        "lesson": p["lesson"],
+                        "episode": p["episode"],
+                        "exercise": p["exercise"],
+                        "completed": e.time,
+                    },
                     lambda old, new: old.update(completed=_min(old["completed"], new["completed"])),
                 )
                 self._fold_episode(episodes, e, completed=None, source=None)
             elif e.schema == "episode_completed":
-                self._fold_episode(episodes, e, completed=e.time, source=e.payload.get("source", "self"))
+                self._fold_episode(
+                    episodes, e, completed=e.time, source=e.payload.get("source", "self")
+                )
             elif e.schema == "server_started":
                 p = e.payload
                 _fold(
@@ -158,12 +269,30 @@ class Projector:
                 )
 
         self._write_members(conn, members, consents)
-        upsert(conn, t.member_steps, steps.values(), ["hub", "member_id", "step"],
-               lambda x: {"reached": earliest(t.member_steps.c.reached, x.reached)})
-        upsert(conn, t.daily_activity, days.values(), ["hub", "member_id", "day"],
-               lambda x: {"events": t.daily_activity.c.events + x.events, "seconds": t.daily_activity.c.seconds + x.seconds})
-        upsert(conn, t.exercise_completions, exercises.values(), ["hub", "member_id", "lesson", "episode", "exercise"],
-               lambda x: {"completed": earliest(t.exercise_completions.c.completed, x.completed)})
+        upsert(
+            conn,
+            t.member_steps,
+            steps.values(),
+            ["hub", "member_id", "step"],
+            lambda x: {"reached": earliest(t.member_steps.c.reached, x.reached)},
+        )
+        upsert(
+            conn,
+            t.daily_activity,
+            days.values(),
+            ["hub", "member_id", "day"],
+            lambda x: {
+                "events": t.daily_activity.c.events + x.events,
+                "seconds": t.daily_activity.c.seconds + x.seconds,
+            },
+        )
+        upsert(
+            conn,
+            t.exercise_completions,
+            exercises.values(),
+            ["hub", "member_id", "lesson", "episode", "exercise"],
+            lambda x: {"completed": earliest(t.exercise_completions.c.completed, x.completed)},
+        )
         self._write_episodes(conn, episodes, exercises)
         self._write_sessions(conn, started, stopped)
 
@@ -219,7 +348,9 @@ class Projector:
                 "first_seen": earliest(m.first_seen, x.first_seen),
                 "last_active": latest(m.last_active, x.last_active),
                 "consent": if_newer(m.consent_time, x.consent_time, m.consent, x.consent),
-                "consent_version": if_newer(m.consent_time, x.consent_time, m.consent_version, x.consent_version),
+                "consent_version": if_newer(
+                    m.consent_time, x.consent_time, m.consent_version, x.consent_version
+                ),
                 "consent_time": latest(m.consent_time, x.consent_time),
             },
         )
@@ -227,7 +358,9 @@ class Projector:
     # -- training ----------------------------------------------------------------------------
 
     @staticmethod
-    def _fold_episode(episodes: dict, e: StoredEvent, completed: datetime | None, source: str | None) -> None:
+    def _fold_episode(
+        episodes: dict, e: StoredEvent, completed: datetime | None, source: str | None
+    ) -> None:
         p = e.payload
         new = {
             "hub": e.hub,
@@ -244,8 +377,14 @@ class Projector:
 
         def merge(old, new):
             old["first_activity"] = _min(old["first_activity"], new["first_activity"])
-            if new["completed"] is not None and (old["completed"] is None or new["completed"] < old["completed"]):
-                old.update(completed=new["completed"], source=new["source"], signed_off_by=new["signed_off_by"])
+            if new["completed"] is not None and (
+                old["completed"] is None or new["completed"] < old["completed"]
+            ):
+                old.update(
+                    completed=new["completed"],
+                    source=new["source"],
+                    signed_off_by=new["signed_off_by"],
+                )
 
         _fold(episodes, (e.hub, e.member_id, p["lesson"], p["episode"]), new, merge)
 
@@ -261,7 +400,9 @@ class Projector:
                 "first_activity": earliest(tp.first_activity, x.first_activity),
                 "completed": earliest(tp.completed, x.completed),
                 "source": if_newer(x.completed, tp.completed, tp.source, x.source),
-                "signed_off_by": if_newer(x.completed, tp.completed, tp.signed_off_by, x.signed_off_by),
+                "signed_off_by": if_newer(
+                    x.completed, tp.completed, tp.signed_off_by, x.signed_off_by
+                ),
             },
         )
         touched = {key[:4] for key in exercises}
@@ -272,21 +413,38 @@ class Projector:
         """Count each touched episode's exercises; all of the catalog's done completes it."""
         ex = t.exercise_completions.c
         counts = conn.execute(
-            select(ex.hub, ex.member_id, ex.lesson, ex.episode, func.count(), func.max(ex.completed))
+            select(
+                ex.hub, ex.member_id, ex.lesson, ex.episode, func.count(), func.max(ex.completed)
+            )
             .where(tuple_(ex.hub, ex.member_id, ex.lesson, ex.episode).in_(list(keys)))
             .group_by(ex.hub, ex.member_id, ex.lesson, ex.episode)
         ).all()
         tp = t.training_progress
+        where = (
+            tp.c.hub == bindparam("k_hub"),
+            tp.c.member_id == bindparam("k_member_id"),
+            tp.c.lesson == bindparam("k_lesson"),
+            tp.c.episode == bindparam("k_episode"),
+        )
+        done_rows, complete_rows = [], []
         for hub, member_id, lesson, episode, done, last in counts:
-            where = and_(tp.c.hub == hub, tp.c.member_id == member_id, tp.c.lesson == lesson, tp.c.episode == episode)
-            conn.execute(update(tp).where(where).values(exercises_done=done))
+            key = {"k_hub": hub, "k_member_id": member_id, "k_lesson": lesson, "k_episode": episode}
+            done_rows.append({**key, "v_done": done})
             episode_def = self._episodes.get((lesson, episode))
             if episode_def and episode_def.exercises and done >= len(episode_def.exercises):
-                conn.execute(
-                    update(tp)
-                    .where(where, (tp.c.completed.is_(None)) | (tp.c.completed > last))
-                    .values(completed=last, source="exercises", signed_off_by=None)
-                )
+                complete_rows.append({**key, "v_last": last})
+        # one executemany per kind of update, not two statements per episode
+        if done_rows:
+            conn.execute(
+                update(tp).where(*where).values(exercises_done=bindparam("v_done")), done_rows
+            )
+        if complete_rows:
+            conn.execute(
+                update(tp)
+                .where(*where, (tp.c.completed.is_(None)) | (tp.c.completed > bindparam("v_last")))
+                .values(completed=bindparam("v_last"), source="exercises", signed_off_by=None),
+                complete_rows,
+            )
 
     # -- sessions ----------------------------------------------------------------------------
 
@@ -298,19 +456,34 @@ class Projector:
             t.server_sessions,
             started.values(),
             ["hub", "member_id", "server_name", "started"],
-            lambda x: {"profile": x.profile, "environment": x.environment, "size": x.size, "community": x.community},
+            lambda x: {
+                "profile": x.profile,
+                "environment": x.environment,
+                "size": x.size,
+                "community": x.community,
+            },
         )
         merged: dict = {}
         for row in stopped:
-            _fold(merged, (row["hub"], row["member_id"], row["server_name"], row["started"]), row,
-                  lambda old, new: old.update(stopped=_max(old["stopped"], new["stopped"]), last_activity=_max(old["last_activity"], new["last_activity"])))
+            _fold(
+                merged,
+                (row["hub"], row["member_id"], row["server_name"], row["started"]),
+                row,
+                lambda old, new: old.update(
+                    stopped=_max(old["stopped"], new["stopped"]),
+                    last_activity=_max(old["last_activity"], new["last_activity"]),
+                ),
+            )
         # a stop seen before its start (rebuild, or a late collector) still makes a session row
         upsert(
             conn,
             t.server_sessions,
             merged.values(),
             ["hub", "member_id", "server_name", "started"],
-            lambda x: {"stopped": latest(s.stopped, x.stopped), "last_activity": latest(s.last_activity, x.last_activity)},
+            lambda x: {
+                "stopped": latest(s.stopped, x.stopped),
+                "last_activity": latest(s.last_activity, x.last_activity),
+            },
         )
 
     # -- rebuild -----------------------------------------------------------------------------
