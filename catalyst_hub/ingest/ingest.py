@@ -18,7 +18,7 @@ import orjson
 from ..events import EventError, SchemaRegistry, registry
 from ..projections import StoredEvent
 from ..store import Store
-from ..store.privacy import WITHDRAWN, consent_decisions
+from ..store.privacy import WITHDRAWN, already_stored, consent_decisions
 from ..timeutil import parse_time, utcnow
 
 ENVELOPE_FIELDS = frozenset({"id", "schema", "version", "time", "payload"})
@@ -150,10 +150,13 @@ class Ingestor:
         unique = list({e.id: e for e in events}.values())
         kept = self.without_opted_out(unique)
         stored = self.store.append(kept)
-        kept_ids = {e.id for e in kept}
+        dropped = {e.id for e in unique} - {e.id for e in kept}
+        if dropped:
+            # a redelivery of an event stored before the opt-out is still a duplicate
+            dropped -= already_stored(self.store, dropped)
         seen: set[str] = set()
         for r in results:
-            if r.id not in kept_ids:
+            if r.id in dropped:
                 # acknowledged, so the client's outbox clears it, but never stored
                 r.status, r.message = "dropped", "not stored: the member opted out of recording"
             else:

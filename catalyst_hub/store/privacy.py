@@ -70,6 +70,16 @@ def consent_decisions(store: Store, member_ids: Iterable[str]) -> dict[str, tupl
     return {row.member_id: (row.consent, row.consent_time) for row in rows}
 
 
+def already_stored(store: Store, event_ids: Iterable[str]) -> set[str]:
+    """Which of ``event_ids`` are in this hub's log (to tell a redelivery from a dropped event)."""
+    ids = sorted(set(event_ids))
+    if not ids:
+        return set()
+    e = t.events.c
+    with store.connect() as conn:
+        return set(conn.execute(select(e.id).where(e.hub == store.hub, e.id.in_(ids))).scalars())
+
+
 # -- export ----------------------------------------------------------------------------------
 
 

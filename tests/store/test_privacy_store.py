@@ -248,3 +248,12 @@ def test_purge_with_no_retention_keeps_everything(catalyst_store, ingestor, make
     ingestor.ingest(activity(make_event, datetime(2020, 1, 1)), ana)
     assert privacy.purge_expired_events(catalyst_store, retention_days=0) == 0
     assert count(catalyst_store, t.events) == 3
+
+
+def test_a_redelivery_after_opting_out_is_a_duplicate(catalyst_store, ingestor, make_event):
+    ana = sender_for(catalyst_store, "ana@example.org")
+    first = activity(make_event)
+    ingestor.ingest(first, ana)
+    ingestor.ingest([consent(make_event, "withdrawn")], ana)
+    ok, results = ingestor.ingest([first[0], make_event("action", {"action": "logged_in"})], ana)
+    assert [r.status for r in results] == ["duplicate", "dropped"]
