@@ -13,7 +13,19 @@ from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler
 from jupyterhub.utils import url_path_join
 from tornado import httpserver, web
 from tornado.ioloop import IOLoop, PeriodicCallback
-from traitlets import Any, Bool, Dict, Float, Instance, Integer, List, Unicode, default
+from traitlets import (
+    Any,
+    Bool,
+    Dict,
+    Float,
+    Instance,
+    Integer,
+    List,
+    TraitError,
+    Unicode,
+    default,
+    validate,
+)
 
 from ..catalog import localized
 from ..catalyst_app import CatalystApp
@@ -109,6 +121,19 @@ class CatalystService(CatalystApp):
                 "body": "\n\n".join(paragraphs),
             }
         return notice
+
+    @validate("consent_notice")
+    def _validate_consent_notice(self, proposal):
+        for language, text in proposal.value.items():
+            if not (
+                isinstance(text, dict)
+                and isinstance(text.get("title"), str)
+                and isinstance(text.get("body"), str)
+            ):
+                raise TraitError(
+                    f'consent_notice["{language}"] must be {{"title": "...", "body": "..."}}'
+                )
+        return proposal.value
 
     retention_days = Integer(
         365,

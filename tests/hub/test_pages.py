@@ -339,3 +339,31 @@ def test_hub_home_page_links_to_the_member_page():
     assert '<a class="dropdown-item" href="/services/catalyst/me">Getting started</a>' in html
     assert '<a class="dropdown-item" href="/services/grafana/">grafana</a>' in html
     assert 'id="start"' in html  # JupyterHub's own home page is still there
+
+
+def test_a_deployment_notice_replaces_the_packaged_one():
+    from traitlets import TraitError
+    from traitlets.config import Config
+
+    from catalyst_hub.service.app import CatalystService
+
+    config = Config(
+        {
+            "CatalystService": {
+                "retention_days": 30,
+                "consent_notice_version": "2025-01",
+                "consent_notice": {
+                    "es": {"title": "Aviso", "body": "Se borra a los {retention_days} días. {otro}"}
+                },
+            }
+        }
+    )
+    service = CatalystService(config=config)
+    # a language the deployment did not write falls back to one it did
+    assert service.consent_notice_for("fr") == {
+        "version": "2025-01",
+        "title": "Aviso",
+        "body": "Se borra a los 30 días. {otro}",
+    }
+    with pytest.raises(TraitError):
+        CatalystService(config=Config({"CatalystService": {"consent_notice": {"en": "text"}}}))
