@@ -72,7 +72,7 @@ class CatalystCollector(Collector):
 
         active = GaugeMetricFamily(
             "catalyst_active_members",
-            "Members active in the last 24 hours (today, UTC), 7 or 30 days, per community.",
+            "Members active today (period 24h: the current UTC day), in the last 7 or 30 days, per community.",
             labels=["community", "period"],
         )
         for label, days in PERIODS:
