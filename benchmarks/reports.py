@@ -1,0 +1,139 @@
+"""Report latency: every report function found in ``catalyst_hub.reports``, p50/p95, beside
+the same figure computed by a naive scan of the raw ``events`` table."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from catalyst_hub.store import Store
+from catalyst_hub.store import tables as t
+
+#: (module, function) -> how to call it; a report that is not there yet is listed as missing
+KNOWN_REPORTS: dict[tuple[str, str], Callable[..., Callable[[], Any]]] = {
+    ("progress", "member_progress"): lambda m, ctx: (
+        lambda: m(ctx["store"], ctx["member"], ctx["community"], "en")
+    ),
+    ("adoption", "adoption"): lambda m, ctx: (
+        lambda: m(ctx["store"], ctx["community"], ctx["period"])
+    ),
+    ("funnel", "funnel"): lambda m, ctx: (
+        lambda: m(ctx["store"], ctx["community"], ctx["period"], "en")
+    ),
+    ("usage", "usage"): lambda m, ctx: lambda: m(ctx["store"], ctx["community"], ctx["period"]),
+    ("overview", "overview"): lambda m, ctx: lambda: m(ctx["store"], ctx["period"], 5),
+    ("training", "training_by_community"): lambda m, ctx: lambda: m(ctx["store"]),
+    ("monthly", "month_report"): lambda m, ctx: (
+        lambda: m(ctx["store"], ctx["community"], ctx["month"].year, ctx["month"].month, "en")
+    ),
+    ("metrics", "metrics_registry"): lambda m, ctx: lambda: _collect(m(ctx["store"], 5)),
+}
+
+
+def _collect(registry) -> None:
+    for _ in registry.collect():
+        pass
+
+
+def discover(ctx: dict[str, Any]) -> tuple[dict[str, Callable[[], Any]], list[str]]:
+    """The report calls that exist now, and the names of those that do not (yet)."""
+    found, missing = {}, []
+    for (module, name), make in KNOWN_REPORTS.items():
+        try:
+            fn = getattr(importlib.import_module(f"catalyst_hub.reports.{module}"), name)
+        except (ImportError, AttributeError):
+            missing.append(f"{module}.{name}")
+            continue
+        found[f"{module}.{name}"] = make(fn, ctx)
+    return found, missing
+
+
+def context(store: Store, end_day) -> dict[str, Any]:
+    """The busiest community, one of its members and the last 30 days of the seeded history."""
+    from catalyst_hub.reports.common import Period
+
+    with store.connect() as conn:
+        community = conn.execute(
+            select(t.members.c.community, func.count())
+            .where(t.members.c.hub == store.hub)
+            .group_by(t.members.c.community)
+            .order_by(func.count().desc())
+            .limit(1)
+        ).first()[0]
+        member = conn.execute(
+            select(t.members.c.member_id)
+            .where(t.members.c.hub == store.hub, t.members.c.community == community)
+            .order_by(t.members.c.last_active.desc())
+            .limit(1)
+        ).scalar_one()
+    period = Period(end_day - timedelta(days=29), end_day)
+    return {
+        "store": store,
+        "community": community,
+        "member": member,
+        "period": period,
+        "month": end_day.replace(day=1) - timedelta(days=1),
+    }
+
+
+def naive_scans(ctx: dict[str, Any]) -> dict[str, Callable[[], Any]]:
+    """The same questions answered from the raw log, as a design without projections would."""
+    store, community, period = ctx["store"], ctx["community"], ctx["period"]
+    e = t.events.c
+    in_period = (e.time >= period.start_time, e.time < period.end_time)
+    day = func.date(e.time)
+
+    def run(query):
+        def call():
+            with store.connect() as conn:
+                return conn.execute(query).all()
+
+        return call
+
+    return {
+        # daily active members of a community
+        "adoption.adoption": run(
+            select(day, func.count(e.member_id.distinct()))
+            .where(e.hub == store.hub, e.community == community, *in_period)
+            .group_by(day)
+        ),
+        # members per onboarding action, over all time (every event's payload is read)
+        "funnel.funnel": run(
+            select(e.schema, e.payload, func.count(e.member_id.distinct()))
+            .where(
+                e.hub == store.hub,
+                e.community == community,
+                e.schema.in_(["action", "server_started", "server_stopped"]),
+            )
+            .group_by(e.schema, e.payload)
+        ),
+        # sessions started in the period
+        "usage.usage": run(
+            select(e.payload).where(
+                e.hub == store.hub,
+                e.community == community,
+                e.schema == "server_started",
+                *in_period,
+            )
+        ),
+        # active members per community
+        "overview.overview": run(
+            select(e.community, func.count(e.member_id.distinct()))
+            .where(e.hub == store.hub, *in_period)
+            .group_by(e.community)
+        ),
+        # the member's own events (indexed by member: the cheapest raw question)
+        "progress.member_progress": run(
+            select(e.schema, e.payload).where(e.hub == store.hub, e.member_id == ctx["member"])
+        ),
+        # training rows of every member
+        "training.training_by_community": run(
+            select(e.community, e.member_id, e.payload).where(
+                e.hub == store.hub, e.schema.in_(["exercise_completed", "episode_completed"])
+            )
+        ),
+    }
