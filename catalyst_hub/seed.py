@@ -199,6 +199,17 @@ class Consortium:
                     share = m.weight * (3.0 if in_workshop else 1.0) * rng.uniform(0.3, 1.7)
                     self.visits[day].append((m.n, share))
                     total += share
+        # a visit needs a few events of its own (consent, login, a server start and stop): with
+        # few events for many members, thin out the ordinary visits so that the events still
+        # span the whole history instead of running out in its first months
+        visits = sum(map(len, self.visits))
+        if 4 * visits > 0.6 * self.events:
+            keep = 0.6 * self.events / (4 * visits)
+            total = 0.0
+            for day, today in enumerate(self.visits):
+                kept = [v for v in today if self.members[v[0]].join == day or rng.random() < keep]
+                self.visits[day] = kept
+                total += sum(share for _, share in kept)
         self.total_share = total
 
     # -- events ------------------------------------------------------------------------------
