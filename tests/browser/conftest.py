@@ -10,13 +10,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from browser_helpers import screenshot
 
 from catalyst_hub.pytest_plugin import missing
-from catalyst_hub.testing.realhub import REPO, RealHub
+from catalyst_hub.testing.realhub import RealHub
 
 CHROMIUM = os.environ.get("CATALYST_CHROMIUM", "/usr/bin/chromium")
-AXE = REPO / ".tools" / "node_modules" / "axe-core" / "axe.min.js"
-ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -35,45 +34,31 @@ def chromium(tmp_path_factory):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
         yield browser
         browser.close()
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
 @pytest.fixture
-def page(chromium):
+def page(chromium, request):
     context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
     page = context.new_page()
     page.set_default_timeout(30_000)
     yield page
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        # what the browser showed when the test failed
+        screenshot(page, f"failed-{request.node.name}")
     context.close()
-
-
-def screenshot(page, name: str) -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
-
-
-def login(page, hub: RealHub, username: str, password: str, next_url: str = "") -> None:
-    page.goto(hub.url + "hub/login" + (f"?next={next_url}" if next_url else ""))
-    page.fill("#username_input", username)
-    page.fill("#password_input", password)
-    page.click("#login_submit")
-    page.wait_for_load_state("networkidle")
-
-
-def axe_violations(page, serious_only: bool = True) -> list[dict]:
-    """axe-core's violations on the current page (serious and critical by default)."""
-    if not AXE.exists():
-        missing(f"axe-core is not installed at {AXE} (make setup)")
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate("async () => JSON.stringify(await axe.run(document, {resultTypes: ['violations']}))")
-    violations = json.loads(result)["violations"]
-    if serious_only:
-        violations = [v for v in violations if v["impact"] in ("serious", "critical")]
-    return [{"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]} for v in violations]
 
 
 @pytest.fixture
