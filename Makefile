@@ -13,6 +13,8 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q -U pip
 	$(PY) -m pip install -q -e ".[test]"
+	# an editable install does not place the wheel's etc/jupyter switch: enable the extension
+	$(VENV)/bin/jupyter server extension enable catalyst_hub.serverext --sys-prefix
 	touch $@
 
 # configurable-http-proxy, the proxy JupyterHub starts, from npm into a local folder

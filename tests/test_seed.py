@@ -4,7 +4,6 @@ same log and the same projections, and a rebuild gives them again (SQLite and Po
 from collections import Counter
 from datetime import date
 
-import pytest
 from sqlalchemy import func, select
 
 from catalyst_hub.catalog import Catalog
@@ -91,22 +90,11 @@ def test_bulk_and_ingest_paths_agree_and_rebuild(catalyst_db_url, catalyst_hub_n
         assert live_bulk["training_progress"]
         for store, live in ((bulk, live_bulk), (ingest, live_ingest)):
             assert store.rebuild() == 2000
-            assert without_last_active(snapshot(store)) == without_last_active(live)
+            assert snapshot(store) == live
     finally:
         engine.dispose()
 
 
-def without_last_active(snap: dict) -> dict:
-    """members' last_active and community left out: see the xfail test below."""
-    return {**snap, "members": [row[:2] + row[3:4] + row[5:] for row in snap["members"]]}
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="Projector bug: a batch holding only a member's non-active events (a server stop) "
-    "writes last_active = first_seen of the batch and lets it win the merge, so members."
-    "last_active (and the community that follows it) depend on how events were batched",
-)
 def test_ingest_path_members_equal_rebuild(catalyst_db_url, catalyst_hub_name):
     engine = make_engine(catalyst_db_url)
     try:

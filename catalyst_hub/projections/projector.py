@@ -20,7 +20,7 @@ from sqlalchemy import Connection, DateTime, Table, bindparam, delete, func, sel
 
 from ..catalog import Catalog
 from ..store import tables as t
-from ..store.sql import dialect_insert, earliest, if_newer, latest
+from ..store.sql import dialect_insert, earliest, if_newer, latest, of_earliest
 from ..timeutil import parse_time
 
 #: Events that show the member themself was active at the event's time.
@@ -300,14 +300,14 @@ class Projector:
 
     @staticmethod
     def _fold_member(members: dict, key: tuple, e: StoredEvent) -> None:
-        active = e.schema in ACTIVE_SCHEMAS
+        # last_active is the time of the member's latest event of any kind: a maximum, so the
+        # row is the same whatever the batches (daily_activity is where activity is counted)
         new = {
             "hub": e.hub,
             "member_id": e.member_id,
             "community": e.community,
             "first_seen": e.time,
-            # a stop or a lead's sign-off is no sign of the member's own activity
-            "last_active": e.time if active else None,
+            "last_active": e.time,
             "community_time": e.time,
         }
 
@@ -331,7 +331,7 @@ class Projector:
                     "member_id": row["member_id"],
                     "community": row["community"],
                     "first_seen": row["first_seen"],
-                    "last_active": row["last_active"] or row["first_seen"],
+                    "last_active": row["last_active"],
                     "consent": consent.get("decision"),
                     "consent_version": consent.get("version"),
                     "consent_time": consent.get("time"),
@@ -399,9 +399,10 @@ class Projector:
                 "community": t.training_progress.c.community,
                 "first_activity": earliest(tp.first_activity, x.first_activity),
                 "completed": earliest(tp.completed, x.completed),
-                "source": if_newer(x.completed, tp.completed, tp.source, x.source),
-                "signed_off_by": if_newer(
-                    x.completed, tp.completed, tp.signed_off_by, x.signed_off_by
+                # who completed it: whoever did first
+                "source": of_earliest(tp.completed, x.completed, tp.source, x.source),
+                "signed_off_by": of_earliest(
+                    tp.completed, x.completed, tp.signed_off_by, x.signed_off_by
                 ),
             },
         )
@@ -410,15 +411,25 @@ class Projector:
             self._complete_from_exercises(conn, touched)
 
     def _complete_from_exercises(self, conn: Connection, keys: set[tuple]) -> None:
-        """Count each touched episode's exercises; all of the catalog's done completes it."""
+        """Count each touched episode's catalog exercises; all of them done completes it, at
+        the time the last of them was done (exercises the catalog does not name don't count,
+        so the result is the same whatever order they arrive in)."""
         ex = t.exercise_completions.c
-        counts = conn.execute(
-            select(
-                ex.hub, ex.member_id, ex.lesson, ex.episode, func.count(), func.max(ex.completed)
+        rows = conn.execute(
+            select(ex.hub, ex.member_id, ex.lesson, ex.episode, ex.exercise, ex.completed).where(
+                tuple_(ex.hub, ex.member_id, ex.lesson, ex.episode).in_(list(keys))
             )
-            .where(tuple_(ex.hub, ex.member_id, ex.lesson, ex.episode).in_(list(keys)))
-            .group_by(ex.hub, ex.member_id, ex.lesson, ex.episode)
         ).all()
+        per_episode: dict[tuple, dict[str, datetime]] = {}
+        for hub, member_id, lesson, episode, exercise, completed in rows:
+            per_episode.setdefault((hub, member_id, lesson, episode), {})[exercise] = completed
+        counts = []
+        for (hub, member_id, lesson, episode), done_at in per_episode.items():
+            episode_def = self._episodes.get((lesson, episode))
+            if episode_def is not None and episode_def.exercises:
+                done_at = {k: v for k, v in done_at.items() if k in episode_def.exercises}
+            last = max(done_at.values()) if done_at else None
+            counts.append((hub, member_id, lesson, episode, len(done_at), last))
         tp = t.training_progress
         where = (
             tp.c.hub == bindparam("k_hub"),

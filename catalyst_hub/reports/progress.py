@@ -85,14 +85,26 @@ def member_progress(store: Store, member_id: str, community: str, language: str)
                         "title": localized(episode.title, language),
                         "self_report": episode.self_report,
                         "exercises_total": len(episode.exercises),
-                        "exercises_done": min(row.exercises_done, len(episode.exercises)) if row else 0,
+                        "exercises_done": min(row.exercises_done, len(episode.exercises))
+                        if row
+                        else 0,
                         "state": "done" if done else ("started" if row is not None else "todo"),
                         "completed": isoformat(row.completed) if done else None,
                         "source": row.source if done else None,
                     }
                 )
-            lessons.append(_scored({"id": lesson.id, "title": localized(lesson.title, language)}, episodes, "episodes"))
-        programs.append(_scored({"id": program.id, "title": localized(program.title, language)}, lessons, "lessons"))
+            lessons.append(
+                _scored(
+                    {"id": lesson.id, "title": localized(lesson.title, language)},
+                    episodes,
+                    "episodes",
+                )
+            )
+        programs.append(
+            _scored(
+                {"id": program.id, "title": localized(program.title, language)}, lessons, "lessons"
+            )
+        )
 
     earned = sum(p["earned"] for p in programs)
     possible = sum(p["possible"] for p in programs)
@@ -106,7 +118,12 @@ def member_progress(store: Store, member_id: str, community: str, language: str)
         "steps": steps,
         "steps_done": sum(1 for s in steps if s["state"] == "done"),
         "steps_total": len(steps),
-        "training": {"earned": earned, "possible": possible, "percent": _percent(earned, possible), "programs": programs},
+        "training": {
+            "earned": earned,
+            "possible": possible,
+            "percent": _percent(earned, possible),
+            "programs": programs,
+        },
     }
 
 
@@ -117,7 +134,13 @@ def _scored(item: dict, children: list[dict], key: str) -> dict:
     else:
         earned = sum(c["earned"] for c in children)
         possible = sum(c["possible"] for c in children)
-    return {**item, "earned": earned, "possible": possible, "percent": _percent(earned, possible), key: children}
+    return {
+        **item,
+        "earned": earned,
+        "possible": possible,
+        "percent": _percent(earned, possible),
+        key: children,
+    }
 
 
 def _percent(earned: int, possible: int) -> int:

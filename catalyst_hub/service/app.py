@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlparse
 
-from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler
+from jupyterhub.services.auth import HubOAuth
 from jupyterhub.utils import url_path_join
 from tornado import httpserver, web
 from tornado.ioloop import IOLoop, PeriodicCallback
@@ -33,6 +33,7 @@ from ..i18n import LANGUAGES, gettext_for
 from ..ingest import Ingestor
 from ..store.privacy import purge_expired_events
 from . import api, pages, reports_api
+from .base import OAuthCallbackHandler
 from .collector import Collector
 from .limits import RateLimiter
 from .render import make_environment
@@ -53,7 +54,8 @@ class CatalystService(CatalystApp):
         return os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101")
 
     service_prefix = Unicode(
-        config=True, help="URL prefix of the service on the hub (default: $JUPYTERHUB_SERVICE_PREFIX)."
+        config=True,
+        help="URL prefix of the service on the hub (default: $JUPYTERHUB_SERVICE_PREFIX).",
     )
 
     @default("service_prefix")
@@ -61,14 +63,17 @@ class CatalystService(CatalystApp):
         return os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/catalyst/")
 
     service_name = Unicode(
-        config=True, help="The service's name on the hub (default: $JUPYTERHUB_SERVICE_NAME, else 'catalyst')."
+        config=True,
+        help="The service's name on the hub (default: $JUPYTERHUB_SERVICE_NAME, else 'catalyst').",
     )
 
     @default("service_name")
     def _default_service_name(self):
         return os.environ.get("JUPYTERHUB_SERVICE_NAME", "catalyst")
 
-    max_batch_events = Integer(1000, config=True, help="Most events accepted in one ingest request.")
+    max_batch_events = Integer(
+        1000, config=True, help="Most events accepted in one ingest request."
+    )
     max_body_bytes = Integer(
         4 * 1024 * 1024, config=True, help="Largest ingest request body, in bytes (413 beyond)."
     )
@@ -85,7 +90,9 @@ class CatalystService(CatalystApp):
     collector_enabled = Bool(True, config=True, help="Poll the hub's REST API for server sessions.")
 
     extra_template_paths = List(
-        Unicode(), config=True, help="Template folders searched before the packaged ones (restyle any page)."
+        Unicode(),
+        config=True,
+        help="Template folders searched before the packaged ones (restyle any page).",
     )
 
     # -- consent and retention -----------------------------------------------------------------
@@ -110,11 +117,21 @@ class CatalystService(CatalystApp):
         for language in LANGUAGES:
             _ = gettext_for(language)
             paragraphs = [
-                _("To help you and your community get started, this hub records which onboarding steps you reach, your progress in training, when your server starts and stops, and how many actions you take each day. It never records the content of your files, notebooks or code."),
-                _("Why: to show you your own checklist and training progress, and to help your community's champions see where newcomers get stuck and how much the hub is used."),
-                _("Who can see it: you see everything recorded about you. Your community's training leads and the hub's admins can see your progress, and every time they look it is logged. Everyone else, consortium staff included, sees totals only, without names, and small groups are hidden when communities are compared."),
-                _("How long: detailed records are deleted after {retention_days} days; only daily totals are kept. Your username is stored apart from the records and removed when you erase your data."),
-                _("You can opt out at any time: the hub then stops recording anything about you. You can also download or erase your data from the privacy choices on your progress page."),
+                _(
+                    "To help you and your community get started, this hub records which onboarding steps you reach, your progress in training, when your server starts and stops, and how many actions you take each day. It never records the content of your files, notebooks or code."
+                ),
+                _(
+                    "Why: to show you your own checklist and training progress, and to help your community's champions see where newcomers get stuck and how much the hub is used."
+                ),
+                _(
+                    "Who can see it: you see everything recorded about you. Your community's training leads and the hub's admins can see your progress, and every time they look it is logged. Everyone else, consortium staff included, sees totals only, without names, and small groups are hidden when communities are compared."
+                ),
+                _(
+                    "How long: detailed records are deleted after {retention_days} days; only daily totals are kept. Your username is stored apart from the records and removed when you erase your data."
+                ),
+                _(
+                    "You can opt out at any time: the hub then stops recording anything about you. You can also download or erase your data from the privacy choices on your progress page."
+                ),
             ]
             notice[language] = {
                 "title": _("What this hub records about your work"),
@@ -201,7 +218,9 @@ class CatalystService(CatalystApp):
     @default("db_executor")
     def _default_executor(self):
         # One writer thread: SQLite has one writer anyway, and it keeps ingest batches ordered.
-        return ThreadPoolExecutor(max_workers=4 if self.is_postgres else 1, thread_name_prefix="catalyst-db")
+        return ThreadPoolExecutor(
+            max_workers=4 if self.is_postgres else 1, thread_name_prefix="catalyst-db"
+        )
 
     @default("hub_auth")
     def _default_hub_auth(self):
@@ -221,7 +240,7 @@ class CatalystService(CatalystApp):
             (r"api/?", api.InfoHandler),
             (r"api/events", api.EventsHandler),
             (r"api/me", api.MeHandler),
-            (r"oauth_callback", HubOAuthCallbackHandler),
+            (r"oauth_callback", OAuthCallbackHandler),
         ]
         routes += pages.handlers() + reports_api.handlers()
         return [(url_path_join(prefix, pattern), handler) for pattern, handler in routes]
@@ -245,7 +264,13 @@ class CatalystService(CatalystApp):
         if status < 300 and handler.request.method == "GET":
             log = self.log.debug
         # the path only: query strings may carry tokens
-        log("%d %s %s %.1fms", status, handler.request.method, handler.request.path, 1000 * handler.request.request_time())
+        log(
+            "%d %s %s %.1fms",
+            status,
+            handler.request.method,
+            handler.request.path,
+            1000 * handler.request.request_time(),
+        )
 
     async def start_server(self) -> httpserver.HTTPServer:
         """Listen and start the collector; returns the server (tests stop it)."""
@@ -257,9 +282,11 @@ class CatalystService(CatalystApp):
         self.log.info("catalyst service listening on %s (prefix %s)", self.url, self.service_prefix)
         if self.collector:
             self.collector.start()
+        self.start_retention()
         return self.http_server
 
     async def stop(self) -> None:
+        self.stop_retention()
         if self.collector:
             await self.collector.stop()
         if getattr(self, "http_server", None):

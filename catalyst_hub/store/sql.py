@@ -54,3 +54,16 @@ def latest(current: ColumnElement, new: ColumnElement) -> ColumnElement:
 def if_newer(current_time: ColumnElement, new_time: ColumnElement, current, new) -> ColumnElement:
     """``new`` when ``new_time`` is at or after ``current_time``: last writer by event time."""
     return case((current_time.is_(None), new), (new_time >= current_time, new), else_=current)
+
+
+def of_earliest(
+    current_time: ColumnElement, new_time: ColumnElement, current, new
+) -> ColumnElement:
+    """``new`` when ``new_time`` is known and earlier than ``current_time`` (or that is unknown):
+    the attributes of whichever happened first."""
+    return case(
+        (new_time.is_(None), current),
+        (current_time.is_(None), new),
+        (new_time < current_time, new),
+        else_=current,
+    )

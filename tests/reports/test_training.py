@@ -62,11 +62,6 @@ def test_sign_off_goes_through_the_event_log(hub, cohort):
         )  # not the cohort's lesson
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="projector: a completion merged into a started episode keeps source/signed_off_by NULL "
-    "(if_newer(x.completed, tp.completed, ...) compares against NULL)",
-)
 def test_sign_off_of_a_started_episode_records_the_lead(hub, cohort):
     store, lead = hub.store, hub.ids["staff"]
     assert sign_off(store, cohort, hub.ids["ben"], "hub-basics", "data-files", lead)
