@@ -227,10 +227,27 @@ class KernelDetector(Detector):
     executed (``execute_input`` on each kernel's IOPub channel, counted as activity)."""
 
     name = "kernels"
+    # a client connecting to a kernel's channels: subscribe to its IOPub before the client's
+    # first execute_request can run (the start event's listener may come too late for a
+    # client that executes at once, and a SUB socket misses what was published before it)
+    routes = ("api",)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._streams: dict[str, Any] = {}
+
+    def on_request(
+        self,
+        request: httputil.HTTPServerRequest,
+        rest: str,
+        status: int,
+        headers: httputil.HTTPHeaders,
+    ) -> None:
+        parts = rest.split("/")
+        connecting = status == 101 and len(parts) == 4 and parts[3] == "channels"
+        kernel = parts[2] if connecting and parts[:2] == ["api", "kernels"] else None
+        if kernel and kernel in self.serverapp.kernel_manager:
+            self._watch(kernel)
 
     def attach(self) -> None:
         self.serverapp.event_logger.add_listener(
