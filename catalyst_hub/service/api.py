@@ -63,7 +63,12 @@ class EventsHandler(APIHandler):
         limit = self.catalyst.max_body_bytes
         if len(self.request.body) > limit:
             raise web.HTTPError(
-                413, self._("Request body is {size} bytes; the limit is {limit}.", size=len(self.request.body), limit=limit)
+                413,
+                self._(
+                    "Request body is {size} bytes; the limit is {limit}.",
+                    size=len(self.request.body),
+                    limit=limit,
+                ),
             )
         try:
             raws = parse_batch(self.request.body, self.catalyst.max_batch_events)
@@ -81,7 +86,9 @@ class EventsHandler(APIHandler):
         }
         if not stored:
             body["status"] = 400
-            body["message"] = self._("No event was stored: {count} event(s) are invalid.", count=body["errors"])
+            body["message"] = self._(
+                "No event was stored: {count} event(s) are invalid.", count=body["errors"]
+            )
         self.write_json(body, status=200 if stored else 400)
 
 
@@ -90,7 +97,9 @@ class MeHandler(APIHandler):
 
     async def get(self) -> None:
         actor = self.require_actor()
-        progress = await self.run_db(member_progress, self.catalyst.store, actor.member_id, actor.community, self.language)
+        progress = await self.run_db(
+            member_progress, self.catalyst.store, actor.member_id, actor.community, self.language
+        )
         progress["notice"] = self.catalyst.consent_notice_for(self.language)
         self.write_json(progress)
 
@@ -100,7 +109,13 @@ class MeHandler(APIHandler):
 
 def envelope(schema: str, payload: dict[str, Any]) -> dict[str, Any]:
     """A new event envelope, made by the service on the member's behalf (self-report, consent)."""
-    return {"id": str(uuid.uuid4()), "schema": schema, "version": 1, "time": isoformat(utcnow()), "payload": payload}
+    return {
+        "id": str(uuid.uuid4()),
+        "schema": schema,
+        "version": 1,
+        "time": isoformat(utcnow()),
+        "payload": payload,
+    }
 
 
 def record_own_event(app, actor: Actor, schema: str, payload: dict[str, Any]) -> EventResult:
@@ -122,7 +137,12 @@ def erase_own_data(app, actor: Actor, stop_recording: bool) -> tuple[Erasure, bo
     keep_out = stop_recording or consent_of(app.store, actor.member_id) == WITHDRAWN
     erasure = erase_member(app.store, actor.member_id)
     if keep_out:
-        record_own_event(app, actor, "consent", {"decision": WITHDRAWN, "notice_version": app.consent_notice_version})
+        record_own_event(
+            app,
+            actor,
+            "consent",
+            {"decision": WITHDRAWN, "notice_version": app.consent_notice_version},
+        )
     return erasure, keep_out
 
 
@@ -144,7 +164,9 @@ class MeEraseHandler(CookieXsrfRefusal, APIHandler):
         actor = self.require_actor()
         body = self.json_body() if self.request.body else {}
         if not isinstance(body, dict) or body.get("confirm") is not True:
-            raise web.HTTPError(400, self._('To erase your data, send "confirm": true in a JSON object.'))
+            raise web.HTTPError(
+                400, self._('To erase your data, send "confirm": true in a JSON object.')
+            )
         stop_recording = bool(body.get("stop_recording", False))
         erasure, stopped = await self.run_db(erase_own_data, self.catalyst, actor, stop_recording)
         self.log.info("erased a member's data on request (receipt %s)", erasure.receipt)

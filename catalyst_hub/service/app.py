@@ -253,6 +253,7 @@ class CatalystService(CatalystApp):
             cookie_secret=os.urandom(32),
             xsrf_cookies=False,  # HubOAuth does its own xsrf checks on cookie-authenticated requests
             jinja_env=make_environment(self.extra_template_paths),
+            default_handler_class=pages.NotFoundPage,
             static_path=str(Path(__file__).parent / "static"),
             static_url_prefix=url_path_join(self.service_prefix, "static/"),
             log_function=self._log_request,

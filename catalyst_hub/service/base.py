@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Callable
 from functools import partial
 from http.client import responses
@@ -10,6 +11,7 @@ from typing import Any, TypeVar
 
 import orjson
 from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated, UserNotAllowed
+from sqlalchemy import exc as db_errors
 from tornado import web
 
 from ..i18n import gettext_for, negotiate
@@ -17,6 +19,22 @@ from ..identity import Actor
 from . import scopes
 
 T = TypeVar("T")
+
+#: Database errors that mean "not now" rather than "never": the server is restarting or
+#: unreachable, a connection was lost, the pool is exhausted, SQLite is busy. A request that
+#: meets one answers 503 with Retry-After, so clients (the server extension's outbox) retry.
+TRANSIENT_DB_ERRORS = (db_errors.OperationalError, db_errors.InterfaceError, db_errors.TimeoutError)
+#: Seconds a client is asked to wait after a transient database error (spread, so that many
+#: outboxes do not all come back in the same second).
+DB_RETRY_AFTER = (2, 6)
+
+
+class DatabaseUnavailable(web.HTTPError):
+    """503 with a Retry-After header (both error writers copy ``headers`` to the answer)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(503, message)
+        self.headers = {"Retry-After": str(random.randint(*DB_RETRY_AFTER))}
 
 
 class BaseHandler(HubOAuthenticated, web.RequestHandler):
@@ -113,9 +131,29 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
     # -- database ----------------------------------------------------------------------------
 
     async def run_db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run blocking store work off the event loop."""
+        """Run blocking store work off the event loop.
+
+        A transient database error (the database restarting, a lost connection) becomes a
+        503 with Retry-After: nothing was committed, and the client may send the same
+        request again. The engine's pool checks connections before use, so the next request
+        after the database is back gets a fresh one: no restart of the service is needed.
+        """
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.catalyst.db_executor, partial(fn, *args, **kwargs))
+        try:
+            return await loop.run_in_executor(
+                self.catalyst.db_executor, partial(fn, *args, **kwargs)
+            )
+        except TRANSIENT_DB_ERRORS as e:
+            detail = str(getattr(e, "orig", None) or e).strip().splitlines()
+            self.log.warning(
+                "database unavailable for %s %s: %s",
+                self.request.method,
+                self.request.path,
+                detail[0] if detail else type(e).__name__,
+            )
+            raise DatabaseUnavailable(
+                self._("The service's database is unavailable right now; please retry shortly.")
+            ) from None
 
     # -- output ------------------------------------------------------------------------------
 

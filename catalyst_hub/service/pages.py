@@ -58,6 +58,8 @@ class PageHandler(api.CookieXsrfRefusal, BaseHandler):
         error = kwargs.get("exc_info", (None, None))[1]
         if isinstance(error, web.HTTPError) and error.log_message:
             message = error.log_message % error.args if error.args else error.log_message
+        for name, value in getattr(error, "headers", {}).items():  # Retry-After of a 503
+            self.set_header(name, value)
         try:
             html = render(self, "error.html", status=status_code, message=message)
         except Exception:  # never fail while reporting a failure
@@ -70,6 +72,19 @@ class PageHandler(api.CookieXsrfRefusal, BaseHandler):
         """Post/redirect/get: a reload never sends the form twice."""
         target = self.catalyst.service_prefix + "me?" + urlencode({"status": status})
         self.redirect(target + (f"#{anchor}" if anchor else ""), status=303)
+
+
+class NotFoundPage(PageHandler):
+    """Any path the service does not serve: a 404 in the service's look (JSON under api/)."""
+
+    async def prepare(self) -> None:
+        await super().prepare()
+        raise web.HTTPError(404)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        if self.request.path.startswith(self.catalyst.service_prefix + "api/"):
+            return api.APIHandler.write_error(self, status_code, **kwargs)
+        return super().write_error(status_code, **kwargs)
 
 
 class RootHandler(PageHandler):

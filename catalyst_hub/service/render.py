@@ -15,6 +15,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescap
 from jupyterhub.utils import url_path_join
 
 from ..i18n import LANGUAGE_NAMES, LANGUAGES
+from . import scopes
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -53,9 +54,23 @@ def page_context(handler) -> dict[str, Any]:
         "user_name": model.get("name"),
         "xsrf_token": handler.xsrf_token.decode("ascii") if model else "",
         "request_path": handler.request.path,
+        "nav": staff_nav(handler),
+    }
+
+
+def staff_nav(handler) -> dict[str, bool]:
+    """Which staff links the navigation bar shows, from the token's scopes."""
+    held = (handler.current_user or {}).get("scopes", [])
+    mapper = handler.catalyst.communities
+    reports = scopes.communities_for(held, scopes.REPORTS, mapper)
+    return {
+        "reports": bool(reports),
+        "overview": reports is scopes.ALL,
+        "training": bool(scopes.communities_for(held, scopes.TRAINING, mapper)),
+        "admin": bool(scopes.communities_for(held, scopes.ADMIN, mapper)),
     }
 
 
 def render(handler, template: str, **context: Any) -> str:
     env: Environment = handler.settings["jinja_env"]
-    return env.get_template(template).render(**page_context(handler), **context)
+    return env.get_template(template).render({**page_context(handler), **context})

@@ -144,7 +144,6 @@ class ReportHandler(PageHandler):
             "json_url",
             self.request.path + "?" + urlencode({**self._period_args(), "format": "json"}),
         )
-        context.setdefault("nav", self.nav())
         context.setdefault("fmt_value", format_value(self._))
         super().page(template, http_status, **context)
 
@@ -153,21 +152,6 @@ class ReportHandler(PageHandler):
             k: self.get_query_argument(k)
             for k in ("from", "to", "month", "days")
             if self.get_query_argument(k, None)
-        }
-
-    def nav(self) -> dict[str, bool]:
-        """Which staff links to show in the navigation bar."""
-        held = (self.current_user or {}).get("scopes", [])
-        return {
-            name: bool(scopes.communities_for(held, scope, self.catalyst.communities))
-            for name, scope in (
-                ("reports", scopes.REPORTS),
-                ("training", scopes.TRAINING),
-                ("admin", scopes.ADMIN),
-            )
-        } | {
-            "overview": scopes.communities_for(held, scopes.REPORTS, self.catalyst.communities)
-            is scopes.ALL
         }
 
 

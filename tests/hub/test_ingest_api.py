@@ -282,3 +282,28 @@ async def test_unknown_event_ids_are_random_not_guessable(catalyst_service, make
         json=[make_event("action", {"action": "git_cloned"}, id=event_id.upper())],
     )
     assert r.json()["results"][0]["id"] == event_id
+
+
+async def test_unknown_paths_are_404_in_the_right_format(catalyst_service):
+    token = catalyst_service.token(ALICE)
+    r = await catalyst_service.request("get", "api/nothing-here", token)
+    assert r.status_code == 404
+    assert r.json()["status"] == 404
+    r = await catalyst_service.request("get", "no-such-page", token)
+    assert r.status_code == 404
+    assert r.headers["Content-Type"].startswith("text/html")
+    assert "<main" in r.text
+
+
+@pytest.fixture
+def catalyst_hub_roles(request):
+    return [{"name": "catalyst-staff", "scopes": ["custom:catalyst:reports"]}]
+
+
+async def test_staff_links_only_for_staff(catalyst_service):
+    plain = catalyst_service.token("carol")
+    page = await catalyst_service.request("get", "me", plain)
+    assert 'data-nav="reports"' not in page.text
+    staff = catalyst_service.token("dana", roles=["catalyst-staff"])
+    page = await catalyst_service.request("get", "me", staff)
+    assert 'data-nav="reports"' in page.text and 'data-nav="overview"' in page.text
