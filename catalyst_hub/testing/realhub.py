@@ -208,7 +208,11 @@ class RealHub:
         )
 
     def token(self, username: str) -> str:
-        """A new API token of ``username`` with all the user's permissions."""
+        """A new API token of ``username`` with all the user's permissions (the user is
+        created on the hub first if it has never logged in)."""
+        created = self.api("post", f"users/{username}")
+        if created.status_code not in (201, 409):
+            created.raise_for_status()
         r = self.api("post", f"users/{username}/tokens", json={"note": "e2e"})
         r.raise_for_status()
         return r.json()["token"]
