@@ -27,8 +27,10 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
-def chromium(tmp_path_factory):
+@pytest.fixture(scope="module")
+def chromium():
+    """One browser per test module: Playwright's sync API keeps an event loop running while
+    it is open, which the asyncio tests of other modules must not meet."""
     if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
         missing(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
