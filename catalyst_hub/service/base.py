@@ -131,29 +131,38 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
     # -- database ----------------------------------------------------------------------------
 
     async def run_db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run blocking store work off the event loop.
-
-        A transient database error (the database restarting, a lost connection) becomes a
-        503 with Retry-After: nothing was committed, and the client may send the same
-        request again. The engine's pool checks connections before use, so the next request
-        after the database is back gets a fresh one: no restart of the service is needed.
-        """
+        """Run blocking store work off the event loop."""
         loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(
-                self.catalyst.db_executor, partial(fn, *args, **kwargs)
-            )
-        except TRANSIENT_DB_ERRORS as e:
-            detail = str(getattr(e, "orig", None) or e).strip().splitlines()
+        return await loop.run_in_executor(self.catalyst.db_executor, partial(fn, *args, **kwargs))
+
+    # -- a database that is away -------------------------------------------------------------
+    # Wherever a transient database error comes from (run_db, the ingest group commit, the
+    # identity lookup in prepare), the answer is a 503 with Retry-After rather than a 500:
+    # nothing was committed, and the client (the server extension's outbox) sends the same
+    # events again. The engine checks pooled connections before use, so the first request
+    # after the database is back gets a fresh connection: the service needs no restart.
+
+    def log_exception(self, typ, value, tb) -> None:
+        if isinstance(value, TRANSIENT_DB_ERRORS):
+            detail = str(getattr(value, "orig", None) or value).strip().splitlines()
             self.log.warning(
                 "database unavailable for %s %s: %s",
                 self.request.method,
                 self.request.path,
-                detail[0] if detail else type(e).__name__,
+                detail[0] if detail else type(value).__name__,
             )
-            raise DatabaseUnavailable(
+            return
+        super().log_exception(typ, value, tb)
+
+    def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
+        error = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(error, TRANSIENT_DB_ERRORS):
+            unavailable = DatabaseUnavailable(
                 self._("The service's database is unavailable right now; please retry shortly.")
-            ) from None
+            )
+            kwargs["exc_info"] = (DatabaseUnavailable, unavailable, None)
+            status_code = 503
+        super().send_error(status_code, **kwargs)
 
     # -- output ------------------------------------------------------------------------------
 
