@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import Connection, Subquery, and_, case, func, literal_column, select, union_all
 
 from ..store import Store
 from ..store import tables as t
-from .common import Period, as_date, not_excluded, percent, week_start, weeks_between
+from .common import Period, day_number, not_excluded, percent, week_start, weeks_between
 
 #: How many weekly cohorts the retention matrix shows (and weeks after each).
 RETENTION_WEEKS = 8
@@ -121,35 +121,181 @@ class Adoption:
         }
 
 
-def _activity(store: Store, conn, community: str, first: date, last: date) -> dict[str, set[date]]:
-    """Days each member was active in ``community`` between ``first`` and ``last``."""
+def _active_days(store: Store, dialect: str, community: str, first: date, last: date, anchor: date):
+    """(member_id, d): the days members were active in ``community`` between ``first`` and
+    ``last``, as day numbers from ``anchor`` (a Monday, so ``d // 7`` is the ISO week)."""
     da = t.daily_activity.c
-    rows = conn.execute(
-        select(da.member_id, da.day).where(
+    return (
+        select(da.member_id, day_number(dialect, da.day, anchor).label("d"))
+        .where(
             da.hub == store.hub,
             da.community == community,
             da.day >= first,
             da.day <= last,
             not_excluded(store, da.member_id),
         )
+        .subquery("active_days")
+    )
+
+
+def _rolling(conn: Connection, active: Subquery, days: list[int]) -> list[tuple[int, int, int]]:
+    """(DAU, WAU, MAU) of each day number in ``days``, counted in SQL.
+
+    An active day ``d`` of a member stands for them in the window of every day from ``d`` up
+    to (not including) ``d + 7`` or their next active day, whichever comes first. These spans
+    never overlap, so a day's WAU is the number of spans covering it: spans started on or
+    before the day minus spans ended on or before it. The database returns those starts and
+    ends per day; the rest is a running sum over the few days of the period."""
+    nxt = func.lead(active.c.d).over(partition_by=active.c.member_id, order_by=active.c.d)
+    days_ = active.c.d
+    spans = select(days_.label("d"), nxt.label("nxt")).subquery("spans")
+    ends = select(
+        spans.c.d,
+        *(
+            case(
+                (spans.c.nxt < spans.c.d + literal_column(str(n)), spans.c.nxt),
+                else_=spans.c.d + literal_column(str(n)),
+            ).label(f"end{n}")
+            for n in (7, 30)
+        ),
+    ).cte("ends")
+    # (window, day number, how many spans start (window 0) or end (7, 30) there)
+    rows = conn.execute(
+        union_all(
+            select(literal_column("0"), ends.c.d, func.count()).group_by(ends.c.d),
+            select(literal_column("7"), ends.c.end7, func.count()).group_by(ends.c.end7),
+            select(literal_column("30"), ends.c.end30, func.count()).group_by(ends.c.end30),
+        )
     ).all()
-    days: dict[str, set[date]] = defaultdict(set)
-    for member_id, day in rows:
-        days[member_id].add(as_date(day))
-    return days
+    starts: dict[int, int] = defaultdict(int)
+    stops: dict[int, dict[int, int]] = {7: defaultdict(int), 30: defaultdict(int)}
+    for window, day, n in rows:
+        (starts if int(window) == 0 else stops[int(window)])[int(day)] += int(n)
+    begun, left_week, left_month = (
+        _running(starts, days),
+        _running(stops[7], days),
+        _running(stops[30], days),
+    )
+    return [
+        (starts.get(day, 0), begun[i] - left_week[i], begun[i] - left_month[i])
+        for i, day in enumerate(days)
+    ]
 
 
-def _first_seen(
-    store: Store, conn, community: str, since: datetime | None = None
-) -> dict[str, datetime]:
-    """First-seen time of the community's members (first seen at or after ``since``)."""
+def _running(counts: dict[int, int], days: list[int]) -> list[int]:
+    """For each of the ascending ``days``: the sum of ``counts`` at or before it."""
+    keys = sorted(counts)
+    out, i, total = [], 0, 0
+    for day in days:
+        while i < len(keys) and keys[i] <= day:
+            total += counts[keys[i]]
+            i += 1
+        out.append(total)
+    return out
+
+
+def _weeks(
+    store: Store, conn: Connection, active: Subquery, community: str, anchor: date
+) -> dict[tuple[int, bool, bool, int | None], int]:
+    """Members active per week, counted in SQL by (week, active the week before, active the
+    week after, the week they were first seen (None before ``anchor`` or not a member of the
+    community)); weeks are numbered from ``anchor``. Lifecycle and retention are sums of these."""
     m = t.members.c
-    query = select(m.member_id, m.first_seen).where(
+    weekly = (
+        select(active.c.member_id, (active.c.d // literal_column("7")).label("w"))
+        .distinct()
+        .subquery("weekly")
+    )
+    w = weekly.c.w
+    seen = case(
+        (
+            m.first_seen >= datetime.combine(anchor, datetime.min.time()),
+            day_number(conn.dialect.name, m.first_seen, anchor) // literal_column("7"),
+        ),
+        else_=None,
+    )
+    order = {"partition_by": weekly.c.member_id, "order_by": w}
+    ordered = (
+        select(
+            w,
+            func.lag(w).over(**order).label("prev"),
+            func.lead(w).over(**order).label("next"),
+            seen.label("fw"),
+        )
+        .select_from(
+            weekly.outerjoin(
+                t.members,
+                and_(
+                    m.hub == store.hub,
+                    m.member_id == weekly.c.member_id,
+                    m.community == community,
+                    not_excluded(store, m.member_id),
+                ),
+            )
+        )
+        .subquery("ordered")
+    )
+    flags = select(
+        ordered.c.w,
+        case((ordered.c.prev == ordered.c.w - literal_column("1"), 1), else_=0).label("after"),
+        case((ordered.c.next == ordered.c.w + literal_column("1"), 1), else_=0).label("kept"),
+        ordered.c.fw,
+    ).subquery("flags")
+    f = flags.c
+    rows = conn.execute(
+        select(f.w, f.after, f.kept, f.fw, func.count()).group_by(f.w, f.after, f.kept, f.fw)
+    ).all()
+    return {
+        (int(week), bool(after), bool(kept), None if fw is None else int(fw)): int(n)
+        for week, after, kept, fw, n in rows
+    }
+
+
+def _cohort_sizes(
+    store: Store, conn: Connection, community: str, since: date, anchor: date
+) -> dict[int, int]:
+    """Members of ``community`` first seen since ``since`` (a Monday), per week from ``anchor``."""
+    m = t.members.c
+    weeks = (
+        select(
+            (day_number(conn.dialect.name, m.first_seen, anchor) // literal_column("7")).label("fw")
+        )
+        .where(
+            m.hub == store.hub,
+            m.community == community,
+            m.first_seen >= datetime.combine(since, datetime.min.time()),
+            not_excluded(store, m.member_id),
+        )
+        .subquery("cohort_weeks")
+    )
+    rows = conn.execute(select(weeks.c.fw, func.count()).group_by(weeks.c.fw)).all()
+    return {int(fw): int(n) for fw, n in rows}
+
+
+def _members_of(store: Store, community: str):
+    """The member ids of ``community`` (staff left out), as a subquery for ``IN``."""
+    m = t.members.c
+    return select(m.member_id).where(
         m.hub == store.hub, m.community == community, not_excluded(store, m.member_id)
     )
-    if since is not None:
-        query = query.where(m.first_seen >= since)
-    return dict(conn.execute(query).all())
+
+
+def _finished(store: Store, community: str, checklist: list[str]) -> Subquery:
+    """(member_id, done): members of ``community`` who reached every step of ``checklist``,
+    and when they reached the last of them."""
+    ms = t.member_steps.c
+    # members first, then their steps by primary key: cost follows the community's size
+    return (
+        select(ms.member_id, func.max(ms.reached).label("done"))
+        .where(
+            ms.hub == store.hub,
+            ms.member_id.in_(_members_of(store, community)),
+            ms.step.in_(checklist),
+        )
+        .group_by(ms.member_id)
+        .having(func.count() == len(checklist))
+        .subquery("finished")
+    )
 
 
 def activated_members(store: Store, conn, community: str) -> dict[str, datetime]:
@@ -157,118 +303,135 @@ def activated_members(store: Store, conn, community: str) -> dict[str, datetime]
     checklist = [s.id for s in store.catalog.steps_for(community)]
     if not checklist:
         return {}
-    ms, m = t.member_steps.c, t.members.c
-    rows = conn.execute(
-        select(ms.member_id, func.max(ms.reached))
-        .select_from(
-            t.member_steps.join(t.members, and_(m.hub == ms.hub, m.member_id == ms.member_id))
-        )
-        .where(
-            m.hub == store.hub,
-            m.community == community,
-            ms.step.in_(checklist),
-            not_excluded(store, m.member_id),
-        )
-        .group_by(ms.member_id)
-        .having(func.count() == len(checklist))
-    ).all()
-    return dict(rows)
+    return dict(conn.execute(select(_finished(store, community, checklist))).all())
 
 
-def adoption(store: Store, community: str, period: Period) -> Adoption:
-    """The adoption report of ``community`` over ``period``."""
+def adoption(store: Store, community: str, period: Period, weekly: bool = True) -> Adoption:
+    """The adoption report of ``community`` over ``period`` (without lifecycle and retention
+    when not ``weekly``). Every figure is counted in SQL; Python only adds up per-day and
+    per-week counts, so the cost follows the period, not the history."""
+    checklist = [s.id for s in store.catalog.steps_for(community)]
     retention_from = week_start(period.end) - timedelta(weeks=RETENTION_WEEKS - 1)
     lifecycle_weeks = weeks_between(period.start, period.end)
-    first = min(
-        period.start - timedelta(days=29), retention_from, lifecycle_weeks[0] - timedelta(days=7)
-    )
+    first = period.start - timedelta(days=29)
+    if weekly:
+        first = min(first, retention_from, lifecycle_weeks[0] - timedelta(days=7))
+    anchor = week_start(first)
+    da, m = t.daily_activity.c, t.members.c
+    start, end = period.start_time, period.end_time
     with store.connect() as conn:
-        days = _activity(store, conn, community, first, period.end)
-        first_seen = _first_seen(store, conn, community)
-        done = activated_members(store, conn, community)
-
-    # rolling windows: count, for each day, the members with an active day in the window
-    by_day: dict[date, set[str]] = defaultdict(set)
-    for member_id, active_days in days.items():
-        for day in active_days:
-            by_day[day].add(member_id)
-    daily = []
-    for day in period.each_day():
-        week = set().union(*(by_day.get(day - timedelta(days=i), ()) for i in range(7)))
-        month = week.union(*(by_day.get(day - timedelta(days=i), ()) for i in range(7, 30)))
-        daily.append(DailyActive(day, len(by_day.get(day, ())), len(week), len(month)))
-
-    in_period = {
-        member_id
-        for member_id, active_days in days.items()
-        if any(period.start <= d <= period.end for d in active_days)
-    }
-    new = {mid for mid, seen in first_seen.items() if period.start_time <= seen < period.end_time}
-    end_time = period.end_time
-    activated = {mid for mid, when in done.items() if when < end_time}
+        active = _active_days(store, conn.dialect.name, community, first, period.end, anchor)
+        daily = [
+            DailyActive(day, *counts)
+            for day, counts in zip(
+                period.each_day(),
+                _rolling(conn, active, [(d - anchor).days for d in period.each_day()]),
+                strict=True,
+            )
+        ]
+        active_members = conn.execute(
+            select(func.count(func.distinct(da.member_id))).where(
+                da.hub == store.hub,
+                da.community == community,
+                da.day >= period.start,
+                da.day <= period.end,
+                not_excluded(store, da.member_id),
+            )
+        ).scalar_one()
+        new_members = conn.execute(
+            select(func.count()).where(
+                m.hub == store.hub,
+                m.community == community,
+                m.first_seen >= start,
+                m.first_seen < end,
+                not_excluded(store, m.member_id),
+            )
+        ).scalar_one()
+        activated = (0, 0, 0)
+        if checklist:
+            done = _finished(store, community, checklist)
+            by_end = done.c.done < end
+            is_new = and_(m.first_seen >= start, m.first_seen < end)
+            row = conn.execute(
+                select(
+                    func.sum(case((by_end, 1), else_=0)),
+                    func.sum(case((and_(by_end, done.c.done >= start), 1), else_=0)),
+                    func.sum(case((and_(by_end, is_new), 1), else_=0)),
+                ).select_from(
+                    done.join(t.members, and_(m.hub == store.hub, m.member_id == done.c.member_id))
+                )
+            ).one()
+            activated = tuple(int(n or 0) for n in row)
+        lifecycle: list[LifecycleWeek] = []
+        retention: list[RetentionCohort] = []
+        if weekly:
+            weeks = _weeks(store, conn, active, community, anchor)
+            sizes = _cohort_sizes(store, conn, community, retention_from, anchor)
+            lifecycle = _lifecycle(weeks, lifecycle_weeks, anchor)
+            retention = _retention(weeks, sizes, retention_from, period.end, anchor)
 
     return Adoption(
         community=community,
         period=period,
         daily=daily,
-        active_members=len(in_period),
-        new_members=len(new),
-        activated_members=len(activated),
-        activated_in_period=sum(1 for mid in activated if done[mid] >= period.start_time),
-        new_activated=len(new & activated),
+        active_members=int(active_members),
+        new_members=int(new_members),
+        activated_members=activated[0],
+        activated_in_period=activated[1],
+        new_activated=activated[2],
         mean_dau=round(sum(r.dau for r in daily) / len(daily), 2) if daily else 0.0,
-        checklist=[s.id for s in store.catalog.steps_for(community)],
-        lifecycle=_lifecycle(days, first_seen, lifecycle_weeks, period.end),
-        retention=_retention(days, first_seen, retention_from, period.end),
+        checklist=checklist,
+        lifecycle=lifecycle,
+        retention=retention,
     )
 
 
-def _active_in_week(days: dict[str, set[date]], monday: date, last: date) -> set[str]:
-    sunday = min(monday + timedelta(days=6), last)
-    return {mid for mid, active in days.items() if any(monday <= d <= sunday for d in active)}
+def _week_number(monday: date, anchor: date) -> int:
+    return (monday - anchor).days // 7
 
 
 def _lifecycle(
-    days: dict[str, set[date]], first_seen: dict[str, datetime], weeks: list[date], last: date
+    weeks: dict[tuple[int, bool, bool, int | None], int], mondays: list[date], anchor: date
 ) -> list[LifecycleWeek]:
     out = []
-    before = _active_in_week(days, weeks[0] - timedelta(days=7), last)
-    for monday in weeks:
-        now = _active_in_week(days, monday, last)
-        start = datetime.combine(monday, datetime.min.time())
-        new = {
-            m for m in now if m in first_seen and start <= first_seen[m] < start + timedelta(days=7)
-        }
-        returning = (now - new) & before
-        resurrected = now - new - before
-        out.append(
-            LifecycleWeek(monday, len(new), len(returning), len(resurrected), len(before - now))
-        )
-        before = now
+    for monday in mondays:
+        w = _week_number(monday, anchor)
+        new = returning = resurrected = dormant = 0
+        for (week, after, kept, seen), n in weeks.items():
+            if week == w:
+                if seen == w:
+                    new += n
+                elif after:
+                    returning += n
+                else:
+                    resurrected += n
+            elif week == w - 1 and not kept:
+                dormant += n
+        out.append(LifecycleWeek(monday, new, returning, resurrected, dormant))
     return out
 
 
 def _retention(
-    days: dict[str, set[date]], first_seen: dict[str, datetime], first_week: date, last: date
+    weeks: dict[tuple[int, bool, bool, int | None], int],
+    sizes: dict[int, int],
+    first_week: date,
+    last: date,
+    anchor: date,
 ) -> list[RetentionCohort]:
-    cohorts: dict[date, set[str]] = defaultdict(set)
-    for mid, seen in first_seen.items():
-        week = week_start(seen.date())
-        if first_week <= week <= last:
-            cohorts[week].add(mid)
+    active_in: dict[tuple[int, int], int] = defaultdict(int)
+    for (week, _after, _kept, seen), n in weeks.items():
+        if seen is not None:
+            active_in[(seen, week)] += n
     out = []
     for i in range(RETENTION_WEEKS):
         monday = first_week + timedelta(weeks=i)
-        members = cohorts.get(monday, set())
+        cohort = _week_number(monday, anchor)
+        size = sizes.get(cohort, 0) if monday <= last else 0
         active: list[int | None] = []
         for offset in range(RETENTION_WEEKS - i):
-            week = monday + timedelta(weeks=offset)
-            if week > last:
+            if monday + timedelta(weeks=offset) > last:
                 active.append(None)
-                continue
-            sunday = min(week + timedelta(days=6), last)
-            active.append(
-                sum(1 for mid in members if any(week <= d <= sunday for d in days.get(mid, ())))
-            )
-        out.append(RetentionCohort(monday, len(members), active))
+            else:
+                active.append(active_in.get((cohort, cohort + offset), 0) if size else 0)
+        out.append(RetentionCohort(monday, size, active))
     return out

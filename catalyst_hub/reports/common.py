@@ -13,7 +13,18 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Date,
+    Integer,
+    Table,
+    cast,
+    func,
+    literal,
+    select,
+    true,
+)
 
 from ..store import Store
 from ..store import tables as t
@@ -146,12 +157,43 @@ def seconds_between(dialect: str, start: ColumnElement, stop: ColumnElement) -> 
     return (func.julianday(stop) - func.julianday(start)) * 86400.0
 
 
+def day_number(dialect: str, column: ColumnElement, anchor: date) -> ColumnElement[int]:
+    """Whole days from ``anchor`` to the day of ``column`` (a DATE or a DATETIME), as SQL.
+
+    Reports count days and ISO weeks as small integers in SQL so that grouping, windows and
+    week numbers (``day_number // 7`` from a Monday) stay in the database."""
+    if dialect == "postgresql":
+        return cast(cast(column, Date) - literal(anchor, Date), Integer)
+    # julianday() of two midnights differs by a whole number, so the cast is exact
+    return cast(func.julianday(func.date(column)) - func.julianday(anchor.isoformat()), Integer)
+
+
+def communities_of(conn: Connection, store: Store, table: Table) -> list[str]:
+    """The distinct communities of ``table``'s rows of this hub (sorted).
+
+    One index seek per community (a "loose index scan" on an index that starts with hub and
+    community), not a scan of every row: queries over all communities then give the database
+    an ``IN`` list, which it answers with a range seek per community on the same index."""
+    c = table.c
+    names = (
+        select(func.min(c.community).label("name"))
+        .where(c.hub == store.hub)
+        .cte("names", recursive=True)
+    )
+    following = (
+        select(func.min(c.community))
+        .where(c.hub == store.hub, c.community > names.c.name)
+        .scalar_subquery()
+    )
+    names = names.union_all(select(following).where(names.c.name.is_not(None)))
+    rows = conn.execute(select(names.c.name).where(names.c.name.is_not(None))).scalars()
+    return sorted(rows)
+
+
 def known_communities(store: Store) -> list[str]:
     """Every community with at least one member (sorted)."""
-    m = t.members.c
     with store.connect() as conn:
-        rows = conn.execute(select(m.community).where(m.hub == store.hub).distinct()).scalars()
-        return sorted(rows)
+        return communities_of(conn, store, t.members)
 
 
 def percent(part: int | float, whole: int | float) -> float | None:

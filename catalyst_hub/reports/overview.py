@@ -23,6 +23,7 @@ from ..timeutil import utcnow
 from .common import (
     Period,
     Suppressed,
+    communities_of,
     in_communities,
     not_excluded,
     percent,
@@ -87,11 +88,7 @@ def activated_counts(store: Store, communities: Iterable[str] | None = None) -> 
     ms, m = t.member_steps.c, t.members.c
     with store.connect() as conn:
         names = (
-            list(communities)
-            if communities is not None
-            else list(
-                conn.execute(select(m.community).where(m.hub == store.hub).distinct()).scalars()
-            )
+            list(communities) if communities is not None else communities_of(conn, store, t.members)
         )
         by_checklist: dict[tuple[str, ...], list[str]] = defaultdict(list)
         for name in names:
@@ -100,26 +97,29 @@ def activated_counts(store: Store, communities: Iterable[str] | None = None) -> 
         for checklist, group in by_checklist.items():
             if not checklist:
                 continue
-            done = (
-                select(m.community.label("community"), ms.member_id)
-                .select_from(
-                    t.member_steps.join(
-                        t.members, and_(m.hub == ms.hub, m.member_id == ms.member_id)
+            # members who reached every step first (read in member order from one covering
+            # index), then the community of just those: not a lookup per step reached
+            done = select(ms.member_id).where(ms.hub == store.hub, ms.step.in_(checklist))
+            if len(by_checklist) > 1 or communities is not None:
+                # a few communities: only their members' steps, by primary key
+                done = done.where(
+                    ms.member_id.in_(
+                        select(m.member_id).where(
+                            m.hub == store.hub, m.community.in_(sorted(group))
+                        )
                     )
                 )
-                .where(
-                    m.hub == store.hub,
-                    m.community.in_(sorted(group)),
-                    ms.step.in_(checklist),
-                    not_excluded(store, m.member_id),
-                )
-                .group_by(m.community, ms.member_id)
-                .having(func.count() == len(checklist))
-                .subquery()
-            )
+            done = done.group_by(ms.member_id).having(func.count() == len(checklist)).subquery()
             out.update(
                 conn.execute(
-                    select(done.c.community, func.count()).group_by(done.c.community)
+                    select(m.community, func.count())
+                    .select_from(
+                        done.join(
+                            t.members, and_(m.hub == store.hub, m.member_id == done.c.member_id)
+                        )
+                    )
+                    .where(m.community.in_(sorted(group)), not_excluded(store, m.member_id))
+                    .group_by(m.community)
                 ).all()
             )
     return {k: int(v) for k, v in out.items()}
@@ -131,13 +131,19 @@ def active_counts(
     """Distinct active members per community between two days (included)."""
     da = t.daily_activity.c
     with store.connect() as conn:
+        # an explicit list, so that each community is a range of the (community, day) index
+        names = (
+            sorted(communities)
+            if communities is not None
+            else communities_of(conn, store, t.daily_activity)
+        )
         rows = conn.execute(
             select(da.community, func.count(func.distinct(da.member_id)))
             .where(
                 da.hub == store.hub,
+                da.community.in_(names),
                 da.day >= first,
                 da.day <= last,
-                in_communities(da.community, communities),
                 not_excluded(store, da.member_id),
             )
             .group_by(da.community)
@@ -177,7 +183,9 @@ def community_totals(
                 s.hub == store.hub,
                 s.started >= period.start_time,
                 s.started < period.end_time,
-                in_communities(s.community, chosen),
+                s.community.in_(
+                    chosen if chosen is not None else communities_of(conn, store, t.server_sessions)
+                ),
                 not_excluded(store, s.member_id),
             )
             .group_by(s.community)
@@ -193,7 +201,7 @@ def community_totals(
         row(name).active_members = n
     for name, n in active_counts(store, period.end - timedelta(days=6), period.end, chosen).items():
         row(name).weekly_active = n
-    for name, n in activated_counts(store, chosen if chosen is not None else list(rows)).items():
+    for name, n in activated_counts(store, chosen).items():
         row(name).activated = n
     for name, tr in training_by_community(store, chosen).items():
         row(name).learners = tr.learners

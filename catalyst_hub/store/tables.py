@@ -63,7 +63,8 @@ members = Table(
     Column("consent", String(16)),
     Column("consent_version", String(64)),
     Column("consent_time", DateTime),
-    Index("ix_members_hub_community", "hub", "community"),
+    # covering for reports: members of a community, newcomers of a period
+    Index("ix_members_hub_community_first_seen", "hub", "community", "first_seen", "member_id"),
 )
 
 member_steps = Table(
@@ -75,6 +76,8 @@ member_steps = Table(
     Column("community", String(NAME), nullable=False),
     Column("reached", DateTime, nullable=False),
     Index("ix_member_steps_hub_community", "hub", "community", "step"),
+    # covering for reports: when each member reached their checklist steps
+    Index("ix_member_steps_hub_member_step_reached", "hub", "member_id", "step", "reached"),
 )
 
 daily_activity = Table(
@@ -86,7 +89,8 @@ daily_activity = Table(
     Column("community", String(NAME), nullable=False),
     Column("events", Integer, nullable=False),
     Column("seconds", Integer, nullable=False),
-    Index("ix_daily_activity_hub_community_day", "hub", "community", "day"),
+    # covering for reports: distinct active members of a community over a range of days
+    Index("ix_daily_activity_hub_community_day_member", "hub", "community", "day", "member_id"),
 )
 
 training_progress = Table(
@@ -102,7 +106,10 @@ training_progress = Table(
     Column("completed", DateTime),
     Column("source", String(16)),
     Column("signed_off_by", String(MEMBER)),
-    Index("ix_training_progress_hub_community", "hub", "community", "lesson"),
+    # covering for reports: learners and episodes per community
+    Index(
+        "ix_training_progress_hub_community_member", "hub", "community", "member_id", "completed"
+    ),
 )
 
 exercise_completions = Table(
