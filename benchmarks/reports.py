@@ -30,7 +30,12 @@ KNOWN_REPORTS: dict[tuple[str, str], Callable[..., Callable[[], Any]]] = {
     ("monthly", "month_report"): lambda m, ctx: (
         lambda: m(ctx["store"], ctx["community"], ctx["month"].year, ctx["month"].month, "en")
     ),
+    # a scrape as the service answers it (served from the collector's cache within 10 s) and
+    # the computation behind it, without the cache
     ("metrics", "metrics_registry"): lambda m, ctx: lambda: _collect(m(ctx["store"], 5)),
+    ("metrics", "metrics_registry uncached"): lambda m, ctx: (
+        lambda: _collect(m(ctx["store"], 5, max_age=0))
+    ),
 }
 
 
@@ -44,7 +49,7 @@ def discover(ctx: dict[str, Any]) -> tuple[dict[str, Callable[[], Any]], list[st
     found, missing = {}, []
     for (module, name), make in KNOWN_REPORTS.items():
         try:
-            fn = getattr(importlib.import_module(f"catalyst_hub.reports.{module}"), name)
+            fn = getattr(importlib.import_module(f"catalyst_hub.reports.{module}"), name.split()[0])
         except (ImportError, AttributeError):
             missing.append(f"{module}.{name}")
             continue

@@ -25,7 +25,20 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Subquery, and_, case, func, literal_column, select, union_all
+from sqlalchemy import (
+    Connection,
+    Integer,
+    Subquery,
+    and_,
+    case,
+    cast,
+    func,
+    literal_column,
+    or_,
+    select,
+    type_coerce,
+    union_all,
+)
 
 from ..store import Store
 from ..store import tables as t
@@ -121,12 +134,47 @@ class Adoption:
         }
 
 
-def _active_days(store: Store, dialect: str, community: str, first: date, last: date, anchor: date):
-    """(member_id, d): the days members were active in ``community`` between ``first`` and
-    ``last``, as day numbers from ``anchor`` (a Monday, so ``d // 7`` is the ISO week)."""
-    da = t.daily_activity.c
-    return (
-        select(da.member_id, day_number(dialect, da.day, anchor).label("d"))
+@dataclass
+class _Counts:
+    """What the database counts of a community's active days (day and week numbers from a
+    Monday ``anchor``), from which the report's rows are sums."""
+
+    #: day -> members with an active day then
+    starts: dict[int, int]
+    #: window (7, 30) -> day -> members whose span in that window ends then (see ``_counts``)
+    ends: dict[int, dict[int, int]]
+    #: (week, active the week before, week first seen or None) -> members active that week
+    weeks: dict[tuple[int, bool, int | None], int]
+    #: (week, active the week after) -> members active that week
+    week_after: dict[tuple[int, bool], int]
+
+
+def _counts(
+    store: Store,
+    conn: Connection,
+    community: str,
+    first: date,
+    last: date,
+    anchor: date,
+    weekly: bool,
+) -> _Counts:
+    """Count the community's active days between ``first`` and ``last`` in one query.
+
+    Each active day ``d`` of a member, with their previous and next active days (one window
+    over the member's days), gives:
+
+    - rolling windows: the day stands for the member in the window of every day from ``d``
+      up to (not including) ``d + 7`` (or ``+ 30``) or their next active day, whichever comes
+      first. These spans never overlap, so a day's WAU is the spans begun on or before it
+      minus those ended on or before it: the database returns begun and ended per day.
+    - weeks (``d // 7``): the member's first day of a week tells whether they were active
+      the week before; the last day of a week, whether they were active the week after.
+    """
+    da, m = t.daily_activity.c, t.members.c
+    # typed as integers, so that // is the engines' integer division (not FLOOR of a quotient)
+    one, seven = literal_column("1", Integer), literal_column("7", Integer)
+    base = (
+        select(da.member_id, day_number(conn.dialect.name, da.day, anchor).label("d"))
         .where(
             da.hub == store.hub,
             da.community == community,
@@ -136,48 +184,97 @@ def _active_days(store: Store, dialect: str, community: str, first: date, last: 
         )
         .subquery("active_days")
     )
+    order = {"partition_by": base.c.member_id, "order_by": base.c.d}
+    marked = select(
+        base.c.member_id,
+        base.c.d,
+        func.lag(base.c.d).over(**order).label("prv"),
+        func.lead(base.c.d).over(**order).label("nxt"),
+    ).subquery("marked")
+    x = marked.c
 
+    def end(n: int):
+        span = x.d + literal_column(str(n))
+        return case((x.nxt < span, x.nxt), else_=span).label(f"end{n}")
 
-def _rolling(conn: Connection, active: Subquery, days: list[int]) -> list[tuple[int, int, int]]:
-    """(DAU, WAU, MAU) of each day number in ``days``, counted in SQL.
-
-    An active day ``d`` of a member stands for them in the window of every day from ``d`` up
-    to (not including) ``d + 7`` or their next active day, whichever comes first. These spans
-    never overlap, so a day's WAU is the number of spans covering it: spans started on or
-    before the day minus spans ended on or before it. The database returns those starts and
-    ends per day; the rest is a running sum over the few days of the period."""
-    nxt = func.lead(active.c.d).over(partition_by=active.c.member_id, order_by=active.c.d)
-    days_ = active.c.d
-    spans = select(days_.label("d"), nxt.label("nxt")).subquery("spans")
-    ends = select(
-        spans.c.d,
-        *(
-            case(
-                (spans.c.nxt < spans.c.d + literal_column(str(n)), spans.c.nxt),
-                else_=spans.c.d + literal_column(str(n)),
-            ).label(f"end{n}")
-            for n in (7, 30)
-        ),
-    ).cte("ends")
-    # (window, day number, how many spans start (window 0) or end (7, 30) there)
-    rows = conn.execute(
-        union_all(
-            select(literal_column("0"), ends.c.d, func.count()).group_by(ends.c.d),
-            select(literal_column("7"), ends.c.end7, func.count()).group_by(ends.c.end7),
-            select(literal_column("30"), ends.c.end30, func.count()).group_by(ends.c.end30),
+    days = select(
+        x.member_id,
+        x.d,
+        end(7),
+        end(30),
+        (type_coerce(x.d, Integer) // seven).label("w"),
+        (type_coerce(x.prv, Integer) // seven).label("pw"),
+        (type_coerce(x.nxt, Integer) // seven).label("nw"),
+    ).cte("days")
+    c = days.c
+    null, zero = cast(literal_column("NULL"), Integer), literal_column("0", Integer)
+    parts = [
+        select(literal_column("0"), c.d, null, null, func.count()).group_by(c.d),
+        select(literal_column("7"), c.end7, null, null, func.count()).group_by(c.end7),
+        select(literal_column("30"), c.end30, null, null, func.count()).group_by(c.end30),
+    ]
+    if weekly:
+        seen = case(
+            (
+                m.first_seen >= datetime.combine(anchor, datetime.min.time()),
+                day_number(conn.dialect.name, m.first_seen, anchor) // seven,
+            ),
+            else_=None,
         )
-    ).all()
-    starts: dict[int, int] = defaultdict(int)
-    stops: dict[int, dict[int, int]] = {7: defaultdict(int), 30: defaultdict(int)}
-    for window, day, n in rows:
-        (starts if int(window) == 0 else stops[int(window)])[int(day)] += int(n)
-    begun, left_week, left_month = (
-        _running(starts, days),
-        _running(stops[7], days),
-        _running(stops[30], days),
-    )
+        firsts = (
+            select(
+                c.w,
+                case((c.pw == c.w - one, one), else_=zero).label("before"),
+                seen.label("fw"),
+            )
+            .select_from(
+                days.outerjoin(
+                    t.members,
+                    and_(
+                        m.hub == store.hub,
+                        m.member_id == c.member_id,
+                        m.community == community,
+                        not_excluded(store, m.member_id),
+                    ),
+                )
+            )
+            .where(or_(c.pw.is_(None), c.pw < c.w))
+            .subquery("firsts")
+        )
+        lasts = (
+            select(c.w, case((c.nw == c.w + one, one), else_=zero).label("after"))
+            .where(or_(c.nw.is_(None), c.nw > c.w))
+            .subquery("lasts")
+        )
+        f, la = firsts.c, lasts.c
+        parts += [
+            select(literal_column("1"), f.w, f.before, f.fw, func.count()).group_by(
+                f.w, f.before, f.fw
+            ),
+            select(literal_column("2"), la.w, la.after, null, func.count()).group_by(
+                la.w, la.after
+            ),
+        ]
+    counts = _Counts(defaultdict(int), {7: defaultdict(int), 30: defaultdict(int)}, {}, {})
+    for kind, key, flag, fw, n in conn.execute(union_all(*parts)).all():
+        kind, key, n = int(kind), int(key), int(n)
+        if kind == 0:
+            counts.starts[key] += n
+        elif kind in (7, 30):
+            counts.ends[kind][key] += n
+        elif kind == 1:
+            counts.weeks[(key, bool(flag), None if fw is None else int(fw))] = n
+        else:
+            counts.week_after[(key, bool(flag))] = n
+    return counts
+
+
+def _rolling(counts: _Counts, days: list[int]) -> list[tuple[int, int, int]]:
+    """(DAU, WAU, MAU) of each of the ascending day numbers ``days``."""
+    begun = _running(counts.starts, days)
+    ended = {n: _running(counts.ends[n], days) for n in (7, 30)}
     return [
-        (starts.get(day, 0), begun[i] - left_week[i], begun[i] - left_month[i])
+        (counts.starts.get(day, 0), begun[i] - ended[7][i], begun[i] - ended[30][i])
         for i, day in enumerate(days)
     ]
 
@@ -194,63 +291,6 @@ def _running(counts: dict[int, int], days: list[int]) -> list[int]:
     return out
 
 
-def _weeks(
-    store: Store, conn: Connection, active: Subquery, community: str, anchor: date
-) -> dict[tuple[int, bool, bool, int | None], int]:
-    """Members active per week, counted in SQL by (week, active the week before, active the
-    week after, the week they were first seen (None before ``anchor`` or not a member of the
-    community)); weeks are numbered from ``anchor``. Lifecycle and retention are sums of these."""
-    m = t.members.c
-    weekly = (
-        select(active.c.member_id, (active.c.d // literal_column("7")).label("w"))
-        .distinct()
-        .subquery("weekly")
-    )
-    w = weekly.c.w
-    seen = case(
-        (
-            m.first_seen >= datetime.combine(anchor, datetime.min.time()),
-            day_number(conn.dialect.name, m.first_seen, anchor) // literal_column("7"),
-        ),
-        else_=None,
-    )
-    order = {"partition_by": weekly.c.member_id, "order_by": w}
-    ordered = (
-        select(
-            w,
-            func.lag(w).over(**order).label("prev"),
-            func.lead(w).over(**order).label("next"),
-            seen.label("fw"),
-        )
-        .select_from(
-            weekly.outerjoin(
-                t.members,
-                and_(
-                    m.hub == store.hub,
-                    m.member_id == weekly.c.member_id,
-                    m.community == community,
-                    not_excluded(store, m.member_id),
-                ),
-            )
-        )
-        .subquery("ordered")
-    )
-    flags = select(
-        ordered.c.w,
-        case((ordered.c.prev == ordered.c.w - literal_column("1"), 1), else_=0).label("after"),
-        case((ordered.c.next == ordered.c.w + literal_column("1"), 1), else_=0).label("kept"),
-        ordered.c.fw,
-    ).subquery("flags")
-    f = flags.c
-    rows = conn.execute(
-        select(f.w, f.after, f.kept, f.fw, func.count()).group_by(f.w, f.after, f.kept, f.fw)
-    ).all()
-    return {
-        (int(week), bool(after), bool(kept), None if fw is None else int(fw)): int(n)
-        for week, after, kept, fw, n in rows
-    }
-
-
 def _cohort_sizes(
     store: Store, conn: Connection, community: str, since: date, anchor: date
 ) -> dict[int, int]:
@@ -258,7 +298,9 @@ def _cohort_sizes(
     m = t.members.c
     weeks = (
         select(
-            (day_number(conn.dialect.name, m.first_seen, anchor) // literal_column("7")).label("fw")
+            (
+                day_number(conn.dialect.name, m.first_seen, anchor) // literal_column("7", Integer)
+            ).label("fw")
         )
         .where(
             m.hub == store.hub,
@@ -320,14 +362,11 @@ def adoption(store: Store, community: str, period: Period, weekly: bool = True) 
     da, m = t.daily_activity.c, t.members.c
     start, end = period.start_time, period.end_time
     with store.connect() as conn:
-        active = _active_days(store, conn.dialect.name, community, first, period.end, anchor)
+        counts = _counts(store, conn, community, first, period.end, anchor, weekly)
+        days = [(d - anchor).days for d in period.each_day()]
         daily = [
-            DailyActive(day, *counts)
-            for day, counts in zip(
-                period.each_day(),
-                _rolling(conn, active, [(d - anchor).days for d in period.each_day()]),
-                strict=True,
-            )
+            DailyActive(day, *figures)
+            for day, figures in zip(period.each_day(), _rolling(counts, days), strict=True)
         ]
         active_members = conn.execute(
             select(func.count(func.distinct(da.member_id))).where(
@@ -365,10 +404,9 @@ def adoption(store: Store, community: str, period: Period, weekly: bool = True) 
         lifecycle: list[LifecycleWeek] = []
         retention: list[RetentionCohort] = []
         if weekly:
-            weeks = _weeks(store, conn, active, community, anchor)
             sizes = _cohort_sizes(store, conn, community, retention_from, anchor)
-            lifecycle = _lifecycle(weeks, lifecycle_weeks, anchor)
-            retention = _retention(weeks, sizes, retention_from, period.end, anchor)
+            lifecycle = _lifecycle(counts, lifecycle_weeks, anchor)
+            retention = _retention(counts, sizes, retention_from, period.end, anchor)
 
     return Adoption(
         community=community,
@@ -390,48 +428,42 @@ def _week_number(monday: date, anchor: date) -> int:
     return (monday - anchor).days // 7
 
 
-def _lifecycle(
-    weeks: dict[tuple[int, bool, bool, int | None], int], mondays: list[date], anchor: date
-) -> list[LifecycleWeek]:
+def _lifecycle(counts: _Counts, mondays: list[date], anchor: date) -> list[LifecycleWeek]:
     out = []
     for monday in mondays:
         w = _week_number(monday, anchor)
-        new = returning = resurrected = dormant = 0
-        for (week, after, kept, seen), n in weeks.items():
-            if week == w:
-                if seen == w:
-                    new += n
-                elif after:
-                    returning += n
-                else:
-                    resurrected += n
-            elif week == w - 1 and not kept:
-                dormant += n
+        new = returning = resurrected = 0
+        for (week, before, seen), n in counts.weeks.items():
+            if week != w:
+                continue
+            if seen == w:
+                new += n
+            elif before:
+                returning += n
+            else:
+                resurrected += n
+        dormant = counts.week_after.get((w - 1, False), 0)
         out.append(LifecycleWeek(monday, new, returning, resurrected, dormant))
     return out
 
 
 def _retention(
-    weeks: dict[tuple[int, bool, bool, int | None], int],
-    sizes: dict[int, int],
-    first_week: date,
-    last: date,
-    anchor: date,
+    counts: _Counts, sizes: dict[int, int], first_week: date, last: date, anchor: date
 ) -> list[RetentionCohort]:
     active_in: dict[tuple[int, int], int] = defaultdict(int)
-    for (week, _after, _kept, seen), n in weeks.items():
+    for (week, _before, seen), n in counts.weeks.items():
         if seen is not None:
             active_in[(seen, week)] += n
     out = []
     for i in range(RETENTION_WEEKS):
         monday = first_week + timedelta(weeks=i)
         cohort = _week_number(monday, anchor)
-        size = sizes.get(cohort, 0) if monday <= last else 0
+        size = sizes.get(cohort, 0)
         active: list[int | None] = []
         for offset in range(RETENTION_WEEKS - i):
             if monday + timedelta(weeks=offset) > last:
                 active.append(None)
             else:
-                active.append(active_in.get((cohort, cohort + offset), 0) if size else 0)
+                active.append(active_in.get((cohort, cohort + offset), 0))
         out.append(RetentionCohort(monday, size, active))
     return out

@@ -8,6 +8,9 @@ missing series from zero.
 
 from __future__ import annotations
 
+import threading
+import time
+import weakref
 from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 
@@ -25,21 +28,49 @@ from .training import training_by_community
 #: (label, days) of the active-member windows, like JupyterHub's ``jupyterhub_active_users``
 PERIODS = (("24h", 1), ("7d", 7), ("30d", 30))
 
+#: Seconds a scrape's result is served again. Prometheus scrapes every 15 to 60 s, and several
+#: Prometheus servers (or a dashboard's refresh) may scrape at once: they share one computation.
+CACHE_SECONDS = 10.0
+
+# per store: (k, communities) -> (monotonic time computed, metric families)
+_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_cache_lock = threading.Lock()
+
 
 class CatalystCollector(Collector):
     """Yields the catalyst gauges of ``communities`` (None: all) for one store."""
 
     def __init__(
-        self, store: Store, min_group_size: int, communities: Iterable[str] | None = None
+        self,
+        store: Store,
+        min_group_size: int,
+        communities: Iterable[str] | None = None,
+        max_age: float = CACHE_SECONDS,
     ) -> None:
         self.store = store
         self.k = min_group_size
         self.communities = sorted(communities) if communities is not None else None
+        self.max_age = max_age
 
     def _keep(self, value: int) -> bool:
         return not 0 < value < self.k
 
     def collect(self) -> Iterator[Metric]:
+        """The gauges, computed at most once per ``max_age`` seconds for the same store,
+        minimum group size and communities."""
+        key = (self.k, None if self.communities is None else tuple(self.communities))
+        now = time.monotonic()
+        with _cache_lock:
+            cached = _cache.get(self.store, {}).get(key)
+        if cached is not None and now - cached[0] < self.max_age:
+            yield from cached[1]
+            return
+        metrics = list(self._collect())
+        with _cache_lock:
+            _cache.setdefault(self.store, {})[key] = (now, metrics)
+        yield from metrics
+
+    def _collect(self) -> Iterator[Metric]:
         store, chosen = self.store, self.communities
         today: date = utcnow().date()
 
@@ -83,7 +114,7 @@ class CatalystCollector(Collector):
                     active.add_metric([community, label], n)
         yield active
 
-        done = activated_counts(store, chosen if chosen is not None else list(members))
+        done = activated_counts(store, chosen)
         gauge = GaugeMetricFamily(
             "catalyst_onboarding_completed_members",
             "Members who reached every step of their community's onboarding checklist.",
@@ -152,9 +183,12 @@ class CatalystCollector(Collector):
 
 
 def metrics_registry(
-    store: Store, min_group_size: int, communities: Iterable[str] | None = None
+    store: Store,
+    min_group_size: int,
+    communities: Iterable[str] | None = None,
+    max_age: float = CACHE_SECONDS,
 ) -> CollectorRegistry:
     """A registry holding only the catalyst collector (no process metrics of the service)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(CatalystCollector(store, min_group_size, communities))
+    registry.register(CatalystCollector(store, min_group_size, communities, max_age))
     return registry

@@ -14,7 +14,7 @@ from ..store import Store
 from .adoption import Adoption, adoption
 from .common import Period
 from .funnel import Funnel, funnel
-from .overview import community_totals
+from .training import training_by_community
 from .usage import Usage, usage
 
 
@@ -61,9 +61,11 @@ def month_report(
     period = Period.month(year, month)
     before = period.start - timedelta(days=1)
     previous = Period.month(before.year, before.month)
-    now, then = adoption(store, community, period), adoption(store, community, previous)
+    # the month page shows daily figures, not the weekly lifecycle and retention
+    now = adoption(store, community, period, weekly=False)
+    then = adoption(store, community, previous, weekly=False)
     use, use_before = usage(store, community, period), usage(store, community, previous)
-    training = {r.community: r for r in community_totals(store, period, [community])}.get(community)
+    training = training_by_community(store, [community]).get(community)
     figures = [
         Figure("active_members", now.active_members, then.active_members),
         Figure("mean_dau", now.mean_dau, then.mean_dau),

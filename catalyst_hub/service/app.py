@@ -32,7 +32,7 @@ from ..catalyst_app import CatalystApp
 from ..i18n import LANGUAGES, gettext_for
 from ..ingest import Ingestor
 from ..store.privacy import purge_expired_events
-from . import api, pages, reports_api
+from . import api, openapi, pages, reports_api
 from .base import OAuthCallbackHandler
 from .collector import Collector
 from .limits import RateLimiter
@@ -240,6 +240,7 @@ class CatalystService(CatalystApp):
             (r"api/?", api.InfoHandler),
             (r"api/events", api.EventsHandler),
             (r"api/me", api.MeHandler),
+            (r"api/openapi.json", openapi.OpenAPIHandler),
             (r"oauth_callback", OAuthCallbackHandler),
         ]
         routes += pages.handlers() + reports_api.handlers()

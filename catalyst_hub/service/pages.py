@@ -42,6 +42,13 @@ class PageHandler(api.CookieXsrfRefusal, BaseHandler):
                 secure=self.request.protocol == "https",
             )
 
+    def get_login_url(self) -> str:
+        if getattr(self, "_not_allowed", False):
+            # the hub knows this token, but it may not use the service: logging in again
+            # would not help (and a token's request cannot follow a login redirect)
+            self.raise_unauthenticated()
+        return super().get_login_url()
+
     def set_default_headers(self) -> None:
         super().set_default_headers()
         # pages show personal data and depend on the chosen language

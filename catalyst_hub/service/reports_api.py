@@ -15,6 +15,7 @@ also served as CSV (``?format=csv&table=<id>`` or ``<page>.csv``) and the whole 
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -63,6 +64,8 @@ from .pages import PageHandler
 FORMATS = ("html", "csv", "json")
 KINDS = ("adoption", "funnel", "usage", "month")
 MAX_LEARNERS_PER_REQUEST = 500
+#: Fields of a training form or JSON body that hold several values.
+LIST_FIELDS = ("lessons", "usernames", "remove")
 
 
 class ReportHandler(PageHandler):
@@ -76,8 +79,9 @@ class ReportHandler(PageHandler):
 
     def get_login_url(self) -> str:
         if self.fmt != "html":
-            # exports are fetched by scripts: answer 401, do not redirect to a login page
-            raise web.HTTPError(401, self._("Authentication required: send a JupyterHub token."))
+            # exports are fetched by scripts: answer 401 (403 for a token without access to
+            # the service), do not redirect to a login page
+            self.raise_unauthenticated()
         return super().get_login_url()
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
@@ -120,9 +124,7 @@ class ReportHandler(PageHandler):
                     ),
                 )
             self.set_header("Content-Type", "text/csv; charset=UTF-8")
-            self.set_header(
-                "Content-Disposition", f'attachment; filename="{filename}-{table.id}.csv"'
-            )
+            self.set_header("Content-Disposition", attachment(f"{filename}-{table.id}.csv"))
             self.set_header("Cache-Control", "no-store")
             # a BOM so spreadsheets read UTF-8 community names and titles right
             self.finish("\ufeff" + table.csv())
@@ -153,6 +155,14 @@ class ReportHandler(PageHandler):
             for k in ("from", "to", "month", "days")
             if self.get_query_argument(k, None)
         }
+
+
+def attachment(filename: str) -> str:
+    """A Content-Disposition for a download named after user-chosen text (a community):
+    an ASCII fallback, and the exact name percent-encoded (RFC 6266), so no quote or control
+    character ever reaches the header."""
+    fallback = re.sub(r"[^A-Za-z0-9._-]+", "_", filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 def format_value(_):
@@ -603,7 +613,11 @@ class TrainingHandler(ReportHandler):
         """The cohort, if it is in a community this token leads; else 404 (nothing of
         another community is revealed, not even that the cohort exists)."""
         allowed = self.training_scope()
-        cohort = await self.run_db(get_cohort, self.catalyst.store, int(cohort_id))
+        number = int(cohort_id)
+        # beyond the id column's range (a 32-bit integer in PostgreSQL) there is no cohort
+        cohort = (
+            await self.run_db(get_cohort, self.catalyst.store, number) if number < 2**31 else None
+        )
         if cohort is None or not (allowed is scopes.ALL or cohort.community in allowed):
             raise web.HTTPError(404, self._("No such cohort."))
         return cohort
@@ -617,13 +631,19 @@ class TrainingHandler(ReportHandler):
                 raise web.HTTPError(400, self._("Request body is not valid JSON.")) from None
             if not isinstance(data, dict):
                 raise web.HTTPError(400, self._("Request body must be a JSON object."))
-            return data
-        return {
-            key: [v.decode("utf-8", "replace") for v in values]
-            if key in ("lessons", "usernames", "remove")
-            else values[-1].decode("utf-8", "replace")
-            for key, values in self.request.body_arguments.items()
-        }
+        else:
+            data = {
+                key: [v.decode("utf-8", "replace") for v in values]
+                if key in LIST_FIELDS
+                else values[-1].decode("utf-8", "replace")
+                for key, values in self.request.body_arguments.items()
+            }
+        for key, value in data.items():
+            values = value if key in LIST_FIELDS and isinstance(value, list) else [value]
+            # text only (or a list of texts), and no NUL, which no database text column holds
+            if not all(v is None or (isinstance(v, str) and "\x00" not in v) for v in values):
+                raise web.HTTPError(400, self._("{field} must be text.", field=key[:40]))
+        return data
 
     @property
     def wants_json(self) -> bool:
