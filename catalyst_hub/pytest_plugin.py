@@ -2,8 +2,9 @@
 
 Enabled as a pytest plugin through the ``pytest11`` entry point. Engines:
 
-- ``catalyst_db_url`` is parametrized over SQLite and PostgreSQL. PostgreSQL is found at
-  ``$CATALYST_TEST_POSTGRES_URL`` (default ``postgresql://postgres@127.0.0.1:5432/test``).
+- ``catalyst_db_url`` is parametrized over SQLite and PostgreSQL. The PostgreSQL server is
+  found at ``$CATALYST_TEST_POSTGRES_URL`` (default ``postgresql://postgres@127.0.0.1:5432/test``);
+  each test session creates a database of its own there and drops it at the end.
   Where none answers the PostgreSQL cases skip, unless ``$CATALYST_REQUIRE_ALL`` is set (CI),
   which turns the skip into a failure.
 - Every test gets its own ``hub`` name: rows carry it, so tests sharing one PostgreSQL
@@ -35,21 +36,42 @@ def missing(what: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def _postgres_engine():
-    from sqlalchemy import text
+def _postgres_database():
+    """A database of this test session's own on the PostgreSQL server (created, migrated,
+    dropped at the end), so runs of different versions never share a schema."""
+    import time
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
 
     from catalyst_hub.store import make_engine, upgrade
 
-    try:
-        engine = make_engine(POSTGRES_URL)
-        with engine.connect() as conn:
-            conn.execute(text("select 1"))
-    except Exception as e:  # no server, or refused
-        yield e
+    name = f"catalyst_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = None
+    error: Exception | None = None
+    for _ in range(30):  # a server restarting (fault tests elsewhere) answers again soon
+        try:
+            admin = create_engine(
+                make_url(POSTGRES_URL).set(drivername="postgresql+psycopg"),
+                isolation_level="AUTOCOMMIT",
+            )
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            break
+        except Exception as e:  # no server, or refused
+            error, admin = e, None
+            time.sleep(1)
+    if admin is None:
+        yield error
         return
+    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
     upgrade(engine)
-    yield engine
     engine.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -63,10 +85,10 @@ def catalyst_db_url(request, tmp_path) -> str:
         upgrade(engine)
         engine.dispose()
         return url
-    engine = request.getfixturevalue("_postgres_engine")
-    if isinstance(engine, Exception):
-        missing(f"PostgreSQL is not reachable at {POSTGRES_URL}: {engine}")
-    return POSTGRES_URL
+    url = request.getfixturevalue("_postgres_database")
+    if isinstance(url, Exception):
+        missing(f"PostgreSQL is not reachable at {POSTGRES_URL}: {url}")
+    return url
 
 
 @pytest.fixture
