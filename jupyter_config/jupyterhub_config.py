@@ -49,6 +49,10 @@ c.JupyterHub.services = [
     }
 ]
 
+# the hub's home page links to the researcher's page; the Services menu names it
+c.JupyterHub.template_paths = [os.path.join(HERE, "templates")]
+c.JupyterHub.template_vars = {"catalyst_service_name": SERVICE_NAME}
+
 c.JupyterHub.load_roles = [
     # every user may use the service: send events about themselves, read their own progress
     {"name": "user", "scopes": ["self", f"access:services!service={SERVICE_NAME}"]},

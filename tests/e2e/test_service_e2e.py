@@ -4,6 +4,7 @@ import time
 import uuid
 from datetime import datetime, timezone
 
+import requests
 from sqlalchemy import create_engine, select
 
 from catalyst_hub.store import tables as t
@@ -66,3 +67,19 @@ def test_server_token_event_session_and_isolation(real_hub):
     states = {s["id"]: s["state"] for s in real_hub.service_get("api/me", alice).json()["steps"]}
     assert states["login"] == states["start_server"] == states["stop_server"] == "done"
     engine.dispose()
+
+
+def test_hub_home_page_links_to_the_researchers_page(real_hub):
+    session = requests.Session()
+    session.get(real_hub.url + "hub/login")
+    r = session.post(
+        real_hub.url + "hub/login?next=/hub/home",
+        data={"username": BOB, "password": "bob-pass", "_xsrf": session.cookies.get("_xsrf")},
+    )
+    assert r.status_code == 200
+    home = session.get(real_hub.url + "hub/home")
+    # the home page's button and the Services menu both lead to the service's "me" page
+    assert home.text.count('href="/services/catalyst/me"') == 2
+    me = session.get(real_hub.url + "services/catalyst/me")  # through the OAuth dance
+    assert me.status_code == 200
+    assert 'data-step-id="login"' in me.text

@@ -76,7 +76,12 @@ def concrete_paths(spec, path: str, item: dict) -> list[str]:
 def test_the_description_is_valid_openapi_3(spec):
     jsonschema.Draft4Validator(OPENAPI_30).validate(spec)
     assert spec["openapi"].startswith("3.")
-    ids = [op["operationId"] for item in spec["paths"].values() for m, op in item.items() if m in METHODS]
+    ids = [
+        op["operationId"]
+        for item in spec["paths"].values()
+        for m, op in item.items()
+        if m in METHODS
+    ]
     assert len(ids) == len(set(ids)), "operationIds must be unique"
 
 
