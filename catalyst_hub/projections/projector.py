@@ -16,7 +16,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, Table, bindparam, delete, func, select, tuple_, update
+from sqlalchemy import (
+    Connection,
+    Date,
+    DateTime,
+    Table,
+    bindparam,
+    delete,
+    func,
+    select,
+    tuple_,
+    update,
+)
 
 from ..catalog import Catalog
 from ..store import tables as t
@@ -500,22 +511,34 @@ class Projector:
     # -- rebuild -----------------------------------------------------------------------------
 
     def rebuild(self, conn_factory, hub: str, chunk: int = 20_000) -> int:
-        """Empty the hub's projections and replay its whole event log. Returns events replayed."""
+        """Empty the hub's projections and replay its whole event log. Returns events replayed.
+
+        After a retention purge the log starts at the hub's horizon (see
+        ``store.privacy.purge_expired_events``): rows that depend on purged events are kept
+        as they are, and the log from the horizon on is replayed into the rest (see
+        ``_from_horizon``). The result is the same tables as before the purge.
+        """
         with conn_factory() as conn:
+            horizon = retention_horizon(conn, hub)
             for table in t.PROJECTION_TABLES:
-                conn.execute(delete(table).where(table.c.hub == hub))
+                conn.execute(
+                    delete(table).where(table.c.hub == hub, *_from_horizon(table, horizon))
+                )
         replayed = 0
-        for batch in _chunks(conn_factory, hub, chunk):
+        for batch in _chunks(conn_factory, hub, chunk, since=horizon):
             with conn_factory() as conn:
                 self.apply(conn, batch)
             replayed += len(batch)
         return replayed
 
 
-def _chunks(conn_factory, hub: str, size: int) -> Iterator[list[StoredEvent]]:
-    """The hub's events in (time, id) order, by keyset pagination so memory stays flat."""
+def _chunks(
+    conn_factory, hub: str, size: int, since: datetime | None = None
+) -> Iterator[list[StoredEvent]]:
+    """The hub's events in (time, id) order (from ``since`` on), by keyset pagination so
+    memory stays flat."""
     e = t.events.c
-    after = None
+    after = (since, "") if since is not None else None
     while True:
         query = select(t.events).where(e.hub == hub).order_by(e.time, e.id).limit(size)
         if after is not None:
@@ -526,6 +549,37 @@ def _chunks(conn_factory, hub: str, size: int) -> Iterator[list[StoredEvent]]:
             return
         yield [StoredEvent(**row._mapping) for row in rows]
         after = (rows[-1].time, rows[-1].id)
+
+
+# -- rebuild after a retention purge -------------------------------------------------------------
+
+
+def retention_horizon(conn: Connection, hub: str) -> datetime | None:
+    """The hub's retention horizon: raw events before it were purged (None: never purged)."""
+    r = t.retention_horizons.c
+    return conn.execute(select(r.horizon).where(r.hub == hub)).scalar()
+
+
+def _from_horizon(table: Table, horizon: datetime | None) -> tuple:
+    """The rows of ``table`` a rebuild recomputes: all without a horizon, else those whose
+    earliest contributing event time (``tables.HORIZON_COLUMNS``) is at or after it.
+
+    Why that gives the tables as they were: a row's column is the minimum of its events'
+    times, so a row from the horizon on depends on kept events only, and every event before
+    the horizon (purged, or a consent decision or a late arrival still in the log) went into
+    a row before it, which is kept and not replayed into. Events from the horizon on are
+    replayed into kept rows too; those merges are idempotent (earliest, latest, by time),
+    except the daily sums, and a daily total before the horizon (a midnight) gets no event
+    from the horizon on.
+    """
+    if horizon is None:
+        return ()
+    column = t.HORIZON_COLUMNS.get(table.name)
+    if column is None:
+        raise RuntimeError(
+            f"projection {table.name} has no horizon column (tables.HORIZON_COLUMNS)"
+        )
+    return (column >= (horizon.date() if isinstance(column.type, Date) else horizon),)
 
 
 def _parse_time(value: str | datetime | None) -> datetime | None:

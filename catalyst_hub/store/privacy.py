@@ -217,19 +217,45 @@ def erase_member(store: Store, member_id: str) -> Erasure:
 # -- retention -------------------------------------------------------------------------------
 
 
+def purge_horizon(now: datetime, retention_days: int) -> datetime:
+    """The cutoff of a purge: midnight UTC of the first day still kept. Whole days only, so
+    every daily total before it comes entirely from purged events and every one after it
+    entirely from kept events (at most a day more than ``retention_days`` is kept)."""
+    return datetime.combine((now - timedelta(days=retention_days)).date(), datetime.min.time())
+
+
+def retention_horizon(store: Store) -> datetime | None:
+    """The hub's recorded horizon: raw events before it were purged (None: never purged)."""
+    r = t.retention_horizons.c
+    with store.connect() as conn:
+        return conn.execute(select(r.horizon).where(r.hub == store.hub)).scalar()
+
+
 def purge_expired_events(
     store: Store, retention_days: int, now: datetime | None = None, chunk: int = 5000
 ) -> int:
-    """Delete this hub's raw events older than ``retention_days``; returns how many.
+    """Delete this hub's raw events older than ``retention_days`` (whole days); returns how
+    many.
 
-    Projections (daily activity, steps reached, training progress) stay: they are the
-    aggregates reports need. Consent events stay until erasure: they record the member's
-    decision, which the ingest path enforces. Deleting in chunks keeps each transaction short
-    on a large PostgreSQL log.
+    Kept, until the member erases their data:
+
+    - the projections (daily activity, first seen, steps reached, training progress,
+      exercises, server sessions): reports and the member's own page read them. The purge
+      records its horizon first (``retention_horizons``), and ``rebuild`` keeps the rows that
+      depend on events before it instead of recomputing them from a log that no longer has
+      them; so a rebuild after a purge gives the very same tables as before it.
+    - consent events: they record the member's decision, which the ingest path enforces.
+
+    All other kinds of event are purged alike, milestones included (a step reached is kept
+    as its projection row, with its time): keeping the raw milestone events for rebuilds
+    would keep per-person records longer than the retention the privacy page states.
+    Deleting in chunks keeps each transaction short on a large PostgreSQL log.
     """
     if retention_days <= 0:
         return 0
-    cutoff = (now or utcnow()) - timedelta(days=retention_days)
+    now = now or utcnow()
+    cutoff = purge_horizon(now, retention_days)
+    _record_horizon(store, cutoff, now)  # before deleting: a crash mid-purge loses nothing
     e = t.events.c
     expired = (
         select(e.id).where(e.hub == store.hub, e.time < cutoff, e.schema != "consent").limit(chunk)
@@ -242,3 +268,15 @@ def purge_expired_events(
                 return total
             conn.execute(delete(t.events).where(e.hub == store.hub, e.id.in_(ids)))
         total += len(ids)
+
+
+def _record_horizon(store: Store, horizon: datetime, now: datetime) -> None:
+    """Move the hub's horizon forward to ``horizon`` (never back: a shorter retention set
+    once has deleted what a longer one would keep)."""
+    r = t.retention_horizons
+    with store.begin() as conn:
+        current = conn.execute(select(r.c.horizon).where(r.c.hub == store.hub)).scalar()
+        if current is None:
+            conn.execute(insert(r).values(hub=store.hub, horizon=horizon, updated=now))
+        elif horizon > current:
+            conn.execute(update(r).where(r.c.hub == store.hub).values(horizon=horizon, updated=now))

@@ -163,6 +163,29 @@ PROJECTION_TABLES = (
     server_sessions,
 )
 
+#: Per projection table, the column holding the earliest event time a row depends on (the
+#: merges are minima of it). After a purge, a row whose value is older than the horizon
+#: depends on deleted events: ``rebuild`` keeps it rather than recomputing it.
+HORIZON_COLUMNS = {
+    members.name: members.c.first_seen,
+    member_steps.name: member_steps.c.reached,
+    daily_activity.name: daily_activity.c.day,
+    training_progress.name: training_progress.c.first_activity,
+    exercise_completions.name: exercise_completions.c.completed,
+    server_sessions.name: server_sessions.c.started,
+}
+
+# The retention horizon of each hub: raw events before it were deleted (all but consent
+# decisions), so projections before it can no longer be recomputed from the log.
+retention_horizons = Table(
+    "retention_horizons",
+    metadata,
+    Column("hub", String(HUB), primary_key=True),
+    # midnight UTC: events before it are gone, daily totals before it are complete
+    Column("horizon", DateTime, nullable=False),
+    Column("updated", DateTime, nullable=False),
+)
+
 # -- training cohorts (written by training leads through the service, not projections) ---------
 
 cohorts = Table(

@@ -49,6 +49,7 @@ import argparse
 import contextlib
 import os
 import secrets
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -89,6 +90,7 @@ class Scale:
     #: the outbox's longest wait between retries (the extension's default is 300 s)
     outbox_retry_max: float = 5.0
     settle_timeout: float = 180.0  # how long delivery may take once the stream ends
+    postgres_down: float = 3.0  # seconds PostgreSQL stays stopped on each restart
 
 
 TEST_SCALE = Scale(servers=3, events=3000, duration=10.0, faults=2)
@@ -456,7 +458,7 @@ def tally(
     )
 
 
-def check_members(hub: RealHub, users: list[str], stored, producers: list[Producer]) -> list[str]:
+def check_members(hub: RealHub, users: list[str], stored) -> list[str]:
     """Notes on events stamped with another member than the server's own (should be none)."""
     from sqlalchemy import select
 
@@ -517,28 +519,114 @@ def _at_intervals(scale: Scale, count: int) -> Iterator[int]:
         yield k
 
 
-def run_service_kill(workdir: Path, scale: Scale) -> Result:
+def service_kill(hub: RealHub, users: list[str], scale: Scale) -> Result:
+    """SIGKILL the service ``scale.faults`` times while the stream flows."""
     run = secrets.token_hex(3)
     started = time.monotonic()
-    with fault_hub(workdir, scale) as (hub, users):
-        producers, pool, futures = _stream(hub, users, run, scale)
-        downtimes = []
+    producers, pool, futures = _stream(hub, users, run, scale)
+    downtimes = []
+    try:
+        for _ in _at_intervals(scale, scale.faults):
+            pid = wait_service(hub, 60)
+            os.kill(pid, signal.SIGKILL)
+            killed = time.monotonic()
+            # JupyterHub notices at its next poll of the service and starts it again
+            wait_service(hub, 120, old_pid=pid)
+            downtimes.append(time.monotonic() - killed)
+    finally:
+        _finish(pool, futures)
+    expected = {m for p in producers for m in p.sent}
+    stored = settle(hub, users, run, expected, scale.settle_timeout)
+    result = tally("service-kill", scale, len(downtimes), producers, stored, started)
+    result.notes += check_members(hub, users, stored)
+    result.notes.append(
+        "restarted by JupyterHub after " + ", ".join(f"{d:.1f}" for d in downtimes) + " s"
+    )
+    result.details["downtimes"] = downtimes
+    return result
+
+
+def hub_restart(hub: RealHub, users: list[str], scale: Scale) -> Result:
+    """Stop and start JupyterHub ``scale.faults`` times while the stream flows; the hub must
+    run with ``cleanup_servers = False`` (``fault_hub(keep_servers=True)``)."""
+    run = secrets.token_hex(3)
+    started = time.monotonic()
+    producers, pool, futures = _stream(hub, users, run, scale)
+    pids = {p.server.user: p.server.pid for p in producers}
+    downtimes, kept = [], True
+    try:
+        for _ in _at_intervals(scale, scale.faults):
+            began = time.monotonic()
+            hub.restart()
+            downtimes.append(time.monotonic() - began)
+            running = {u: pid for u, (pid, _) in server_processes(hub).items()}
+            kept = kept and running == pids
+    finally:
+        _finish(pool, futures)
+    expected = {m for p in producers for m in p.sent}
+    stored = settle(hub, users, run, expected, scale.settle_timeout)
+    result = tally("hub-restart", scale, len(downtimes), producers, stored, started)
+    result.notes += check_members(hub, users, stored)
+    result.notes.append(
+        f"hub and proxy down {', '.join(f'{d:.1f}' for d in downtimes)} s; servers "
+        + ("kept running" if kept else "did NOT keep running")
+    )
+    result.details["servers_kept"] = kept
+    return result
+
+
+def corrupt_outbox(hub: RealHub, users: list[str], scale: Scale) -> Result:
+    """Crash the first server with events in its outbox, damage the file, start it again."""
+    run = secrets.token_hex(3)
+    started = time.monotonic()
+    producers = [Producer(run, i, Server.find(hub, u)) for i, u in enumerate(users)]
+    victim, others = producers[0], producers[1:]
+    share = shares(scale.events, len(producers))
+    pool = ThreadPoolExecutor(max_workers=max(1, len(others)))
+    futures = [
+        pool.submit(p.produce, n, scale.duration) for p, n in zip(others, share[1:], strict=True)
+    ]
+    path = victim.server.outbox_path(hub)
+    try:
+        # the victim's first half, then a crash with events still in its outbox: the service
+        # is paused meanwhile, so they cannot be delivered before the crash
+        victim.produce(share[0] // 2, scale.duration / 2)
+        service = wait_service(hub, 60)
+        os.kill(service, signal.SIGSTOP)
         try:
-            for _ in _at_intervals(scale, scale.faults):
-                pid = wait_service(hub, 60)
-                os.kill(pid, signal.SIGKILL)
-                killed = time.monotonic()
-                wait_service(hub, 120 if scale.service_poll else 120, old_pid=pid)
-                downtimes.append(time.monotonic() - killed)
+            victim.produce(min(CHUNK, share[0] - share[0] // 2), 0)
+            time.sleep(0.5)  # the outbox thread has written them
+            os.kill(victim.server.pid, signal.SIGKILL)
+            while _alive(victim.server.pid):
+                time.sleep(0.05)
         finally:
-            _finish(pool, futures)
-        expected = {m for p in producers for m in p.sent}
-        stored = settle(hub, users, run, expected, scale.settle_timeout)
-        result = tally("service-kill", scale, len(downtimes), producers, stored, started)
-        result.notes += check_members(hub, users, stored, producers)
-        result.notes.append(
-            "restarted by JupyterHub after " + ", ".join(f"{d:.1f}" for d in downtimes) + " s"
-        )
+            os.kill(service, signal.SIGCONT)
+        destroyed = set(outbox_markers(path))
+        damage(path)
+        after = len(victim.sent)
+        # start it again (the hub itself would notice the crash only at its next poll)
+        hub.stop_server(victim.server.user, timeout=60)
+        hub.start_server(victim.server.user, timeout=120)
+        victim.server = Server.find(hub, victim.server.user)
+        rest = share[0] - len(victim.sent) - len(victim.unacknowledged)
+        victim.produce(max(0, rest), scale.duration / 2)
+    finally:
+        _finish(pool, futures)
+    expected = {m for p in producers for m in p.sent} - destroyed
+    stored = settle(hub, users, run, expected, scale.settle_timeout)
+    result = tally("corrupt-outbox", scale, 1, producers, stored, started, destroyed)
+    result.notes += check_members(hub, users, stored)
+    moved = sorted(p.name for p in path.parent.glob("outbox.sqlite.corrupt-*"))
+    stored_markers = {m for _, _, m in stored}
+    result.details["sent_after_corruption"] = len(victim.sent) - after
+    result.details["lost_after_corruption"] = len(set(victim.sent[after:]) - stored_markers)
+    result.details["moved_aside"] = moved
+    result.notes.append(
+        f"{len(destroyed)} event(s) were pending in the damaged file "
+        f"({result.destroyed_but_stored} of them had reached the service before the crash); "
+        f"{result.details['sent_after_corruption']} sent after it, all to be stored; "
+        f"moved aside: {', '.join(moved) or 'nothing'}"
+    )
     return result
 
 
@@ -567,181 +655,122 @@ def postgres_database(url: str = POSTGRES_URL) -> Iterator[str]:
     try:
         yield make_url(url).set(database=name).render_as_string(hide_password=False)
     finally:
-        wait_postgres(60)
+        wait_postgres(60, url)
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
 
 
-def postgres_restart_command() -> list[str]:
-    """The command restarting this machine's PostgreSQL cluster (Debian's pg_ctlcluster)."""
-    configured = os.environ.get("CATALYST_FAULTS_PG_RESTART")
+def postgres_control() -> list[str]:
+    """The command that stops and starts this machine's PostgreSQL, without the action
+    ($CATALYST_FAULTS_PG_CTL, or Debian's ``pg_ctlcluster`` for the newest cluster)."""
+    configured = os.environ.get("CATALYST_FAULTS_PG_CTL")
     if configured:
         return configured.split()
     try:
-        versions = sorted(os.listdir("/etc/postgresql"), key=lambda v: float(v))
+        versions = sorted(os.listdir("/etc/postgresql"), key=float)
     except (OSError, ValueError):
         versions = []
-    if not versions or not shutil_which("pg_ctlcluster"):
+    if not versions or not shutil.which("pg_ctlcluster"):
         raise Unavailable(
-            "cannot restart PostgreSQL here (no pg_ctlcluster / /etc/postgresql); "
-            "set $CATALYST_FAULTS_PG_RESTART to the command that restarts it"
+            "cannot restart PostgreSQL here (no pg_ctlcluster or /etc/postgresql); set "
+            "$CATALYST_FAULTS_PG_CTL to a command that takes stop / start"
         )
-    return ["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main", "restart"]
-
-
-def shutil_which(name: str) -> str | None:
-    import shutil
-
-    return shutil.which(name)
+    return ["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main"]
 
 
 def wait_postgres(timeout: float, url: str = POSTGRES_URL) -> None:
-    """Wait until PostgreSQL accepts connections again (``pg_isready``)."""
+    """Wait until PostgreSQL accepts connections (``pg_isready``)."""
     from sqlalchemy.engine import make_url
 
     parsed = make_url(url)
+    command = ["pg_isready", "-q", "-h", parsed.host or "127.0.0.1", "-p", str(parsed.port or 5432)]
     deadline = time.monotonic() + timeout
-    while True:
-        ready = subprocess.run(
-            ["pg_isready", "-q", "-h", parsed.host or "127.0.0.1", "-p", str(parsed.port or 5432)],
-            check=False,
-        )
-        if ready.returncode == 0:
-            return
+    while subprocess.run(command, check=False).returncode != 0:
         if time.monotonic() > deadline:
             raise TimeoutError(f"PostgreSQL is not accepting connections after {timeout} s")
         time.sleep(0.2)
 
 
-def run_postgres_restart(workdir: Path, scale: Scale, url: str = POSTGRES_URL) -> Result:
-    command = postgres_restart_command()
+def postgres_restart(
+    hub: RealHub, users: list[str], scale: Scale, url: str = POSTGRES_URL
+) -> Result:
+    """Restart PostgreSQL ``scale.faults`` times under a service that uses it; the service
+    must answer 503 meanwhile (never 500) and recover without being restarted."""
+    control = postgres_control()
     run = secrets.token_hex(3)
     started = time.monotonic()
-    with postgres_database(url) as db_url, fault_hub(workdir, scale, db_url=db_url) as (hub, users):
-        service_before = hub.service_pid()
-        unavailable_before = _log_count(hub, "database unavailable")
-        producers, pool, futures = _stream(hub, users, run, scale)
-        downtimes = []
-        try:
-            for _ in _at_intervals(scale, scale.faults):
-                began = time.monotonic()
-                try:
-                    subprocess.run(command, check=True, capture_output=True, timeout=120)
-                finally:
-                    wait_postgres(120, url)
-                downtimes.append(time.monotonic() - began)
-        finally:
-            _finish(pool, futures)
-        expected = {m for p in producers for m in p.sent}
-        stored = settle(hub, users, run, expected, scale.settle_timeout)
-        result = tally("postgres-restart", scale, len(downtimes), producers, stored, started)
-        result.notes += check_members(hub, users, stored, producers)
-        service_after = hub.service_pid()
-        result.notes.append(
-            f"restarts took {', '.join(f'{d:.1f}' for d in downtimes)} s; "
-            f"{_log_count(hub, 'database unavailable') - unavailable_before} answer(s) 503 meanwhile; "
-            f"{_log_count(hub, '500 POST')} answer(s) 500"
-        )
-        if service_after != service_before:
-            result.notes.append("the service was restarted (it should recover by itself)")
-        result.details["service_restarted"] = service_after != service_before
-    return result
-
-
-def run_hub_restart(workdir: Path, scale: Scale) -> Result:
-    run = secrets.token_hex(3)
-    started = time.monotonic()
-    with fault_hub(workdir, scale, keep_servers=True) as (hub, users):
-        producers, pool, futures = _stream(hub, users, run, scale)
-        pids = {p.server.user: p.server.pid for p in producers}
-        downtimes, survived = [], True
-        try:
-            for _ in _at_intervals(scale, scale.faults):
-                began = time.monotonic()
-                hub.restart()
-                downtimes.append(time.monotonic() - began)
-                running = {u: pid for u, (pid, _) in server_processes(hub).items()}
-                survived = survived and running == pids
-        finally:
-            _finish(pool, futures)
-        expected = {m for p in producers for m in p.sent}
-        stored = settle(hub, users, run, expected, scale.settle_timeout)
-        result = tally("hub-restart", scale, len(downtimes), producers, stored, started)
-        result.notes += check_members(hub, users, stored, producers)
-        result.notes.append(
-            f"hub down {', '.join(f'{d:.1f}' for d in downtimes)} s; servers "
-            + ("kept running" if survived else "did NOT keep running")
-        )
-        result.details["servers_kept"] = survived
-    return result
-
-
-def run_corrupt_outbox(workdir: Path, scale: Scale) -> Result:
-    run = secrets.token_hex(3)
-    started = time.monotonic()
-    with fault_hub(workdir, scale) as (hub, users):
-        producers = [Producer(run, i, Server.find(hub, u)) for i, u in enumerate(users)]
-        victim, others = producers[0], producers[1:]
-        share = shares(scale.events, len(producers))
-        pool = ThreadPoolExecutor(max_workers=len(producers))
-        futures = [
-            pool.submit(p.produce, n, scale.duration)
-            for p, n in zip(others, share[1:], strict=True)
-        ]
-        try:
-            # the victim's first half, then a crash with events still in its outbox: the
-            # service is paused meanwhile, so they cannot be delivered before the crash
-            victim.produce(share[0] // 2, scale.duration / 2)
-            service = wait_service(hub, 60)
-            os.kill(service, signal.SIGSTOP)
+    service_before = wait_service(hub, 60)
+    unavailable_before = _log_count(hub, "database unavailable")
+    errors_before = _log_count(hub, "500 POST")
+    producers, pool, futures = _stream(hub, users, run, scale)
+    downtimes = []
+    try:
+        for _ in _at_intervals(scale, scale.faults):
+            began = time.monotonic()
             try:
-                victim.produce(min(CHUNK, share[0] - share[0] // 2), 0)
-                time.sleep(0.5)  # the outbox thread has written them
-                os.kill(victim.server.pid, signal.SIGKILL)
-                while _alive(victim.server.pid):
-                    time.sleep(0.05)
+                subprocess.run([*control, "stop"], check=True, capture_output=True, timeout=120)
+                time.sleep(scale.postgres_down)  # long enough for every outbox to meet it
             finally:
-                os.kill(service, signal.SIGCONT)
-            path = victim.server.outbox_path(hub)
-            destroyed = set(outbox_markers(path))
-            damage(path)
-            after = len(victim.sent)
-            # restart it (the hub would notice the crash only at its next poll)
-            hub.stop_server(victim.server.user, timeout=60)
-            hub.start_server(victim.server.user, timeout=120)
-            victim.server = Server.find(hub, victim.server.user)
-            rest = share[0] - len(victim.sent) - len(victim.unacknowledged)
-            victim.produce(max(0, rest), scale.duration / 2)
-        finally:
-            _finish(pool, futures)
-        expected = {m for p in producers for m in p.sent} - destroyed
-        stored = settle(hub, users, run, expected, scale.settle_timeout)
-        result = tally("corrupt-outbox", scale, 1, producers, stored, started, destroyed)
-        result.notes += check_members(hub, users, stored, producers)
-        moved = sorted(p.name for p in path.parent.glob("outbox.sqlite.corrupt-*"))
-        stored_markers = {m for _, _, m in stored}
-        result.details["sent_after_corruption"] = len(victim.sent) - after
-        result.details["lost_after_corruption"] = len(set(victim.sent[after:]) - stored_markers)
-        result.details["moved_aside"] = moved
-        result.notes.append(
-            f"{len(destroyed)} event(s) were pending in the damaged file "
-            f"({result.destroyed_but_stored} had reached the service before the crash); "
-            f"moved aside: {', '.join(moved) or 'nothing'}"
-        )
+                # never leave the machine's PostgreSQL down
+                subprocess.run([*control, "start"], check=False, capture_output=True, timeout=120)
+                wait_postgres(120, url)
+            downtimes.append(time.monotonic() - began)
+    finally:
+        _finish(pool, futures)
+    expected = {m for p in producers for m in p.sent}
+    stored = settle(hub, users, run, expected, scale.settle_timeout)
+    result = tally("postgres-restart", scale, len(downtimes), producers, stored, started)
+    result.notes += check_members(hub, users, stored)
+    restarted = hub.service_pid() != service_before
+    result.details.update(
+        service_restarted=restarted,
+        answers_503=_log_count(hub, "database unavailable") - unavailable_before,
+        answers_500=_log_count(hub, "500 POST") - errors_before,
+    )
+    result.notes.append(
+        f"PostgreSQL was down for {', '.join(f'{d:.1f}' for d in downtimes)} s; the service "
+        f"answered 503 {result.details['answers_503']} time(s) and 500 "
+        f"{result.details['answers_500']} time(s) meanwhile, and was "
+        + ("RESTARTED" if restarted else "not restarted")
+    )
     return result
 
 
-RUNNERS: dict[str, Callable[..., Result]] = {
-    "service-kill": run_service_kill,
-    "postgres-restart": run_postgres_restart,
-    "hub-restart": run_hub_restart,
-    "corrupt-outbox": run_corrupt_outbox,
+#: scenarios that run on a hub on SQLite (one hub for all of them, servers kept on restarts)
+SQLITE_SCENARIOS = {
+    "service-kill": service_kill,
+    "hub-restart": hub_restart,
+    "corrupt-outbox": corrupt_outbox,
 }
 
 
-def run_scenario(name: str, workdir: Path, scale: Scale) -> Result:
-    return RUNNERS[name](Path(workdir) / name, scale)
+def run_scenarios(
+    names: list[str],
+    workdir: Path,
+    scale: Scale,
+    postgres_url: str = POSTGRES_URL,
+    report: Callable[[str], None] = lambda line: None,
+) -> list[Result]:
+    """Run the named scenarios (the SQLite ones on one hub, PostgreSQL on its own)."""
+    results = []
+    on_sqlite = [n for n in names if n in SQLITE_SCENARIOS]
+    if on_sqlite:
+        with fault_hub(Path(workdir) / "sqlite", scale, keep_servers=True) as (hub, users):
+            for name in on_sqlite:
+                report(f"running {name} ({scale.servers} servers, {scale.events} events)...")
+                results.append(SQLITE_SCENARIOS[name](hub, users, scale))
+                report(f"  {'ok' if results[-1].ok else 'FAILED'} in {results[-1].seconds:.0f} s")
+    if "postgres-restart" in names:
+        report(f"running postgres-restart ({scale.servers} servers, {scale.events} events)...")
+        postgres_control()  # Unavailable before creating anything
+        with (
+            postgres_database(postgres_url) as db_url,
+            fault_hub(Path(workdir) / "postgres", scale, db_url=db_url) as (hub, users),
+        ):
+            results.append(postgres_restart(hub, users, scale, postgres_url))
+        report(f"  {'ok' if results[-1].ok else 'FAILED'} in {results[-1].seconds:.0f} s")
+    return results
 
 
 # -- the table ---------------------------------------------------------------------------------------
@@ -837,21 +866,19 @@ def main(argv: list[str] | None = None) -> int:
         "service_poll": args.service_poll,
     }
     scale = Scale(**{**scale.__dict__, **{k: v for k, v in overrides.items() if v is not None}})
-    results = []
     with contextlib.ExitStack() as stack:
         workdir = Path(args.workdir or stack.enter_context(tempfile.TemporaryDirectory()))
-        for name in args.scenarios:
-            print(f"running {name} ({scale.servers} servers, {scale.events} events)...", flush=True)
-            try:
-                if name == "postgres-restart":
-                    result = run_postgres_restart(workdir / name, scale, args.postgres_url)
-                else:
-                    result = run_scenario(name, workdir, scale)
-            except Unavailable as e:
-                print(f"  skipped: {e}", flush=True)
-                continue
-            results.append(result)
-            print(f"  {'ok' if result.ok else 'FAILED'} in {result.seconds:.0f} s", flush=True)
+        try:
+            results = run_scenarios(
+                args.scenarios,
+                workdir,
+                scale,
+                args.postgres_url,
+                report=lambda line: print(line, flush=True),
+            )
+        except Unavailable as e:
+            print(f"cannot run: {e}", file=sys.stderr)
+            return 2
     print()
     print(table(results))
     return 0 if all(r.ok for r in results) else 1
