@@ -55,7 +55,7 @@ class InfoHandler(APIHandler):
         )
 
 
-class EventsHandler(APIHandler):
+class EventsHandler(CookieXsrfRefusal, APIHandler):
     """``POST api/events``: a batch of events about the token's owner."""
 
     async def post(self) -> None:

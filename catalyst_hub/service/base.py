@@ -20,6 +20,10 @@ from . import scopes
 
 T = TypeVar("T")
 
+#: Largest body of a form or of a JSON request other than ingest (whose limit is
+#: ``CatalystService.max_body_bytes``): 500 usernames fit many times over.
+MAX_FORM_BYTES = 256 * 1024
+
 #: Database errors that mean "not now" rather than "never": the server is restarting or
 #: unreachable, a connection was lost, the pool is exhausted, SQLite is busy. A request that
 #: meets one answers 503 with Retry-After, so clients (the server extension's outbox) retry.
@@ -128,6 +132,17 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
             )
         raise web.HTTPError(401, self._("Authentication required: send a JupyterHub token."))
 
+    def check_body_size(self, limit: int = MAX_FORM_BYTES) -> None:
+        """413 for a request body larger than ``limit`` bytes."""
+        size = len(self.request.body or b"")
+        if size > limit:
+            raise web.HTTPError(
+                413,
+                self._(
+                    "Request body is {size} bytes; the limit is {limit}.", size=size, limit=limit
+                ),
+            )
+
     # -- database ----------------------------------------------------------------------------
 
     async def run_db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -188,6 +203,7 @@ class APIHandler(BaseHandler):
         return super().check_xsrf_cookie()
 
     def json_body(self) -> Any:
+        self.check_body_size()
         try:
             return orjson.loads(self.request.body)
         except orjson.JSONDecodeError as e:

@@ -29,6 +29,8 @@ class PageHandler(api.CookieXsrfRefusal, BaseHandler):
 
     async def prepare(self) -> None:
         await super().prepare()
+        if self.request.method not in ("GET", "HEAD", "OPTIONS"):
+            self.check_body_size()
         requested = self.get_query_argument("lang", None)
         if requested in LANGUAGES:
             # the language switcher's choice sticks for the service's pages
