@@ -6,9 +6,6 @@ shows those steps done for that member, and nothing for another."""
 from __future__ import annotations
 
 import json
-import os
-import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -16,33 +13,12 @@ import requests
 import websocket
 
 from catalyst_hub.testing.realhub import REPO, RealHub
+from catalyst_hub.testing.waiting import execute_request, wait_until
 
 pytestmark = pytest.mark.e2e
 
 ALICE = "alice@example.org"
 BOB = "bob"
-
-
-def server_token(hub: RealHub, username: str) -> str:
-    """The API token JupyterHub gave ``username``'s running single-user server (the token
-    the extension uses), read from the environment of the server process of this hub (other
-    tests may run servers for the same username at the same time)."""
-    home = str(Path(hub.workdir) / "homes").encode()
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit() or int(proc.name) == os.getpid():
-            continue
-        try:
-            raw = (proc / "environ").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        environ = dict(item.split(b"=", 1) for item in raw if b"=" in item)
-        if (
-            environ.get(b"JUPYTERHUB_USER") == username.encode()
-            and environ.get(b"HOME", b"").startswith(home)
-            and b"JUPYTERHUB_API_TOKEN" in environ
-        ):
-            return environ[b"JUPYTERHUB_API_TOKEN"].decode()
-    raise LookupError(f"no running server for {username}")
 
 
 @pytest.fixture
@@ -60,47 +36,12 @@ def hub_with_extension(tmp_path):
     hub.stop()
 
 
-def _wait(predicate, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        time.sleep(0.3)
-
-
 def _execute(ws_url: str, token: str, code: str) -> None:
     ws = websocket.create_connection(ws_url, header=[f"Authorization: token {token}"], timeout=30)
     try:
-        msg_id = uuid.uuid4().hex
-        ws.send(
-            json.dumps(
-                {
-                    "header": {
-                        "msg_id": msg_id,
-                        "msg_type": "execute_request",
-                        "username": "e2e",
-                        "session": uuid.uuid4().hex,
-                        "date": "",
-                        "version": "5.3",
-                    },
-                    "parent_header": {},
-                    "metadata": {},
-                    "channel": "shell",
-                    "buffers": [],
-                    "content": {
-                        "code": code,
-                        "silent": False,
-                        "store_history": True,
-                        "user_expressions": {},
-                        "allow_stdin": False,
-                        "stop_on_error": True,
-                    },
-                }
-            )
-        )
+        request = execute_request(code)
+        msg_id = request["header"]["msg_id"]
+        ws.send(json.dumps(request))
         while True:
             msg = json.loads(ws.recv())
             if (
@@ -122,7 +63,7 @@ def _steps(hub: RealHub, token: str) -> dict[str, str]:
 def test_notebook_and_cell_reach_the_service(hub_with_extension):
     hub = hub_with_extension
     server_url = hub.start_server(ALICE)
-    token = server_token(hub, ALICE)
+    token = hub.server_token(ALICE)
     headers = {"Authorization": f"token {token}"}
 
     # the extension is loaded and talks to the service
@@ -146,14 +87,14 @@ def test_notebook_and_cell_reach_the_service(hub_with_extension):
 
     alice = hub.token(ALICE)
     try:
-        states = _wait(
+        states = wait_until(
             lambda: (s := _steps(hub, alice))["run_code"] == "done" and s, 10, "run_code done"
         )
     except TimeoutError:
         # a cell run within moments of the kernel's start can go unseen (the extension's
         # IOPub subscription is still joining): a second cell, as a person would run, counts
         _execute(ws_url, token, "print(7 * 6)")
-        states = _wait(
+        states = wait_until(
             lambda: (s := _steps(hub, alice))["run_code"] == "done" and s, 20, "run_code done"
         )
     assert states["open_environment"] == "done"

@@ -1,6 +1,5 @@
 """The catalyst service as JupyterHub runs it: managed service, proxy, real single-user servers."""
 
-import time
 import uuid
 from datetime import datetime, timezone
 
@@ -8,18 +7,9 @@ import requests
 from sqlalchemy import create_engine, select
 
 from catalyst_hub.store import tables as t
+from catalyst_hub.testing.waiting import wait_until
 
 ALICE, BOB = "alice@example.org", "bob"
-
-
-def wait_for(predicate, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise TimeoutError("condition not met in time")
 
 
 def test_server_token_event_session_and_isolation(real_hub):
@@ -61,9 +51,9 @@ def test_server_token_event_session_and_isolation(real_hub):
                 select(t.server_sessions).where(t.server_sessions.c.member_id == alice_id)
             ).first()
 
-    assert wait_for(session).stopped is None
+    assert wait_until(session).stopped is None
     real_hub.stop_server(ALICE)
-    assert wait_for(lambda: (s := session()) is not None and s.stopped is not None and s)
+    assert wait_until(lambda: (s := session()) is not None and s.stopped is not None and s)
     states = {s["id"]: s["state"] for s in real_hub.service_get("api/me", alice).json()["steps"]}
     assert states["login"] == states["start_server"] == states["stop_server"] == "done"
     engine.dispose()

@@ -8,12 +8,13 @@ import base64
 import json
 import os
 import subprocess
-import uuid
 
 import pytest
 from conftest import settle, wait_for
 from tornado.httpclient import HTTPClientError
 from tornado.web import RequestHandler
+
+from catalyst_hub.testing.waiting import execute_request
 
 
 def _put(jp_fetch, path: str, model: dict):
@@ -102,30 +103,7 @@ async def test_failed_upload_is_not_an_upload(catalyst, fake_service, jp_fetch):
 
 
 def _execute_request(code: str, silent: bool = False) -> str:
-    return json.dumps(
-        {
-            "header": {
-                "msg_id": uuid.uuid4().hex,
-                "msg_type": "execute_request",
-                "username": "test",
-                "session": uuid.uuid4().hex,
-                "date": "",
-                "version": "5.3",
-            },
-            "parent_header": {},
-            "metadata": {},
-            "channel": "shell",
-            "buffers": [],
-            "content": {
-                "code": code,
-                "silent": silent,
-                "store_history": not silent,
-                "user_expressions": {},
-                "allow_stdin": False,
-                "stop_on_error": True,
-            },
-        }
-    )
+    return json.dumps(execute_request(code, silent))
 
 
 async def _run(ws, code: str, silent: bool = False) -> None:
