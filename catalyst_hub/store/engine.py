@@ -40,6 +40,13 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
+            # Speed only, durability unchanged: a page cache that holds the event indexes'
+            # hot pages (the default is 2 MB), sorts in memory, and a WAL checkpoint (which
+            # syncs to disk) every ~40 MB of log instead of every 4 MB: with ingest batches
+            # of a few MB, the default checkpointed on nearly every commit.
+            cursor.execute("PRAGMA cache_size=-32768")
+            cursor.execute("PRAGMA temp_store=MEMORY")
+            cursor.execute("PRAGMA wal_autocheckpoint=10000")
             cursor.close()
 
         return engine

@@ -78,8 +78,8 @@ class Store:
         if not events:
             return set()
         with self.begin() as conn:
-            # RETURNING names the rows this transaction really inserted, so a concurrent
-            # delivery of the same event by another process is never projected twice.
+            # only the rows this transaction really inserted are projected, so a concurrent
+            # delivery of the same event by another process is never projected twice
             stored = self._insert_events(conn, events)
             new = [e for e in events if e.id in stored]
             if new:
@@ -87,10 +87,10 @@ class Store:
         return {e.id for e in new}
 
     def _insert_events(self, conn: Connection, events: Sequence[StoredEvent]) -> set[str]:
-        """INSERT .. ON CONFLICT (id) DO NOTHING RETURNING id, many rows per statement.
+        """INSERT .. ON CONFLICT (id) DO NOTHING of every event; returns the ids inserted.
 
-        The same statement SQLAlchemy would send, written once per size and fed with plain
-        values: per-row work in SQLAlchemy (and ``json.dumps``) was most of the ingest cost.
+        Plain values straight to the driver: per-row work in SQLAlchemy (and ``json.dumps``)
+        was most of the ingest cost.
         """
         dialect = conn.dialect
         to_db = _time_processor(dialect)
@@ -109,6 +109,11 @@ class Store:
             )
             for e in events
         ]
+        if dialect.name == "sqlite":
+            return _insert_events_sqlite(conn, rows)
+        # PostgreSQL: many VALUES rows per statement, RETURNING names the rows this
+        # transaction really inserted, so a concurrent delivery of the same event by another
+        # connection is never projected twice.
         stored: set[str] = set()
         for i in range(0, len(rows), EVENTS_PER_INSERT):
             chunk = rows[i : i + EVENTS_PER_INSERT]
@@ -161,17 +166,40 @@ def _time_processor(dialect):
     return projection.bind_processor(t.events.c.time, dialect) or (lambda value: value)
 
 
-_INSERT_SQL: dict[tuple[str, int], str] = {}
+_INSERT_SQL: dict[tuple[str, int, bool], str] = {}
 
 
-def _insert_events_sql(dialect, rows: int) -> str:
-    sql = _INSERT_SQL.get((dialect.name, rows))
+def _insert_events_sqlite(conn: Connection, rows: list[tuple]) -> set[str]:
+    """SQLite: one executemany, which SQLite runs faster than a statement of many VALUES
+    rows with RETURNING. When some ids were already there (a retried delivery), the rows
+    inserted are the ``rowcount`` newest: this transaction has held SQLite's one write lock
+    since its first insert, and new rows of a rowid table take rowids above every other."""
+    cursor = conn.connection.cursor()
+    try:
+        cursor.executemany(_insert_events_sql(conn.dialect, 1, returning=False), rows)
+        inserted = cursor.rowcount
+        if inserted == len(rows):
+            return {row[0] for row in rows}
+        if inserted <= 0:
+            return set()
+        q = conn.dialect.identifier_preparer.quote
+        cursor.execute(
+            f"SELECT {q('id')} FROM {q(t.events.name)} ORDER BY rowid DESC LIMIT ?", (inserted,)
+        )
+        return {row[0] for row in cursor.fetchall()}
+    finally:
+        cursor.close()
+
+
+def _insert_events_sql(dialect, rows: int, returning: bool = True) -> str:
+    sql = _INSERT_SQL.get((dialect.name, rows, returning))
     if sql is None:
         quote = dialect.identifier_preparer.quote
         mark = "?" if dialect.paramstyle == "qmark" else "%s"
         values = "(" + ", ".join([mark] * len(_EVENT_COLUMNS)) + ")"
-        sql = _INSERT_SQL[(dialect.name, rows)] = (
+        sql = _INSERT_SQL[(dialect.name, rows, returning)] = (
             f"INSERT INTO {quote(t.events.name)} ({', '.join(map(quote, _EVENT_COLUMNS))}) "
-            f"VALUES {', '.join([values] * rows)} ON CONFLICT ({quote('id')}) DO NOTHING RETURNING {quote('id')}"
+            f"VALUES {', '.join([values] * rows)} ON CONFLICT ({quote('id')}) DO NOTHING"
+            + (f" RETURNING {quote('id')}" if returning else "")
         )
     return sql
