@@ -8,9 +8,10 @@ so a client (the server extension's outbox) can drop the bad ones and resend the
 
 from __future__ import annotations
 
+import re
 import uuid
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -24,6 +25,10 @@ from ..timeutil import parse_time, utcnow
 ENVELOPE_FIELDS = frozenset({"id", "schema", "version", "time", "payload"})
 #: How far ahead of the service's clock an event time may be (clients' clocks drift).
 MAX_CLOCK_SKEW = timedelta(minutes=10)
+#: Most events stored in one transaction when batches of concurrent requests are merged.
+MAX_MERGED_EVENTS = 20_000
+#: A UUID as ``str(uuid.UUID(...))`` writes it: such an id needs no parsing.
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 class BatchError(ValueError):
@@ -49,6 +54,19 @@ class EventResult:
         if self.message:
             out["message"] = self.message
         return out
+
+
+@dataclass
+class Batch:
+    """A valid batch, ready to store: its events (one per id) and one result per envelope,
+    completed when it is stored."""
+
+    events: list[StoredEvent]
+    results: list[EventResult]
+    has_consent: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.has_consent = any(e.schema == "consent" for e in self.events)
 
 
 def parse_batch(body: bytes, max_events: int) -> list[Any]:
@@ -83,26 +101,29 @@ class Ingestor:
     def validate(self, raw: Any, sender: Sender, received) -> StoredEvent:
         if not isinstance(raw, dict):
             raise EventError("an event must be a JSON object")
-        extra = set(raw) - ENVELOPE_FIELDS
-        if extra:
-            names = ", ".join(sorted(extra))
-            raise EventError(
-                f"field(s) not accepted: {names}; the service records who sent an event "
-                "from the token, and an envelope has only id, schema, version, time, payload"
-            )
-        missing = ENVELOPE_FIELDS - set(raw)
-        if missing:
+        if raw.keys() != ENVELOPE_FIELDS:
+            extra = set(raw) - ENVELOPE_FIELDS
+            if extra:
+                names = ", ".join(sorted(extra))
+                raise EventError(
+                    f"field(s) not accepted: {names}; the service records who sent an event "
+                    "from the token, and an envelope has only id, schema, version, time, payload"
+                )
+            missing = ENVELOPE_FIELDS - set(raw)
             raise EventError(f"missing field(s): {', '.join(sorted(missing))}")
-        try:
-            event_id = str(uuid.UUID(str(raw["id"])))
-        except ValueError:
-            raise EventError("'id' must be a UUID") from None
-        if not isinstance(raw["time"], str):
+        event_id = raw["id"]
+        if type(event_id) is not str or not _CANONICAL_UUID.fullmatch(event_id):
+            try:
+                event_id = str(uuid.UUID(str(event_id)))
+            except ValueError:
+                raise EventError("'id' must be a UUID") from None
+        when = raw["time"]
+        if not isinstance(when, str):
             raise EventError("'time' must be an ISO 8601 string")
         try:
-            time = parse_time(raw["time"])
+            time = _parse_time(when)
         except ValueError:
-            raise EventError(f"'time' is not an ISO 8601 time: {raw['time']!r}") from None
+            raise EventError(f"'time' is not an ISO 8601 time: {when!r}") from None
         if time - received > MAX_CLOCK_SKEW:
             raise EventError("'time' is in the future")
         schema, payload = self.schemas.validate(raw["schema"], raw["version"], raw["payload"])
@@ -138,31 +159,76 @@ class Ingestor:
 
     def ingest(self, raws: list[Any], sender: Sender) -> tuple[bool, list[EventResult]]:
         """Validate and store a batch. Returns (stored?, per-event results)."""
+        batch, results = self.prepare(raws, sender)
+        if batch is None:
+            return False, results
+        self._store_group([batch])
+        return True, results
+
+    def prepare(self, raws: list[Any], sender: Sender) -> tuple[Batch | None, list[EventResult]]:
+        """Validate a batch without touching the database: the Batch to store (None when any
+        event is invalid, and the batch is rejected), and one result per envelope."""
         events, results = self.check(raws, sender)
-        if any(r.status == "error" for r in results):
+        if len(events) < len(results):
             for r in results:
                 if r.status == "pending":
                     r.status, r.message = (
                         "rejected",
                         "not stored: another event in the batch is invalid",
                     )
-            return False, results
-        unique = list({e.id: e for e in events}.values())
-        kept = self.without_opted_out(unique)
+            return None, results
+        unique = {e.id: e for e in events}
+        return Batch(list(unique.values()) if len(unique) < len(events) else events, results), (
+            results
+        )
+
+    def store_batches(self, batches: list[Batch]) -> list[BaseException | None]:
+        """Store valid batches of concurrent requests, several per transaction where that
+        gives the same results as storing them one by one; fills in their results. Returns,
+        per batch, None or the error that kept it from being stored.
+
+        Batches are merged when they share no event id and carry no consent event: then
+        which events are kept depends on the projected consent only, as it would one batch
+        at a time. When a merged transaction fails, each of its batches is tried alone, so
+        one batch's error fails that batch only.
+        """
+        outcomes: list[BaseException | None] = [None] * len(batches)
+        for group in _groups(batches):
+            try:
+                self._store_group([batches[i] for i in group])
+            except Exception as e:
+                if len(group) == 1:
+                    outcomes[group[0]] = e
+                    continue
+                for i in group:
+                    try:
+                        self._store_group([batches[i]])
+                    except Exception as alone:
+                        outcomes[i] = alone
+        return outcomes
+
+    def _store_group(self, group: list[Batch]) -> None:
+        """Store the events of ``group`` (batches with distinct event ids) in one transaction."""
+        events = group[0].events if len(group) == 1 else [e for b in group for e in b.events]
+        kept = self.without_opted_out(events)
         stored = self.store.append(kept)
-        dropped = {e.id for e in unique} - {e.id for e in kept}
-        if dropped:
+        dropped = set()
+        if len(kept) < len(events):
+            dropped = {e.id for e in events} - {e.id for e in kept}
             # a redelivery of an event stored before the opt-out is still a duplicate
             dropped -= already_stored(self.store, dropped)
-        seen: set[str] = set()
-        for r in results:
-            if r.id in dropped:
-                # acknowledged, so the client's outbox clears it, but never stored
-                r.status, r.message = "dropped", "not stored: the member opted out of recording"
-            else:
-                r.status = "stored" if r.id in stored and r.id not in seen else "duplicate"
-            seen.add(r.id)
-        return True, results
+        for batch in group:
+            seen: set[str] = set()
+            for r in batch.results:
+                if r.id in dropped:
+                    # acknowledged, so the client's outbox clears it, but never stored
+                    r.status, r.message = (
+                        "dropped",
+                        "not stored: the member opted out of recording",
+                    )
+                else:
+                    r.status = "stored" if r.id in stored and r.id not in seen else "duplicate"
+                seen.add(r.id)
 
     def without_opted_out(self, events: list[StoredEvent]) -> list[StoredEvent]:
         """The events to store: nothing but consent events from a member whose consent is
@@ -188,3 +254,40 @@ class Ingestor:
             event = self.validate(raw, sender, received)
             events[event.id] = event
         return len(self.store.append(self.without_opted_out(list(events.values()))))
+
+
+def _groups(batches: list[Batch]) -> list[list[int]]:
+    """Indexes of ``batches`` in runs that can share a transaction (see store_batches)."""
+    groups: list[list[int]] = []
+    ids: set[str] = set()
+    size = 0
+    for i, batch in enumerate(batches):
+        batch_ids = {e.id for e in batch.events}
+        mergeable = (
+            groups
+            and not batch.has_consent
+            and not batches[groups[-1][0]].has_consent
+            and size + len(batch.events) <= MAX_MERGED_EVENTS
+            and ids.isdisjoint(batch_ids)
+        )
+        if mergeable:
+            groups[-1].append(i)
+            ids |= batch_ids
+            size += len(batch.events)
+        else:
+            groups.append([i])
+            ids, size = batch_ids, len(batch.events)
+    return groups
+
+
+def _parse_time(value: str) -> datetime:
+    """``parse_time``, with a shortcut for the usual ``...Z`` form clients send."""
+    if value.endswith("Z") and len(value) > 11 and value[10] in "T ":
+        try:
+            parsed = datetime.fromisoformat(value[:-1])
+        except ValueError:
+            pass
+        else:
+            if parsed.tzinfo is None:
+                return parsed
+    return parse_time(value)

@@ -76,7 +76,12 @@ class EventsHandler(CookieXsrfRefusal, APIHandler):
             raise web.HTTPError(400, str(e)) from None
         self.catalyst.rate_limiter.check(self, actor.member_id, len(raws))
         sender = Sender(member_id=actor.member_id, community=actor.community)
-        stored, results = await self.run_db(self.catalyst.ingestor.ingest, raws, sender)
+        # validated here, on the event loop (CPU only), so the database thread does database
+        # work only; a valid batch waits to be stored, with other requests' (group commit)
+        batch, results = self.catalyst.ingestor.prepare(raws, sender)
+        stored = batch is not None
+        if stored:
+            await self.catalyst.group_commit.store(batch)
         body = {
             "stored": sum(1 for r in results if r.status == "stored"),
             "duplicate": sum(1 for r in results if r.status == "duplicate"),

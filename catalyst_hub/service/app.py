@@ -30,13 +30,58 @@ from traitlets import (
 from ..catalog import localized
 from ..catalyst_app import CatalystApp
 from ..i18n import LANGUAGES, gettext_for
-from ..ingest import Ingestor
+from ..ingest import EventResult, Ingestor
+from ..ingest.ingest import Batch
 from ..store.privacy import purge_expired_events
 from . import api, openapi, pages, reports_api
 from .base import OAuthCallbackHandler
 from .collector import Collector
 from .limits import RateLimiter
 from .render import make_environment
+
+
+class GroupCommit:
+    """Stores the ingest batches of concurrent requests together (group commit).
+
+    While the database thread stores one group, batches of new requests wait here; the next
+    group takes all of them, in one transaction where the Ingestor can merge them. A request
+    alone waits for nothing, and every request is answered once its events are committed.
+    """
+
+    def __init__(self, ingestor: Ingestor, executor: ThreadPoolExecutor) -> None:
+        self.ingestor = ingestor
+        self.executor = executor
+        self._waiting: list[tuple[Batch, asyncio.Future]] = []
+        self._writer: asyncio.Task | None = None
+
+    async def store(self, batch: Batch) -> list[EventResult]:
+        future = asyncio.get_running_loop().create_future()
+        self._waiting.append((batch, future))
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write())
+        await future
+        return batch.results
+
+    async def _write(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._waiting:
+                taken, self._waiting = self._waiting, []
+                try:
+                    outcomes = await loop.run_in_executor(
+                        self.executor, self.ingestor.store_batches, [b for b, _ in taken]
+                    )
+                except Exception as e:  # the executor itself failed (shut down)
+                    outcomes = [e] * len(taken)
+                for (_, future), error in zip(taken, outcomes, strict=True):
+                    if future.done():
+                        continue
+                    if error is None:
+                        future.set_result(None)
+                    else:
+                        future.set_exception(error)
+        finally:
+            self._writer = None
 
 
 class CatalystService(CatalystApp):
@@ -212,6 +257,7 @@ class CatalystService(CatalystApp):
     hub_auth = Instance(HubOAuth)
     db_executor = Instance(ThreadPoolExecutor)
     ingestor = Instance(Ingestor)
+    group_commit = Instance(GroupCommit)
     collector = Instance(Collector, allow_none=True)
     rate_limiter = Instance(RateLimiter)
 
@@ -230,6 +276,7 @@ class CatalystService(CatalystApp):
         super().initialize(argv)
         self.init_store(check=True)
         self.ingestor = Ingestor(self.store)
+        self.group_commit = GroupCommit(self.ingestor, self.db_executor)
         self.rate_limiter = RateLimiter(self.rate_limit, self.rate_burst)
         if self.collector_enabled and self.hub_auth.api_token:
             self.collector = Collector(parent=self, app=self)
