@@ -26,6 +26,9 @@ GIVEN = "given"
 ERASURE_ACTION = "erasure"
 #: ``actor`` of audit rows the member wrote about themself (the column may not be empty).
 SELF_SERVICE_ACTOR = "self-service"
+#: What an erased member's id becomes where others' records name them (a lead's sign-off of
+#: a learner's episode, who created a cohort or added someone to it).
+ERASED_MEMBER = "erased"
 
 
 def member_tables() -> list[Table]:
@@ -172,8 +175,22 @@ def erase_member(store: Store, member_id: str) -> Erasure:
 
     Projections are per member, so removing the member's rows is the same as recomputing
     them without the member's events; hub-wide aggregates are computed from them at read time.
-    Audit rows about staff reading this member's data keep their actor and time but lose the
-    subject, so the log still shows who read personal data without pointing at the person.
+
+    Records of others that name the member, field by field:
+
+    - ``signed_off_by`` of others' episodes (a training lead's sign-off), in the projection
+      and in the learners' ``episode_completed`` events (so a rebuild agrees): replaced by
+      ``ERASED_MEMBER``. The learner keeps the completion and that a lead signed it off.
+    - ``cohorts.created_by`` and ``cohort_members.added_by``: replaced by ``ERASED_MEMBER``;
+      the cohort and its learners stay (they are the community's).
+    - ``audit_log.subject`` (staff read this member's data): emptied; the row keeps who read
+      and when, without pointing at the person.
+    - ``audit_log.actor`` (this member, as staff, read others' data): kept. The audit trail
+      exists so the people whose data was read can learn who read it, and it may have to be
+      kept for that (accountability; GDPR art. 17(3), LGPD art. 16, POPIA s. 14). The actor is
+      a member id, a keyed hash: with the identity row gone, the service can no longer say
+      whose it is, but the deployment (which holds the key) can confirm a named person when
+      asked. Usernames never appear in the audit log.
     """
     receipt = uuid.uuid4().hex
     now = utcnow()
@@ -197,6 +214,7 @@ def erase_member(store: Store, member_id: str) -> Erasure:
             .where(t.audit_log.c.hub == store.hub, t.audit_log.c.subject == member_id)
             .values(subject=None)
         )
+        rows.update(_erase_from_others(conn, store.hub, member_id))
         erasure = Erasure(receipt=receipt, events=events, identities=identities, rows=rows)
         conn.execute(
             insert(t.audit_log).values(
@@ -212,6 +230,38 @@ def erase_member(store: Store, member_id: str) -> Erasure:
     # the next sight of the username must record the identity row again
     store.forget_member(member_id)
     return erasure
+
+
+def _erase_from_others(conn, hub: str, member_id: str) -> dict[str, int]:
+    """Replace ``member_id`` where other members' records name it (see ``erase_member``)."""
+    changed: dict[str, int] = {}
+    for table, column in (
+        (t.training_progress, t.training_progress.c.signed_off_by),
+        (t.cohorts, t.cohorts.c.created_by),
+        (t.cohort_members, t.cohort_members.c.added_by),
+    ):
+        result = conn.execute(
+            update(table)
+            .where(table.c.hub == hub, column == member_id)
+            .values({column.name: ERASED_MEMBER})
+        )
+        changed[f"{table.name}.{column.name}"] = result.rowcount
+    e = t.events.c
+    signed = conn.execute(
+        select(e.id, e.payload).where(
+            e.hub == hub,
+            e.schema == "episode_completed",
+            e.payload["signed_off_by"].as_string() == member_id,
+        )
+    ).all()
+    for event_id, payload in signed:
+        conn.execute(
+            update(t.events)
+            .where(e.id == event_id)
+            .values(payload={**payload, "signed_off_by": ERASED_MEMBER})
+        )
+    changed["events.signed_off_by"] = len(signed)
+    return changed
 
 
 # -- retention -------------------------------------------------------------------------------
