@@ -1,0 +1,100 @@
+"""Consortium staff and a community's lead on the reports, in a real browser and a real hub.
+
+Researchers of andes and sahel have a month of activity (the demo's generator, through the
+ingest API with their own tokens). Staff log in through the hub, open the dashboard, see every
+community, open a report with its charts, download a table's CSV with the page's link and
+find the very numbers of the page's table; axe finds nothing serious. The lead of andes sees
+andes and not sahel. Screenshots land in test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+
+from browser_helpers import axe_violations, login, screenshot
+
+from catalyst_hub.demo import demo_events
+from catalyst_hub.timeutil import utcnow
+
+MEMBERS = {
+    "ana@andes.example.org": "ana-pass",
+    "lead@andes.example.org": "lead-pass",
+    "bob": "bob-pass",
+}
+REPORTS = "/services/catalyst/reports/"
+
+
+def seed(hub) -> None:
+    now = utcnow()
+    for i, username in enumerate(MEMBERS):
+        events = demo_events(username, reached=6 - i, rng=random.Random(i), now=now)
+        token = hub.token(username)
+        for start in range(0, len(events), 500):
+            r = hub.service_post("api/events", token, json={"events": events[start : start + 500]})
+            assert r.status_code == 200, r.text
+
+
+def table_rows(page, table_id: str) -> list[list[str]]:
+    """The cells of a table of the page, as shown ("—" for none)."""
+    return page.eval_on_selector_all(
+        f"#table-{table_id} tbody tr",
+        "rows => rows.map(r => Array.from(r.querySelectorAll('th, td')).map(c => c.textContent.trim()))",
+    )
+
+
+def test_staff_dashboard_charts_csv_and_a_lead_sees_only_their_community(
+    browser_hub, page, chromium
+):
+    hub = browser_hub
+    seed(hub)
+
+    login(page, hub, "staff", "staff-pass", next_url=REPORTS)
+    page.wait_for_selector("#communities")
+    communities = page.eval_on_selector_all(
+        "#communities tr[data-community]", "rows => rows.map(r => r.dataset.community)"
+    )
+    assert {"andes", "sahel"} <= set(communities), communities
+    screenshot(page, "staff-1-dashboard")
+    assert axe_violations(page) == []
+
+    # a community's adoption report: figures, charts drawn as inline SVG
+    page.click('#communities tr[data-community="andes"] a[href$="/adoption"]')
+    page.wait_for_selector("#report-title[data-community='andes']")
+    assert page.locator("figure svg").count() >= 2
+    active = page.text_content('[data-figure="active"] .value').strip()
+    assert active == "2", active  # ana and the lead were active this month
+    screenshot(page, "staff-2-adoption-andes")
+    assert axe_violations(page) == []
+
+    # the CSV behind the page's link holds the numbers of the page's table
+    shown = table_rows(page, "daily-active")
+    assert len(shown) == 30 and any(row[1] != "0" for row in shown), shown
+    with page.expect_download() as download:
+        page.click('a[data-export="daily-active"]')
+    assert download.value.suggested_filename == "andes-adoption-daily-active.csv"
+    with open(download.value.path(), encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["day", "dau", "wau", "mau"]
+    assert [[cell or "—" for cell in row] for row in rows[1:]] == shown
+
+    # the lead of andes: andes, and nothing of sahel
+    context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    try:
+        lead = context.new_page()
+        login(lead, hub, "lead@andes.example.org", "lead-pass", next_url=REPORTS)
+        lead.wait_for_selector("#communities")
+        rows = lead.eval_on_selector_all(
+            "#communities tr[data-community]", "rows => rows.map(r => r.dataset.community)"
+        )
+        assert rows == ["andes"]
+        assert "sahel" not in lead.content().lower()
+        screenshot(lead, "staff-3-lead-of-andes")
+        response = lead.goto(hub.service_url + "reports/communities/sahel/adoption")
+        assert response.status == 403
+        response = lead.goto(hub.service_url + "reports/communities/andes/adoption")
+        assert response.status == 200
+        assert lead.locator("figure svg").count() >= 2
+        assert axe_violations(lead) == []
+    finally:
+        context.close()
