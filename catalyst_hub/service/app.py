@@ -256,6 +256,7 @@ class CatalystService(CatalystApp):
 
     hub_auth = Instance(HubOAuth)
     db_executor = Instance(ThreadPoolExecutor)
+    ingest_executor = Instance(ThreadPoolExecutor)
     ingestor = Instance(Ingestor)
     group_commit = Instance(GroupCommit)
     collector = Instance(Collector, allow_none=True)
@@ -263,10 +264,17 @@ class CatalystService(CatalystApp):
 
     @default("db_executor")
     def _default_executor(self):
-        # One writer thread: SQLite has one writer anyway, and it keeps ingest batches ordered.
+        # One thread on SQLite, which has one writer anyway (ingest has its own thread below:
+        # SQLite's lock, with the engine's busy timeout, takes turns between the two).
         return ThreadPoolExecutor(
             max_workers=4 if self.is_postgres else 1, thread_name_prefix="catalyst-db"
         )
+
+    @default("ingest_executor")
+    def _default_ingest_executor(self):
+        # Ingest's writer: one group of batches at a time (GroupCommit), so the other database
+        # work (who is asking, reports) does not queue behind the stores of ingest requests.
+        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalyst-ingest")
 
     @default("hub_auth")
     def _default_hub_auth(self):
@@ -276,7 +284,7 @@ class CatalystService(CatalystApp):
         super().initialize(argv)
         self.init_store(check=True)
         self.ingestor = Ingestor(self.store)
-        self.group_commit = GroupCommit(self.ingestor, self.db_executor)
+        self.group_commit = GroupCommit(self.ingestor, self.ingest_executor)
         self.rate_limiter = RateLimiter(self.rate_limit, self.rate_burst)
         if self.collector_enabled and self.hub_auth.api_token:
             self.collector = Collector(parent=self, app=self)
@@ -340,6 +348,7 @@ class CatalystService(CatalystApp):
             await self.collector.stop()
         if getattr(self, "http_server", None):
             self.http_server.stop()
+        self.ingest_executor.shutdown(wait=True)
         self.db_executor.shutdown(wait=True)
         self.engine.dispose()
 
