@@ -97,6 +97,9 @@ class EventsHandler(CatalystHandler):
                     queued += 1
             elif recorder.record(schema, payload):
                 queued += 1
+        # 202 means "on disk in the outbox": a server that dies right after loses nothing
+        # (activity counts are aggregated per window and written when the window closes)
+        await recorder.drain()
         self.write_json({"queued": queued, "recording": recorder.recording}, status=202)
 
 

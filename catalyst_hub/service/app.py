@@ -172,7 +172,7 @@ class CatalystService(CatalystApp):
                     "Who can see it: you see everything recorded about you. Your community's training leads and the hub's admins can see your progress, and every time they look it is logged. Everyone else, consortium staff included, sees totals only, without names, and small groups are hidden when communities are compared."
                 ),
                 _(
-                    "How long: detailed records are deleted after {retention_days} days; only daily totals are kept. Your username is stored apart from the records and removed when you erase your data."
+                    "How long: detailed records are deleted after {retention_days} days; what they add up to (your activity per day, the steps you reached, the training you completed) is kept until you erase your data. Your username is stored apart from the records and removed when you erase your data."
                 ),
                 _(
                     "You can opt out at any time: the hub then stops recording anything about you. You can also download or erase your data from the privacy choices on your progress page."
