@@ -137,8 +137,9 @@ def active_counts(
             if communities is not None
             else communities_of(conn, store, t.daily_activity)
         )
-        rows = conn.execute(
-            select(da.community, func.count(func.distinct(da.member_id)))
+        # distinct members as a grouping (hashed by PostgreSQL), then counted per community
+        active = (
+            select(da.community)
             .where(
                 da.hub == store.hub,
                 da.community.in_(names),
@@ -146,7 +147,11 @@ def active_counts(
                 da.day <= last,
                 not_excluded(store, da.member_id),
             )
-            .group_by(da.community)
+            .group_by(da.community, da.member_id)
+            .subquery("active")
+        )
+        rows = conn.execute(
+            select(active.c.community, func.count()).group_by(active.c.community)
         ).all()
     return {c: int(n) for c, n in rows}
 
@@ -172,13 +177,17 @@ def community_totals(
             )
             .group_by(m.community)
         ).all()
-        hours = func.sum(
-            seconds_between(
-                conn.dialect.name, s.started, func.coalesce(s.stopped, s.last_activity, now)
-            )
+        seconds = seconds_between(
+            conn.dialect.name, s.started, func.coalesce(s.stopped, s.last_activity, now)
         )
-        sessions = conn.execute(
-            select(s.community, func.count(), func.count(func.distinct(s.member_id)), hours)
+        # per member first, then per community: grouping twice lets PostgreSQL hash where
+        # COUNT(DISTINCT) would sort every community's member ids
+        per_member = (
+            select(
+                s.community,
+                func.count().label("sessions"),
+                func.sum(seconds).label("seconds"),
+            )
             .where(
                 s.hub == store.hub,
                 s.started >= period.start_time,
@@ -188,7 +197,14 @@ def community_totals(
                 ),
                 not_excluded(store, s.member_id),
             )
-            .group_by(s.community)
+            .group_by(s.community, s.member_id)
+            .subquery("per_member")
+        )
+        pm = per_member.c
+        sessions = conn.execute(
+            select(
+                pm.community, func.sum(pm.sessions), func.count(), func.sum(pm.seconds)
+            ).group_by(pm.community)
         ).all()
     rows: dict[str, CommunityTotals] = {}
 

@@ -136,7 +136,16 @@ server_sessions = Table(
     Column("profile", String(NAME)),
     Column("environment", String(NAME)),
     Column("size", String(NAME)),
-    Index("ix_server_sessions_hub_community_started", "hub", "community", "started"),
+    # covering for the overview: sessions, server-hours and who, per community and period
+    Index(
+        "ix_server_sessions_hub_community_started_member",
+        "hub",
+        "community",
+        "started",
+        "member_id",
+        "stopped",
+        "last_activity",
+    ),
 )
 
 audit_log = Table(
