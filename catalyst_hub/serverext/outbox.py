@@ -276,7 +276,9 @@ class Outbox(LoggingConfigurable):
     auth_retry_seconds = Float(
         600.0,
         config=True,
-        help="Delay before retrying after the service refused the token (401/403).",
+        help="""Longest delay between retries while the service refuses the token (401/403).
+        Retries back off up to it: a refusal can be passing (during a hub restart the hub
+        itself answers for the service's path) or lasting (a server token without access).""",
     )
     request_timeout = Float(30.0, config=True, help="Timeout of one delivery request, in seconds.")
     stop_timeout = Float(
@@ -386,7 +388,8 @@ class Outbox(LoggingConfigurable):
                 delay = retry_after if retry_after is not None else random.uniform(0, cap)
             elif outcome == "auth":
                 attempt += 1
-                delay = retry_after if retry_after is not None else self.auth_retry_seconds
+                cap = min(self.auth_retry_seconds, self.retry_base_seconds * 2 ** min(attempt, 30))
+                delay = retry_after if retry_after is not None else random.uniform(0, cap)
             else:
                 attempt = 0
             await self._sleep(delay)
@@ -451,11 +454,12 @@ class Outbox(LoggingConfigurable):
             self.log.error(
                 "catalyst_hub: the catalyst service refused this server's token (%d: %s). "
                 "The server's token needs access to the service (Spawner.server_token_scopes "
-                "with access:services!service=<name>); keeping %d+ event(s), retrying in %.0f s",
+                "with access:services!service=<name>); keeping %d+ event(s), retrying with "
+                "backoff up to %.0f s",
                 code,
                 _message(response),
                 len(batch),
-                retry_after if retry_after is not None else self.auth_retry_seconds,
+                self.auth_retry_seconds,
             )
             return "auth", retry_after
         self._failing(f"{self.events_url} answered {code} {_message(response)}", len(batch))
