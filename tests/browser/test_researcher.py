@@ -55,7 +55,10 @@ def run_until_output(page, first_cell: str, text: str, presses: int) -> None:
             page.keyboard.press("Shift+Enter")
             page.wait_for_timeout(200)
         try:
-            page.wait_for_selector(f".jp-NotebookPanel:visible .jp-OutputArea-output:has-text('{text}')", timeout=20_000)
+            page.wait_for_selector(
+                f".jp-NotebookPanel:visible .jp-OutputArea-output:has-text('{text}')",
+                timeout=20_000,
+            )
             return
         except Exception:
             continue
@@ -85,7 +88,9 @@ def test_first_steps_in_jupyterlab_and_on_the_plain_page(browser_hub, page, chro
     page.wait_for_selector(".jp-NotebookPanel [data-status='idle']", timeout=60_000)
     page.click(".jp-NotebookPanel .jp-Notebook-cell .cm-content")
     page.keyboard.type("print(6 * 7)")
-    run_until_output(page, ".jp-NotebookPanel:visible .jp-Notebook-cell:first-child", "42", presses=1)
+    run_until_output(
+        page, ".jp-NotebookPanel:visible .jp-Notebook-cell:first-child", "42", presses=1
+    )
     step(page, "run_code", "done")
     step(page, "open_environment", "done")
     screenshot(page, "researcher-2-steps-ticked")
@@ -96,7 +101,9 @@ def test_first_steps_in_jupyterlab_and_on_the_plain_page(browser_hub, page, chro
     page.goto(browser_hub.url + f"user/{ANA}/lab/tree/lesson.ipynb")
     page.wait_for_selector(".jp-NotebookPanel [data-status='idle']", timeout=60_000)
     # run the cells one after the other with Shift+Enter, from the first one
-    run_until_output(page, ".jp-NotebookPanel:visible .jp-Notebook-cell:first-child", "hello", presses=3)
+    run_until_output(
+        page, ".jp-NotebookPanel:visible .jp-Notebook-cell:first-child", "hello", presses=3
+    )
     page.wait_for_selector(".jp-OutputArea-output:has-text('42')", timeout=30_000)
     open_panel(page)
     page.wait_for_selector(
