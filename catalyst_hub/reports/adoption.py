@@ -143,10 +143,8 @@ class _Counts:
     starts: dict[int, int]
     #: window (7, 30) -> day -> members whose span in that window ends then (see ``_counts``)
     ends: dict[int, dict[int, int]]
-    #: (week, active the week before, week first seen or None) -> members active that week
+    #: (week, active the week after, week first seen or None) -> members active that week
     weeks: dict[tuple[int, bool, int | None], int]
-    #: (week, active the week after) -> members active that week
-    week_after: dict[tuple[int, bool], int]
 
 
 def _counts(
@@ -160,15 +158,15 @@ def _counts(
 ) -> _Counts:
     """Count the community's active days between ``first`` and ``last`` in one query.
 
-    Each active day ``d`` of a member, with their previous and next active days (one window
-    over the member's days), gives:
+    Each active day ``d`` of a member, with their next active day (one window over the
+    member's days), gives:
 
     - rolling windows: the day stands for the member in the window of every day from ``d``
       up to (not including) ``d + 7`` (or ``+ 30``) or their next active day, whichever comes
       first. These spans never overlap, so a day's WAU is the spans begun on or before it
       minus those ended on or before it: the database returns begun and ended per day.
-    - weeks (``d // 7``): the member's first day of a week tells whether they were active
-      the week before; the last day of a week, whether they were active the week after.
+    - weeks (``d // 7``): the member's last active day of a week tells whether they were
+      active the week after, and stands for them in that week.
     """
     da, m = t.daily_activity.c, t.members.c
     # typed as integers, so that // is the engines' integer division (not FLOOR of a quotient)
@@ -188,7 +186,6 @@ def _counts(
     marked = select(
         base.c.member_id,
         base.c.d,
-        func.lag(base.c.d).over(**order).label("prv"),
         func.lead(base.c.d).over(**order).label("nxt"),
     ).subquery("marked")
     x = marked.c
@@ -203,7 +200,6 @@ def _counts(
         end(7),
         end(30),
         (type_coerce(x.d, Integer) // seven).label("w"),
-        (type_coerce(x.prv, Integer) // seven).label("pw"),
         (type_coerce(x.nxt, Integer) // seven).label("nw"),
     ).cte("days")
     c = days.c
@@ -221,10 +217,10 @@ def _counts(
             ),
             else_=None,
         )
-        firsts = (
+        lasts = (
             select(
                 c.w,
-                case((c.pw == c.w - one, one), else_=zero).label("before"),
+                case((c.nw == c.w + one, one), else_=zero).label("after"),
                 seen.label("fw"),
             )
             .select_from(
@@ -238,34 +234,24 @@ def _counts(
                     ),
                 )
             )
-            .where(or_(c.pw.is_(None), c.pw < c.w))
-            .subquery("firsts")
-        )
-        lasts = (
-            select(c.w, case((c.nw == c.w + one, one), else_=zero).label("after"))
             .where(or_(c.nw.is_(None), c.nw > c.w))
             .subquery("lasts")
         )
-        f, la = firsts.c, lasts.c
-        parts += [
-            select(literal_column("1"), f.w, f.before, f.fw, func.count()).group_by(
-                f.w, f.before, f.fw
-            ),
-            select(literal_column("2"), la.w, la.after, null, func.count()).group_by(
-                la.w, la.after
-            ),
-        ]
-    counts = _Counts(defaultdict(int), {7: defaultdict(int), 30: defaultdict(int)}, {}, {})
+        la = lasts.c
+        parts.append(
+            select(literal_column("1"), la.w, la.after, la.fw, func.count()).group_by(
+                la.w, la.after, la.fw
+            )
+        )
+    counts = _Counts(defaultdict(int), {7: defaultdict(int), 30: defaultdict(int)}, {})
     for kind, key, flag, fw, n in conn.execute(union_all(*parts)).all():
         kind, key, n = int(kind), int(key), int(n)
         if kind == 0:
             counts.starts[key] += n
         elif kind in (7, 30):
             counts.ends[kind][key] += n
-        elif kind == 1:
-            counts.weeks[(key, bool(flag), None if fw is None else int(fw))] = n
         else:
-            counts.week_after[(key, bool(flag))] = n
+            counts.weeks[(key, bool(flag), None if fw is None else int(fw))] = n
     return counts
 
 
@@ -348,6 +334,74 @@ def activated_members(store: Store, conn, community: str) -> dict[str, datetime]
     return dict(conn.execute(select(_finished(store, community, checklist))).all())
 
 
+@dataclass
+class AdoptionSummary:
+    """The adoption figures of a period without its daily and weekly rows."""
+
+    active_members: int
+    #: member x day pairs of activity: the sum of the period's DAU
+    member_days: int
+    days: int
+    new_members: int
+    activated_members: int
+    activated_in_period: int
+    new_activated: int
+
+    @property
+    def mean_dau(self) -> float:
+        return round(self.member_days / self.days, 2)
+
+
+def adoption_summary(store: Store, community: str, period: Period) -> AdoptionSummary:
+    """The summary figures of ``adoption`` alone (a month report's month before)."""
+    checklist = [s.id for s in store.catalog.steps_for(community)]
+    with store.connect() as conn:
+        return _summary(store, conn, community, period, checklist)
+
+
+def _summary(
+    store: Store, conn: Connection, community: str, period: Period, checklist: list[str]
+) -> AdoptionSummary:
+    da, m = t.daily_activity.c, t.members.c
+    start, end = period.start_time, period.end_time
+    active_members, member_days = conn.execute(
+        select(func.count(func.distinct(da.member_id)), func.count()).where(
+            da.hub == store.hub,
+            da.community == community,
+            da.day >= period.start,
+            da.day <= period.end,
+            not_excluded(store, da.member_id),
+        )
+    ).one()
+    new_members = conn.execute(
+        select(func.count()).where(
+            m.hub == store.hub,
+            m.community == community,
+            m.first_seen >= start,
+            m.first_seen < end,
+            not_excluded(store, m.member_id),
+        )
+    ).scalar_one()
+    activated = (0, 0, 0)
+    if checklist:
+        done = _finished(store, community, checklist)
+        by_end = done.c.done < end
+        is_new = and_(m.first_seen >= start, m.first_seen < end)
+        row = conn.execute(
+            select(
+                func.sum(case((by_end, 1), else_=0)),
+                func.sum(case((and_(by_end, done.c.done >= start), 1), else_=0)),
+                func.sum(case((and_(by_end, is_new), 1), else_=0)),
+            ).select_from(
+                done.join(t.members, and_(m.hub == store.hub, m.member_id == done.c.member_id))
+            )
+        ).one()
+        activated = tuple(int(n or 0) for n in row)
+    return AdoptionSummary(
+        int(active_members), int(member_days), period.days, int(new_members), *activated
+    )
+
+
 def adoption(store: Store, community: str, period: Period, weekly: bool = True) -> Adoption:
     """The adoption report of ``community`` over ``period`` (without lifecycle and retention
     when not ``weekly``). Every figure is counted in SQL; Python only adds up per-day and
@@ -359,8 +413,6 @@ def adoption(store: Store, community: str, period: Period, weekly: bool = True) 
     if weekly:
         first = min(first, retention_from, lifecycle_weeks[0] - timedelta(days=7))
     anchor = week_start(first)
-    da, m = t.daily_activity.c, t.members.c
-    start, end = period.start_time, period.end_time
     with store.connect() as conn:
         counts = _counts(store, conn, community, first, period.end, anchor, weekly)
         days = [(d - anchor).days for d in period.each_day()]
@@ -368,39 +420,7 @@ def adoption(store: Store, community: str, period: Period, weekly: bool = True) 
             DailyActive(day, *figures)
             for day, figures in zip(period.each_day(), _rolling(counts, days), strict=True)
         ]
-        active_members = conn.execute(
-            select(func.count(func.distinct(da.member_id))).where(
-                da.hub == store.hub,
-                da.community == community,
-                da.day >= period.start,
-                da.day <= period.end,
-                not_excluded(store, da.member_id),
-            )
-        ).scalar_one()
-        new_members = conn.execute(
-            select(func.count()).where(
-                m.hub == store.hub,
-                m.community == community,
-                m.first_seen >= start,
-                m.first_seen < end,
-                not_excluded(store, m.member_id),
-            )
-        ).scalar_one()
-        activated = (0, 0, 0)
-        if checklist:
-            done = _finished(store, community, checklist)
-            by_end = done.c.done < end
-            is_new = and_(m.first_seen >= start, m.first_seen < end)
-            row = conn.execute(
-                select(
-                    func.sum(case((by_end, 1), else_=0)),
-                    func.sum(case((and_(by_end, done.c.done >= start), 1), else_=0)),
-                    func.sum(case((and_(by_end, is_new), 1), else_=0)),
-                ).select_from(
-                    done.join(t.members, and_(m.hub == store.hub, m.member_id == done.c.member_id))
-                )
-            ).one()
-            activated = tuple(int(n or 0) for n in row)
+        summary = _summary(store, conn, community, period, checklist)
         lifecycle: list[LifecycleWeek] = []
         retention: list[RetentionCohort] = []
         if weekly:
@@ -412,11 +432,11 @@ def adoption(store: Store, community: str, period: Period, weekly: bool = True) 
         community=community,
         period=period,
         daily=daily,
-        active_members=int(active_members),
-        new_members=int(new_members),
-        activated_members=activated[0],
-        activated_in_period=activated[1],
-        new_activated=activated[2],
+        active_members=summary.active_members,
+        new_members=summary.new_members,
+        activated_members=summary.activated_members,
+        activated_in_period=summary.activated_in_period,
+        new_activated=summary.new_activated,
         mean_dau=round(sum(r.dau for r in daily) / len(daily), 2) if daily else 0.0,
         checklist=checklist,
         lifecycle=lifecycle,
@@ -432,18 +452,19 @@ def _lifecycle(counts: _Counts, mondays: list[date], anchor: date) -> list[Lifec
     out = []
     for monday in mondays:
         w = _week_number(monday, anchor)
-        new = returning = resurrected = 0
-        for (week, before, seen), n in counts.weeks.items():
-            if week != w:
-                continue
-            if seen == w:
-                new += n
-            elif before:
-                returning += n
-            else:
-                resurrected += n
-        dormant = counts.week_after.get((w - 1, False), 0)
-        out.append(LifecycleWeek(monday, new, returning, resurrected, dormant))
+        active = new = returning = dormant = 0
+        for (week, after, seen), n in counts.weeks.items():
+            if week == w:
+                active += n
+                new += n if seen == w else 0
+            elif week == w - 1:
+                # active the week before: returning if active again, else dormant (a member
+                # active before this week was first seen before it, so is never new in it)
+                if after:
+                    returning += n
+                else:
+                    dormant += n
+        out.append(LifecycleWeek(monday, new, returning, active - new - returning, dormant))
     return out
 
 
@@ -451,7 +472,7 @@ def _retention(
     counts: _Counts, sizes: dict[int, int], first_week: date, last: date, anchor: date
 ) -> list[RetentionCohort]:
     active_in: dict[tuple[int, int], int] = defaultdict(int)
-    for (week, _before, seen), n in counts.weeks.items():
+    for (week, _after, seen), n in counts.weeks.items():
         if seen is not None:
             active_in[(seen, week)] += n
     out = []

@@ -11,11 +11,11 @@ from datetime import timedelta
 from typing import Any
 
 from ..store import Store
-from .adoption import Adoption, adoption
+from .adoption import Adoption, adoption, adoption_summary
 from .common import Period
 from .funnel import Funnel, funnel
 from .training import training_by_community
-from .usage import Usage, usage
+from .usage import Usage, usage, usage_totals
 
 
 @dataclass
@@ -61,10 +61,11 @@ def month_report(
     period = Period.month(year, month)
     before = period.start - timedelta(days=1)
     previous = Period.month(before.year, before.month)
-    # the month page shows daily figures, not the weekly lifecycle and retention
+    # the month page shows daily figures, not the weekly lifecycle and retention, and of
+    # the month before only the totals it compares with
     now = adoption(store, community, period, weekly=False)
-    then = adoption(store, community, previous, weekly=False)
-    use, use_before = usage(store, community, period), usage(store, community, previous)
+    then = adoption_summary(store, community, previous)
+    use, use_before = usage(store, community, period), usage_totals(store, community, previous)
     training = training_by_community(store, [community]).get(community)
     figures = [
         Figure("active_members", now.active_members, then.active_members),

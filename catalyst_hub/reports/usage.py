@@ -148,6 +148,37 @@ def usage(store: Store, community: str, period: Period, now: datetime | None = N
     )
 
 
+@dataclass
+class UsageTotals:
+    sessions: int
+    members: int
+    hours: float
+
+
+def usage_totals(
+    store: Store, community: str, period: Period, now: datetime | None = None
+) -> UsageTotals:
+    """The summary figures of ``usage`` alone (a month report's month before)."""
+    s = t.server_sessions.c
+    now = now or utcnow()
+    with store.connect() as conn:
+        ended = func.coalesce(s.stopped, s.last_activity, now)
+        count, members, seconds = conn.execute(
+            select(
+                func.count(),
+                func.count(func.distinct(s.member_id)),
+                func.sum(seconds_between(conn.dialect.name, s.started, ended)),
+            ).where(
+                s.hub == store.hub,
+                s.community == community,
+                s.started >= period.start_time,
+                s.started < period.end_time,
+                not_excluded(store, s.member_id),
+            )
+        ).one()
+    return UsageTotals(int(count), int(members), _hours(seconds))
+
+
 def _mix(table: dict[str, list]) -> list[MixRow]:
     rows = [MixRow(name, n, len(who), _hours(sec)) for name, (n, who, sec) in table.items()]
     return sorted(rows, key=lambda r: (-r.sessions, r.name))
