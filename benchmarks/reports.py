@@ -1,5 +1,9 @@
 """Report latency: every report function found in ``catalyst_hub.reports``, p50/p95, beside
-the same figure computed by a naive scan of the raw ``events`` table."""
+the same figure computed by a naive scan of the raw ``events`` table.
+
+``python -m benchmarks.reports --db-url URL`` times them against a database seeded before
+(``catalyst-hub seed``), so large logs are seeded once and measured again after each change.
+"""
 
 from __future__ import annotations
 
@@ -61,6 +65,11 @@ def context(store: Store, end_day) -> dict[str, Any]:
     """The busiest community, one of its members and the last 30 days of the seeded history."""
     from catalyst_hub.reports.common import Period
 
+    if store.engine.dialect.name == "postgresql":
+        # statistics as autovacuum gathers them after a bulk load (the test server runs
+        # without autovacuum): without them the planner takes every table for a few rows
+        with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("ANALYZE")
     with store.connect() as conn:
         community = conn.execute(
             select(t.members.c.community, func.count())
@@ -142,3 +151,61 @@ def naive_scans(ctx: dict[str, Any]) -> dict[str, Callable[[], Any]]:
             )
         ),
     }
+
+
+def main(argv=None) -> None:
+    import argparse
+    from datetime import date
+
+    from catalyst_hub.catalog import Catalog
+    from catalyst_hub.store import check_current, make_engine
+
+    from .common import Results, ms, p50, p95, timed
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.reports", description=__doc__)
+    parser.add_argument("--db-url", required=True, help="a seeded, migrated database")
+    parser.add_argument("--hub", default="bench")
+    parser.add_argument("--end", help="the seed's last day (default: the latest active day)")
+    parser.add_argument("--label", default="", help="the log's size, for the table")
+    parser.add_argument("--repeat", type=int, default=20, help="timed calls per report")
+    parser.add_argument("--naive", action="store_true", help="also time the raw-log scans")
+    args = parser.parse_args(argv)
+    engine = make_engine(args.db_url)
+    check_current(engine)
+    store = Store(engine, args.hub, b"bench-secret-" + b"0" * 32, Catalog.load())
+    if args.end:
+        end = date.fromisoformat(args.end)
+    else:
+        with store.connect() as conn:
+            end = conn.execute(
+                select(func.max(t.daily_activity.c.day)).where(t.daily_activity.c.hub == args.hub)
+            ).scalar_one()
+        end = date.fromisoformat(str(end)[:10])
+    ctx = context(store, end)
+    calls, missing = discover(ctx)
+    naive = naive_scans(ctx) if args.naive else {}
+    results = Results()
+    for name, call in calls.items():
+        samples = timed(call, args.repeat)
+        baseline = ""
+        if name in naive:
+            baseline = f"naive scan p50 {ms(p50(timed(naive[name], 3)))}"
+        results.add(
+            "report query",
+            engine.dialect.name,
+            args.label,
+            f"{name} p50 / p95",
+            f"{ms(p50(samples))} / {ms(p95(samples))}",
+            baseline,
+            "p95 < 50 ms",
+        )
+    if missing:
+        results.add(
+            "report query", engine.dialect.name, args.label, "not found", ", ".join(missing)
+        )
+    engine.dispose()
+    print("\n" + results.markdown())
+
+
+if __name__ == "__main__":
+    main()
