@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, func, select
 
 from catalyst_hub.store import Store
 from catalyst_hub.store import tables as t
@@ -100,6 +100,8 @@ def naive_scans(ctx: dict[str, Any]) -> dict[str, Callable[[], Any]]:
     e = t.events.c
     in_period = (e.time >= period.start_time, e.time < period.end_time)
     day = func.date(e.time)
+    # PostgreSQL has no equality for JSON: group by its text
+    payload = cast(e.payload, String).label("payload")
 
     def run(query):
         def call():
@@ -117,13 +119,13 @@ def naive_scans(ctx: dict[str, Any]) -> dict[str, Callable[[], Any]]:
         ),
         # members per onboarding action, over all time (every event's payload is read)
         "funnel.funnel": run(
-            select(e.schema, e.payload, func.count(e.member_id.distinct()))
+            select(e.schema, payload, func.count(e.member_id.distinct()))
             .where(
                 e.hub == store.hub,
                 e.community == community,
                 e.schema.in_(["action", "server_started", "server_stopped"]),
             )
-            .group_by(e.schema, e.payload)
+            .group_by(e.schema, payload)
         ),
         # sessions started in the period
         "usage.usage": run(

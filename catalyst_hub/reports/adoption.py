@@ -94,6 +94,8 @@ class Adoption:
     checklist: list[str]
     lifecycle: list[LifecycleWeek] = field(default_factory=list)
     retention: list[RetentionCohort] = field(default_factory=list)
+    #: the summary of the period compared with (when asked for)
+    previous: AdoptionSummary | None = None
 
     @property
     def stickiness(self) -> float | None:
@@ -353,59 +355,72 @@ class AdoptionSummary:
 
 
 def adoption_summary(store: Store, community: str, period: Period) -> AdoptionSummary:
-    """The summary figures of ``adoption`` alone (a month report's month before)."""
+    """The summary figures of ``adoption`` alone."""
     checklist = [s.id for s in store.catalog.steps_for(community)]
     with store.connect() as conn:
-        return _summary(store, conn, community, period, checklist)
+        return _summaries(store, conn, community, [period], checklist)[0]
 
 
-def _summary(
-    store: Store, conn: Connection, community: str, period: Period, checklist: list[str]
-) -> AdoptionSummary:
+def _summaries(
+    store: Store, conn: Connection, community: str, periods: list[Period], checklist: list[str]
+) -> list[AdoptionSummary]:
+    """Summary figures of several periods; who is activated is worked out once for all."""
     da, m = t.daily_activity.c, t.members.c
-    start, end = period.start_time, period.end_time
-    active_members, member_days = conn.execute(
-        select(func.count(func.distinct(da.member_id)), func.count()).where(
-            da.hub == store.hub,
-            da.community == community,
-            da.day >= period.start,
-            da.day <= period.end,
-            not_excluded(store, da.member_id),
-        )
-    ).one()
-    new_members = conn.execute(
-        select(func.count()).where(
-            m.hub == store.hub,
-            m.community == community,
-            m.first_seen >= start,
-            m.first_seen < end,
-            not_excluded(store, m.member_id),
-        )
-    ).scalar_one()
-    activated = (0, 0, 0)
+    out = []
+    for period in periods:
+        active_members, member_days = conn.execute(
+            select(func.count(func.distinct(da.member_id)), func.count()).where(
+                da.hub == store.hub,
+                da.community == community,
+                da.day >= period.start,
+                da.day <= period.end,
+                not_excluded(store, da.member_id),
+            )
+        ).one()
+        new_members = conn.execute(
+            select(func.count()).where(
+                m.hub == store.hub,
+                m.community == community,
+                m.first_seen >= period.start_time,
+                m.first_seen < period.end_time,
+                not_excluded(store, m.member_id),
+            )
+        ).scalar_one()
+        out.append([int(active_members), int(member_days), period.days, int(new_members)])
+    activated = [(0, 0, 0)] * len(periods)
     if checklist:
         done = _finished(store, community, checklist)
-        by_end = done.c.done < end
-        is_new = and_(m.first_seen >= start, m.first_seen < end)
-        row = conn.execute(
-            select(
+        sums = []
+        for period in periods:
+            start, end = period.start_time, period.end_time
+            by_end = done.c.done < end
+            is_new = and_(m.first_seen >= start, m.first_seen < end)
+            sums += [
                 func.sum(case((by_end, 1), else_=0)),
                 func.sum(case((and_(by_end, done.c.done >= start), 1), else_=0)),
                 func.sum(case((and_(by_end, is_new), 1), else_=0)),
-            ).select_from(
+            ]
+        row = conn.execute(
+            select(*sums).select_from(
                 done.join(t.members, and_(m.hub == store.hub, m.member_id == done.c.member_id))
             )
         ).one()
-        activated = tuple(int(n or 0) for n in row)
-    return AdoptionSummary(
-        int(active_members), int(member_days), period.days, int(new_members), *activated
-    )
+        counts = [int(n or 0) for n in row]
+        activated = [tuple(counts[i : i + 3]) for i in range(0, len(counts), 3)]
+    return [AdoptionSummary(*figures, *done) for figures, done in zip(out, activated, strict=True)]
 
 
-def adoption(store: Store, community: str, period: Period, weekly: bool = True) -> Adoption:
+def adoption(
+    store: Store,
+    community: str,
+    period: Period,
+    weekly: bool = True,
+    previous: Period | None = None,
+) -> Adoption:
     """The adoption report of ``community`` over ``period`` (without lifecycle and retention
-    when not ``weekly``). Every figure is counted in SQL; Python only adds up per-day and
-    per-week counts, so the cost follows the period, not the history."""
+    when not ``weekly``; with the summary of a ``previous`` period to compare with). Every
+    figure is counted in SQL; Python only adds up per-day and per-week counts, so the cost
+    follows the period, not the history."""
     checklist = [s.id for s in store.catalog.steps_for(community)]
     retention_from = week_start(period.end) - timedelta(weeks=RETENTION_WEEKS - 1)
     lifecycle_weeks = weeks_between(period.start, period.end)
@@ -420,7 +435,9 @@ def adoption(store: Store, community: str, period: Period, weekly: bool = True) 
             DailyActive(day, *figures)
             for day, figures in zip(period.each_day(), _rolling(counts, days), strict=True)
         ]
-        summary = _summary(store, conn, community, period, checklist)
+        summary, *before = _summaries(
+            store, conn, community, [period] + ([previous] if previous else []), checklist
+        )
         lifecycle: list[LifecycleWeek] = []
         retention: list[RetentionCohort] = []
         if weekly:
@@ -441,6 +458,7 @@ def adoption(store: Store, community: str, period: Period, weekly: bool = True) 
         checklist=checklist,
         lifecycle=lifecycle,
         retention=retention,
+        previous=before[0] if before else None,
     )
 
 

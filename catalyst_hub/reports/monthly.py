@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from ..store import Store
-from .adoption import Adoption, adoption, adoption_summary
+from .adoption import Adoption, adoption
 from .common import Period
 from .funnel import Funnel, funnel
 from .training import training_by_community
@@ -63,8 +63,8 @@ def month_report(
     previous = Period.month(before.year, before.month)
     # the month page shows daily figures, not the weekly lifecycle and retention, and of
     # the month before only the totals it compares with
-    now = adoption(store, community, period, weekly=False)
-    then = adoption_summary(store, community, previous)
+    now = adoption(store, community, period, weekly=False, previous=previous)
+    then = now.previous
     use, use_before = usage(store, community, period), usage_totals(store, community, previous)
     training = training_by_community(store, [community]).get(community)
     figures = [
