@@ -15,7 +15,6 @@ from typing import Any
 
 from sqlalchemy import func, insert, select
 
-from ..identity import member_id as keyed_member_id
 from ..store import Store
 from ..store import tables as t
 from ..timeutil import utcnow
@@ -73,7 +72,7 @@ def known_member(store: Store, username: str) -> tuple[str, str] | None:
     """(member id, community) of a username the hub has seen, else None.
 
     The id is the keyed hash, computed without writing: a typo must not create an identity."""
-    mid = keyed_member_id(store.secret, store.hub, username)
+    mid = store.pseudonym(username)
     m = t.members.c
     with store.connect() as conn:
         community = conn.execute(

@@ -119,9 +119,21 @@ class Collector(LoggingConfigurable):
         now = utcnow()
         try:
             async for user in self.users():
-                actor = await self._run_db(app.actor_for, user)
-                sender = Sender(actor.member_id, actor.community)
-                items.extend(self._user_events(user, sender, seen))
+                # the keyed id, computed without writing: a user's identity is recorded only
+                # with something new to record about them (an erased member who merely still
+                # has an account on the hub stays erased)
+                sender = Sender(
+                    app.store.pseudonym(user["name"]),
+                    app.communities.community_for(list(user.get("groups") or [])),
+                )
+                fresh = [
+                    item
+                    for item in self._user_events(user, sender, seen)
+                    if item[0]["id"] not in self._sent
+                ]
+                if fresh:
+                    await self._run_db(app.store.member_id, user["name"])
+                items.extend(fresh)
         except HTTPClientError as e:
             raise RuntimeError(f"hub API answered {e.code}") from e
         # only a complete listing tells which servers are gone

@@ -54,12 +54,16 @@ class Store:
 
     # -- identity ----------------------------------------------------------------------------
 
+    def pseudonym(self, username: str) -> str:
+        """The member id of ``username``, computed without recording anything."""
+        return keyed_member_id(self.secret, self.hub, username)
+
     def member_id(self, username: str) -> str:
         """The member id of ``username``, recording the identity on first sight."""
         known = self._known_members.get(username)
         if known:
             return known
-        mid = keyed_member_id(self.secret, self.hub, username)
+        mid = self.pseudonym(username)
         with self.begin() as conn:
             upsert(
                 conn,

@@ -121,3 +121,28 @@ async def test_unreachable_hub_is_logged_and_retried(catalyst_service, caplog):
         await asyncio.sleep(0.1)
     assert collector.polls > before
     await collector.stop()
+
+
+async def test_collector_does_not_bring_back_an_erased_identity(catalyst_service):
+    from catalyst_hub.store.privacy import erase_member
+
+    store = catalyst_service.store
+    catalyst_service.user("erin@example.org")
+    collector = catalyst_service.service.collector
+    await collector.poll()
+    member = store.member_id("erin@example.org")
+
+    def identities():
+        with store.connect() as conn:
+            return set(
+                conn.execute(
+                    select(t.identities.c.username).where(t.identities.c.hub == store.hub)
+                ).scalars()
+            )
+
+    assert "erin@example.org" in identities()
+    erase_member(store, member)
+    store.forget_member(member)
+    # the account is still on the hub, with nothing new to record: it stays erased
+    await collector.poll()
+    assert "erin@example.org" not in identities()
