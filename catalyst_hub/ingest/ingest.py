@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -121,7 +121,7 @@ class Ingestor:
         if not isinstance(when, str):
             raise EventError("'time' must be an ISO 8601 string")
         try:
-            time = _parse_time(when)
+            time = parse_time(when)
         except ValueError:
             raise EventError(f"'time' is not an ISO 8601 time: {when!r}") from None
         if time - received > MAX_CLOCK_SKEW:
@@ -278,16 +278,3 @@ def _groups(batches: list[Batch]) -> list[list[int]]:
             groups.append([i])
             ids, size = batch_ids, len(batch.events)
     return groups
-
-
-def _parse_time(value: str) -> datetime:
-    """``parse_time``, with a shortcut for the usual ``...Z`` form clients send."""
-    if value.endswith("Z") and len(value) > 11 and value[10] in "T ":
-        try:
-            parsed = datetime.fromisoformat(value[:-1])
-        except ValueError:
-            pass
-        else:
-            if parsed.tzinfo is None:
-                return parsed
-    return parse_time(value)

@@ -259,6 +259,10 @@ class Projector:
         try:
             return self._steps_cache[key]
         except KeyError:
+            if len(self._steps_cache) >= 4096:
+                # distinct values are few (action names, step ids); a sender inventing new
+                # ones must not grow the service's memory without bound
+                self._steps_cache.clear()
             found = self._steps_cache[key] = self.catalog.steps_matching(schema, payload)
             return found
         except TypeError:  # an unhashable value: no caching
@@ -716,13 +720,4 @@ def _from_horizon(table: Table, horizon: datetime | None) -> tuple:
 
 
 def _parse_time(value: str | datetime | None) -> datetime | None:
-    if type(value) is str and value.endswith("Z"):
-        # the common case, as clients send it: naive UTC without building an aware time
-        try:
-            parsed = datetime.fromisoformat(value[:-1])
-        except ValueError:
-            pass
-        else:
-            if parsed.tzinfo is None:
-                return parsed
     return parse_time(value) if value is not None else None
