@@ -21,10 +21,11 @@ USER = "ana@example.org"
 
 @pytest.fixture(scope="module")
 def realhub(tmp_path_factory):
+    from catalyst_hub.pytest_plugin import missing
     from catalyst_hub.testing.realhub import RealHub
 
     if not shutil.which("git"):
-        pytest.skip("git is needed")
+        missing("git is needed")
     hub = RealHub(tmp_path_factory.mktemp("realhub"), users={USER: "pw", "ben": "pw"})
     try:
         hub.start()
