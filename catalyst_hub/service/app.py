@@ -32,7 +32,7 @@ from ..catalyst_app import CatalystApp
 from ..i18n import LANGUAGES, gettext_for
 from ..ingest import EventResult, Ingestor
 from ..ingest.ingest import Batch
-from ..store.privacy import purge_expired_events
+from ..store.privacy import begin_purge, purge_chunk
 from . import api, openapi, pages, reports_api
 from .base import OAuthCallbackHandler
 from .collector import Collector
@@ -241,10 +241,18 @@ class CatalystService(CatalystApp):
     async def purge_expired(self) -> int:
         """Delete raw events older than ``retention_days``; returns how many."""
         loop = asyncio.get_running_loop()
+        if self.retention_days <= 0:
+            return 0
         try:
-            purged = await loop.run_in_executor(
-                self.db_executor, purge_expired_events, self.store, self.retention_days
+            cutoff = await loop.run_in_executor(
+                self.db_executor, begin_purge, self.store, self.retention_days
             )
+            purged = 0
+            # one chunk per turn of the executor: requests are served in between
+            while chunk := await loop.run_in_executor(
+                self.db_executor, purge_chunk, self.store, cutoff
+            ):
+                purged += chunk
         except Exception:
             self.log.exception("could not purge expired events")
             return 0

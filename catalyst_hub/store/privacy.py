@@ -303,21 +303,35 @@ def purge_expired_events(
     """
     if retention_days <= 0:
         return 0
+    cutoff = begin_purge(store, retention_days, now)
+    total = 0
+    while purged := purge_chunk(store, cutoff, chunk):
+        total += purged
+    return total
+
+
+def begin_purge(store: Store, retention_days: int, now: datetime | None = None) -> datetime:
+    """Record the purge horizon (before deleting: a crash mid-purge loses nothing) and
+    return it; then ``purge_chunk`` until it deletes nothing."""
     now = now or utcnow()
     cutoff = purge_horizon(now, retention_days)
-    _record_horizon(store, cutoff, now)  # before deleting: a crash mid-purge loses nothing
+    _record_horizon(store, cutoff, now)
+    return cutoff
+
+
+def purge_chunk(store: Store, cutoff: datetime, chunk: int = 5000) -> int:
+    """Delete up to ``chunk`` raw events before ``cutoff`` (consent kept) in one short
+    transaction; returns how many. A service runs one chunk at a time, so requests are
+    served between chunks even when a first purge has a year of backlog."""
     e = t.events.c
     expired = (
         select(e.id).where(e.hub == store.hub, e.time < cutoff, e.schema != "consent").limit(chunk)
     )
-    total = 0
-    while True:
-        with store.begin() as conn:
-            ids = list(conn.execute(expired).scalars())
-            if not ids:
-                return total
+    with store.begin() as conn:
+        ids = list(conn.execute(expired).scalars())
+        if ids:
             conn.execute(delete(t.events).where(e.hub == store.hub, e.id.in_(ids)))
-        total += len(ids)
+    return len(ids)
 
 
 def _record_horizon(store: Store, horizon: datetime, now: datetime) -> None:
