@@ -180,10 +180,18 @@ class RealHub:
                 self.proc.wait(30)
             except subprocess.TimeoutExpired:
                 pass
-        # whatever is left of the group (proxy, servers, service)
+        # whatever is left of the group (servers, service)
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except ProcessLookupError:
+            pass
+        # the proxy runs in a session of its own (it outlives hub restarts): end it by its pid
+        # file when the hub could not (a hub killed, or one that failed to start)
+        try:
+            pid = int((self.workdir / "proxy.pid").read_text())
+            if b"configurable-http-proxy" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                os.kill(pid, signal.SIGTERM)
+        except (OSError, ValueError):
             pass
         self.proc = None
         self._log.close()
