@@ -113,6 +113,31 @@ def _legend(names: Sequence[str], width: int) -> list[str]:
     return out
 
 
+def _begin(
+    chart_id: str,
+    title: str,
+    desc: str,
+    labels: Sequence[str],
+    series: Sequence[tuple[str, Sequence[float]]],
+    x_label: str,
+    y_label: str,
+    width: int,
+    height: int,
+) -> tuple[_Frame, list[str]]:
+    """The frame scaled to every series' values, and the chart's opening and axes."""
+    values = [v for _, data in series for v in data]
+    frame = _Frame(width, height, values, len(labels))
+    return frame, _open(chart_id, title, desc, width, height) + _axes(
+        frame, labels, x_label, y_label
+    )
+
+
+def _finish(out: list[str], series: Sequence[tuple[str, Sequence[float]]], width: int) -> Markup:
+    out += _legend([name for name, _ in series], width)
+    out.append("</svg>")
+    return Markup("".join(out))
+
+
 def line_chart(
     chart_id: str,
     title: str,
@@ -125,9 +150,7 @@ def line_chart(
     height: int = 260,
 ) -> Markup:
     """Lines over ``labels`` (one per series), with a dot per value so one day shows."""
-    values = [v for _, data in series for v in data]
-    frame = _Frame(width, height, values, len(labels))
-    out = _open(chart_id, title, desc, width, height) + _axes(frame, labels, x_label, y_label)
+    frame, out = _begin(chart_id, title, desc, labels, series, x_label, y_label, width, height)
     for i, (name, data) in enumerate(series):
         color = PALETTE[i % len(PALETTE)]
         points = " ".join(f"{frame.x_center(j):.1f},{frame.y(v):.1f}" for j, v in enumerate(data))
@@ -140,9 +163,7 @@ def line_chart(
                 f"<title>{escape(name)}, {escape(labels[j])}: {_number(v)}</title></circle>"
             )
         out.append("</g>")
-    out += _legend([name for name, _ in series], width)
-    out.append("</svg>")
-    return Markup("".join(out))
+    return _finish(out, series, width)
 
 
 def bar_chart(
@@ -157,9 +178,7 @@ def bar_chart(
     height: int = 260,
 ) -> Markup:
     """Grouped vertical bars (one group per label, one bar per series); negatives go down."""
-    values = [v for _, data in series for v in data]
-    frame = _Frame(width, height, values, len(labels))
-    out = _open(chart_id, title, desc, width, height) + _axes(frame, labels, x_label, y_label)
+    frame, out = _begin(chart_id, title, desc, labels, series, x_label, y_label, width, height)
     group = frame.plot_w / frame.slots * 0.8
     bar = group / max(len(series), 1)
     for i, (name, data) in enumerate(series):
@@ -173,6 +192,4 @@ def bar_chart(
                 f"<title>{escape(name)}, {escape(labels[j])}: {_number(v)}</title></rect>"
             )
         out.append("</g>")
-    out += _legend([name for name, _ in series], width)
-    out.append("</svg>")
-    return Markup("".join(out))
+    return _finish(out, series, width)
