@@ -18,25 +18,6 @@ from ..timeutil import isoformat, utcnow
 from .base import APIHandler
 
 
-class CookieXsrfRefusal:
-    """Refuse (403) a cookie-authenticated POST without a valid xsrf token.
-
-    HubOAuth quietly ignores the login cookie of such a request, which would look like no
-    login at all: a 401, or a redirect to log in that loses the form. Saying 403 tells the
-    truth. Token-authenticated requests need no xsrf token.
-    """
-
-    async def prepare(self) -> None:
-        await super().prepare()
-        if (
-            self.current_user is None
-            and self.request.method not in ("GET", "HEAD", "OPTIONS")
-            and self.hub_auth.get_token(self, in_cookie=True)
-            and not self.hub_auth.get_token(self, in_cookie=False)
-        ):
-            self.check_xsrf_cookie()  # raises 403 when the token is missing or wrong
-
-
 class InfoHandler(APIHandler):
     """``GET api/``: version and accepted event schemas. No authentication needed."""
 
@@ -55,7 +36,7 @@ class InfoHandler(APIHandler):
         )
 
 
-class EventsHandler(CookieXsrfRefusal, APIHandler):
+class EventsHandler(APIHandler):
     """``POST api/events``: a batch of events about the token's owner."""
 
     async def post(self) -> None:
@@ -161,7 +142,7 @@ class MeExportHandler(APIHandler):
         self.write_json(data)
 
 
-class MeEraseHandler(CookieXsrfRefusal, APIHandler):
+class MeEraseHandler(APIHandler):
     """``POST api/me/erase`` with ``{"confirm": true}`` (and ``"stop_recording": true`` to stay
     opted out): removes the token owner's identity, events and per-member rows."""
 

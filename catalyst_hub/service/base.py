@@ -76,6 +76,22 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         self._hub_auth_user_cache = model
         if model and model.get("kind", "user") == "user":
             self.actor = await self.run_db(self.catalyst.actor_for, model)
+        self.refuse_cookie_post_without_xsrf()
+
+    def refuse_cookie_post_without_xsrf(self) -> None:
+        """403 for a cookie-authenticated state change without a valid xsrf token.
+
+        HubOAuth quietly ignores the login cookie of such a request, which would look like no
+        login at all: a 401, or a redirect to log in that loses the form. Saying 403 tells the
+        truth. Token-authenticated requests need no xsrf token.
+        """
+        if (
+            self.current_user is None
+            and self.request.method not in ("GET", "HEAD", "OPTIONS")
+            and self.hub_auth.get_token(self, in_cookie=True)
+            and not self.hub_auth.get_token(self, in_cookie=False)
+        ):
+            self.check_xsrf_cookie()  # raises 403 when the token is missing or wrong
 
     def get_current_user(self):
         return getattr(self, "_hub_auth_user_cache", None)

@@ -24,7 +24,7 @@ LANGUAGE_COOKIE = "catalyst-lang"
 STATUSES = ("saved", "dropped", "consent-given", "consent-withdrawn")
 
 
-class PageHandler(api.CookieXsrfRefusal, BaseHandler):
+class PageHandler(BaseHandler):
     """An HTML page: browsers log in through the hub (HubOAuth); tokens work too."""
 
     async def prepare(self) -> None:
