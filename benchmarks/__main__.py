@@ -179,7 +179,9 @@ def run_scale(
 
     if "http" in skip:
         return
-    users = service.bench_users(16)
+    # as many members as send to a hub at once, each with about as many events over all the
+    # runs as a member of the seeded consortium has (about 1,000)
+    users = service.bench_users(256)
     hub = service.start_hub(workdir / f"hub-{engine_name}-{size}", url, HUB, users)
     try:
         tokens = [hub.token(name) for name in users]

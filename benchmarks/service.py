@@ -54,10 +54,13 @@ def direct_url(hub: RealHub) -> str:
 
 
 def envelopes(count: int, rng: random.Random) -> list[dict[str, Any]]:
-    now = utcnow()
+    """One member's batch as a server's outbox sends it: oldest first, ending moments ago,
+    an activity count per kind and minute with an action now and then (after a long outage,
+    ``count`` events span hours, as a real backlog would)."""
+    end = utcnow() - timedelta(seconds=rng.randrange(1, 60))
     out = []
-    for _ in range(count):
-        when = (now - timedelta(seconds=rng.randrange(1, 86400))).isoformat() + "Z"
+    for i in range(count):
+        when = (end - timedelta(seconds=20 * (count - i))).isoformat() + "Z"
         if rng.random() < 0.9:
             payload: dict[str, Any] = {
                 "kind": rng.choice(("kernel", "notebook", "proxy")),

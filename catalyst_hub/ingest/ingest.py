@@ -214,9 +214,10 @@ class Ingestor:
         stored = self.store.append(kept)
         dropped = set()
         if len(kept) < len(events):
-            dropped = {e.id for e in events} - {e.id for e in kept}
+            kept_ids = {e.id for e in kept}
+            not_kept = [e for e in events if e.id not in kept_ids]
             # a redelivery of an event stored before the opt-out is still a duplicate
-            dropped -= already_stored(self.store, dropped)
+            dropped = {e.id for e in not_kept} - already_stored(self.store, not_kept)
         for batch in group:
             seen: set[str] = set()
             for r in batch.results:

@@ -11,13 +11,16 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Table, delete, insert, select, update
 
 from ..timeutil import isoformat, utcnow
 from . import tables as t
 from .store import Store
+
+if TYPE_CHECKING:
+    from ..projections import StoredEvent
 
 WITHDRAWN = "withdrawn"
 GIVEN = "given"
@@ -73,14 +76,22 @@ def consent_decisions(store: Store, member_ids: Iterable[str]) -> dict[str, tupl
     return {row.member_id: (row.consent, row.consent_time) for row in rows}
 
 
-def already_stored(store: Store, event_ids: Iterable[str]) -> set[str]:
-    """Which of ``event_ids`` are in this hub's log (to tell a redelivery from a dropped event)."""
-    ids = sorted(set(event_ids))
-    if not ids:
+def already_stored(store: Store, events: Iterable[StoredEvent]) -> set[str]:
+    """The ids of those of ``events`` that are in this hub's log (to tell a redelivery from a
+    dropped event). An id is unique per member: another member's event of that id is not one."""
+    wanted = {(e.member_id, e.id) for e in events}
+    if not wanted:
         return set()
     e = t.events.c
+    members = sorted({member for member, _ in wanted})
+    ids = sorted({event_id for _, event_id in wanted})
     with store.connect() as conn:
-        return set(conn.execute(select(e.id).where(e.hub == store.hub, e.id.in_(ids))).scalars())
+        rows = conn.execute(
+            select(e.member_id, e.id).where(
+                e.hub == store.hub, e.member_id.in_(members), e.id.in_(ids)
+            )
+        ).all()
+    return {row.id for row in rows if (row.member_id, row.id) in wanted}
 
 
 # -- export ----------------------------------------------------------------------------------

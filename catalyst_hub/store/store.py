@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 #: on bound parameters (SQLite 32766, PostgreSQL 65535) with the 9 columns of an event
 EVENTS_PER_INSERT = 1000
 _EVENT_COLUMNS = tuple(c.name for c in t.events.c)
+_EVENT_KEY = tuple(c.name for c in t.events.primary_key.columns)
 
 
 class Store:
@@ -91,7 +92,8 @@ class Store:
         return {e.id for e in new}
 
     def _insert_events(self, conn: Connection, events: Sequence[StoredEvent]) -> set[str]:
-        """INSERT .. ON CONFLICT (id) DO NOTHING of every event; returns the ids inserted.
+        """INSERT .. ON CONFLICT (hub, member_id, id) DO NOTHING of every event; returns the ids
+        inserted (the caller's events have distinct ids).
 
         Plain values straight to the driver: per-row work in SQLAlchemy (and ``json.dumps``)
         was most of the ingest cost.
@@ -203,7 +205,8 @@ def _insert_events_sql(dialect, rows: int, returning: bool = True) -> str:
         values = "(" + ", ".join([mark] * len(_EVENT_COLUMNS)) + ")"
         sql = _INSERT_SQL[(dialect.name, rows, returning)] = (
             f"INSERT INTO {quote(t.events.name)} ({', '.join(map(quote, _EVENT_COLUMNS))}) "
-            f"VALUES {', '.join([values] * rows)} ON CONFLICT ({quote('id')}) DO NOTHING"
+            f"VALUES {', '.join([values] * rows)} "
+            f"ON CONFLICT ({', '.join(map(quote, _EVENT_KEY))}) DO NOTHING"
             + (f" RETURNING {quote('id')}" if returning else "")
         )
     return sql

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -35,11 +36,12 @@ identities = Table(
     Column("created", DateTime, nullable=False),
 )
 
-# The event log: the one source of truth. Projections below are derived from it.
+# The event log: the one source of truth. Projections below are derived from it. An event id
+# is unique per member: keyed by member first, one sender's batch writes neighbouring pages.
 events = Table(
     "events",
     metadata,
-    Column("id", String(36), primary_key=True),
+    Column("id", String(36), nullable=False),
     Column("hub", String(HUB), nullable=False),
     Column("member_id", String(MEMBER), nullable=False),
     Column("community", String(NAME), nullable=False),
@@ -48,8 +50,8 @@ events = Table(
     Column("time", DateTime, nullable=False),
     Column("received", DateTime, nullable=False),
     Column("payload", JSON, nullable=False),
+    PrimaryKeyConstraint("hub", "member_id", "id", name="events_pkey"),
     Index("ix_events_hub_time", "hub", "time"),
-    Index("ix_events_hub_member", "hub", "member_id"),
 )
 
 members = Table(

@@ -65,6 +65,20 @@ async def test_repeated_uuid_is_acknowledged_as_duplicate(catalyst_service, make
     assert count_events(catalyst_service.store) == 1
 
 
+async def test_another_members_event_id_is_not_a_duplicate(catalyst_service, make_event):
+    """An id is unique per member: knowing the id of Alice's event does not let Bob make
+    her event a "duplicate" (unrecorded) by sending it first, nor Alice his."""
+    alice, bob = catalyst_service.token(ALICE), catalyst_service.token("bob@example.org")
+    event = make_event("action", {"action": "git_cloned"})
+    for token in (bob, alice, alice):
+        r = await catalyst_service.request("post", "api/events", token, json=[event])
+        assert r.status_code == 200, r.text
+    assert [r["status"] for r in r.json()["results"]] == ["duplicate"]
+    assert count_events(catalyst_service.store) == 2
+    me = (await catalyst_service.request("get", "api/me", alice)).json()
+    assert "use_git" in {step["id"] for step in me["steps"] if step["state"] == "done"}
+
+
 async def test_info_lists_schemas_without_auth(catalyst_service):
     r = await catalyst_service.request("get", "api/")
     assert r.status_code == 200

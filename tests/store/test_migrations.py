@@ -2,11 +2,16 @@
 
 import subprocess
 import sys
+import uuid
+from datetime import datetime
 
 import pytest
-from sqlalchemy import inspect
+from alembic import command
+from sqlalchemy import MetaData, Table, delete, func, insert, inspect, select
+from sqlalchemy.exc import IntegrityError
 
 from catalyst_hub.store import DatabaseNeedsUpgrade, check_current, make_engine, upgrade
+from catalyst_hub.store.engine import alembic_config
 from catalyst_hub.store.tables import metadata
 
 
@@ -74,3 +79,80 @@ def test_cli_help(command):
     )
     assert run.returncode == 0, run.stderr
     assert "--db-url" in run.stdout or not command or command == ["demo"]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_db_url(request, tmp_path):
+    """An empty database: a new SQLite file, or a new database on the PostgreSQL server."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.sqlite'}"
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from catalyst_hub.pytest_plugin import POSTGRES_URL, missing
+
+    name = f"catalyst_migrations_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(
+        make_url(POSTGRES_URL).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
+    )
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as e:
+        admin.dispose()
+        missing(f"PostgreSQL is not reachable at {POSTGRES_URL}: {e}")
+    yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def test_migrations_make_the_tables_of_the_code(empty_db_url):
+    """Alembic's own comparison finds nothing between the migrated schema and tables.py."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    engine = make_engine(empty_db_url)
+    upgrade(engine)
+    with engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), metadata)
+    engine.dispose()
+    assert differences == []
+
+
+def test_event_key_migration_keeps_the_log(empty_db_url):
+    """0006 re-keys the log by member: rows survive it and its downgrade, and afterwards the
+    same id from two members is two events."""
+    engine = make_engine(empty_db_url)
+    upgrade(engine, "0005_session_report_index")
+    row = {
+        "hub": "h",
+        "community": "c",
+        "schema": "action",
+        "version": 1,
+        "time": datetime(2026, 1, 1),
+        "received": datetime(2026, 1, 1),
+        "payload": {"action": "cell_executed"},
+    }
+    events = Table("events", MetaData(), autoload_with=engine)
+    with engine.begin() as conn:
+        conn.execute(insert(events), [{**row, "id": f"id-{i}", "member_id": "a"} for i in range(3)])
+    upgrade(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(events), [{**row, "id": "id-0", "member_id": "b"}])
+        assert conn.execute(select(func.count()).select_from(events)).scalar() == 4
+        with pytest.raises(IntegrityError), conn.begin_nested():
+            conn.execute(insert(events), [{**row, "id": "id-1", "member_id": "a"}])
+    assert inspect(engine).get_pk_constraint("events")["constrained_columns"] == [
+        "hub",
+        "member_id",
+        "id",
+    ]
+    with engine.begin() as conn:
+        conn.execute(delete(events).where(events.c.member_id == "b"))
+    command.downgrade(alembic_config(engine), "0005_session_report_index")
+    assert inspect(engine).get_pk_constraint("events")["constrained_columns"] == ["id"]
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(events)).scalar() == 3
+    engine.dispose()
