@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from traitlets import Instance, List, Set, Unicode, default
@@ -15,6 +17,9 @@ from .communities import CommunityMapper
 from .identity import Actor, load_or_create_secret
 from .store import DatabaseNeedsUpgrade, Store, check_current, make_engine, upgrade
 from .store.engine import current_revision
+
+if TYPE_CHECKING:
+    from .projections import Projector
 
 
 class CatalystApp(Application):
@@ -130,7 +135,24 @@ class CatalystApp(Application):
         secret = load_or_create_secret(self.secret_file)
         self.store = Store(self.engine, self.hub_name, secret, Catalog.load(self.catalog_files))
         self.store.excluded_members = {self.store.member_id(u) for u in self.excluded_users}
+        if check:
+            self.ensure_activation(self.store.projector)
         return self.store
+
+    def ensure_activation(self, projector: Projector) -> None:
+        """Compute this hub's ``members.activated`` from its steps unless it was computed with
+        the catalog's checklists: a database just migrated to the column, or a catalog whose
+        checklists changed. Before the service serves anything (reports read the column)."""
+        began = time.perf_counter()
+        with self.engine.begin() as conn:
+            computed = projector.ensure_activation(conn, self.hub_name)
+        if computed:
+            self.log.info(
+                "computed which members of hub %s are activated, with this catalog's "
+                "checklists, in %.1f s",
+                self.hub_name,
+                time.perf_counter() - began,
+            )
 
     def actor_for(self, model: dict) -> Actor:
         """The Actor of a JupyterHub user model (records the identity on first sight)."""

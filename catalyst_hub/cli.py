@@ -7,7 +7,9 @@ import sys
 from traitlets.config import Application
 
 from . import __version__
+from .catalog import Catalog
 from .catalyst_app import CatalystApp
+from .projections import Projector
 from .store import make_engine, upgrade
 
 
@@ -18,6 +20,9 @@ class DbUpgradeApp(CatalystApp):
     def start(self) -> None:
         self.engine = make_engine(self.db_url)
         upgrade(self.engine)
+        # what a migration cannot compute without the hub's catalog (the service does it too
+        # when it starts, for its own hub)
+        self.ensure_activation(Projector(Catalog.load(self.catalog_files)))
         self.log.info(
             "database %s is up to date", self.engine.url.render_as_string(hide_password=True)
         )

@@ -7,6 +7,12 @@ and a retried delivery can never move a projection backwards.
 
 A batch is first folded per key in Python, then written with one upsert per table: that keeps
 the ingest path to a handful of statements per batch whatever its size.
+
+Some projections also depend on the catalog: which steps an event reaches, which exercises
+complete an episode, and which steps make a community's checklist (``members.activated``).
+After changing how steps or exercises are detected, run ``catalyst-hub rebuild``. A change of
+checklists alone is picked up when the service starts (``ensure_activation``), and a rebuild
+recomputes it too.
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ from sqlalchemy import (
 from ..catalog import Catalog
 from ..store import tables as t
 from ..store.sql import dialect_insert, earliest, if_newer, latest, of_earliest
-from ..timeutil import parse_time
+from ..timeutil import parse_time, utcnow
 
 #: Events that show the member themself was active at the event's time.
 ACTIVE_SCHEMAS = frozenset(
@@ -102,15 +108,19 @@ def upsert_tuples(
     rows: list[tuple],
     keys: list[str],
     update=None,
-) -> None:
-    """``upsert`` of rows given as tuples in ``columns`` order: no dict per row."""
+    where=None,
+) -> int:
+    """``upsert`` of rows given as tuples in ``columns`` order: no dict per row. ``where``
+    (of the proposed row, like ``update``) limits the update to the rows it holds for.
+    Returns the rows inserted or updated."""
     if not rows:
-        return
+        return 0
     dialect = conn.dialect
     cache_key = (
         table.name,
         tuple(keys),
         update.__code__ if update else None,
+        where.__code__ if where else None,
         dialect.name,
         columns,
     )
@@ -120,7 +130,11 @@ def upsert_tuples(
         if update is None:
             stmt = stmt.on_conflict_do_nothing(index_elements=keys)
         else:
-            stmt = stmt.on_conflict_do_update(index_elements=keys, set_=update(stmt.excluded))
+            stmt = stmt.on_conflict_do_update(
+                index_elements=keys,
+                set_=update(stmt.excluded),
+                where=where(stmt.excluded) if where else None,
+            )
         compiled = stmt.compile(dialect=dialect, column_keys=list(columns))
         if compiled.positional:
             order = tuple(columns.index(name) for name in compiled.positiontup)
@@ -145,17 +159,20 @@ def upsert_tuples(
     if dialect.name == "postgresql" and len(rows) > 1:
         many = _values_rows(sql, columns)
         if many is not None:
+            written = 0
             for i in range(0, len(rows), PG_ROWS_PER_UPSERT):
                 chunk = rows[i : i + PG_ROWS_PER_UPSERT]
-                conn.exec_driver_sql(many(len(chunk)), tuple(v for row in chunk for v in row))
-            return
+                written += conn.exec_driver_sql(
+                    many(len(chunk)), tuple(v for row in chunk for v in row)
+                ).rowcount
+            return written
     if not dialect.positional:
         params: list = [dict(zip(columns, row, strict=True)) for row in rows]
     elif order is not None:
         params = [tuple(row[i] for i in order) for row in rows]
     else:
         params = [tuple(row) for row in rows] if processors else rows
-    conn.exec_driver_sql(sql, params)
+    return conn.exec_driver_sql(sql, params).rowcount
 
 
 #: rows per upsert statement on PostgreSQL, where psycopg's executemany costs tens of
@@ -250,6 +267,16 @@ class Projector:
                 fields = set(self._step_fields.get(rule.schema, ())) | set(rule.match)
                 self._step_fields[rule.schema] = tuple(sorted(fields))
         self._steps_cache: dict[tuple, list[str]] = {}
+        # a community without an override of steps has every step
+        self._default_checklist = frozenset(s.id for s in catalog.steps)
+        self._checklist_cache: dict[str, frozenset[str]] = {}
+        #: the checklists as stored in ``activation_checklists``: what activation depends on
+        self.checklists = checklists_json(catalog)
+        # every community has the same checklist: moving community never changes activation
+        self._one_checklist = all(
+            self.checklist(community) == self._default_checklist
+            for community in catalog.communities
+        )
 
     def _steps(self, schema: str, payload: dict[str, Any]) -> list[str]:
         fields = self._step_fields.get(schema)
@@ -274,11 +301,19 @@ class Projector:
         )
 
     def apply_rows(
-        self, conn: Connection, events: Iterable[tuple[str, str, str, str, datetime, dict]]
+        self,
+        conn: Connection,
+        events: Iterable[tuple[str, str, str, str, datetime, dict]],
+        activation: bool = True,
     ) -> None:
         """``apply`` of (hub, member id, community, schema, time, payload) tuples, which is
         what ``rebuild`` reads. Each fold keeps a small list per key and builds no object
-        per event: on the ingest path and in rebuild this loop runs for every event."""
+        per event: on the ingest path and in rebuild this loop runs for every event.
+
+        Then ``members.activated`` of the members whose steps the batch touched (or, when
+        communities have different checklists, of every member it touched: their community
+        may have changed) is recomputed from their rows; without ``activation`` the caller
+        does it (``rebuild``: once at the end)."""
         members: dict = {}  # (hub, member): [community, first_seen, last_active]
         consents: dict = {}  # (hub, member): (time, decision, notice version)
         steps: dict = {}  # (hub, member, step): [community, reached]
@@ -381,14 +416,26 @@ class Projector:
                 )
 
         self._write_members(conn, members, consents)
-        upsert_tuples(
+        # only a step reached for the first time, or earlier than known, is written (and
+        # counted): a step reached again, most of them, changes nothing
+        new_steps = upsert_tuples(
             conn,
             t.member_steps,
             ("hub", "member_id", "step", "community", "reached"),
             [(*k, community, reached) for k, (community, reached) in steps.items()],
             ["hub", "member_id", "step"],
-            lambda x: {"reached": earliest(t.member_steps.c.reached, x.reached)},
+            lambda x: {"reached": x.reached},
+            lambda x: x.reached < t.member_steps.c.reached,
         )
+        if activation and (new_steps or not self._one_checklist):
+            # Activation of the members whose steps changed. When communities have checklists
+            # of their own, a member's community may have changed too: every member touched.
+            # Most batches (activity, steps reached before) make no query at all.
+            touched: dict[str, set[str]] = {}
+            for key in steps if self._one_checklist else members:
+                touched.setdefault(key[0], set()).add(key[1])
+            for member_hub, member_ids in touched.items():
+                self.refresh_activation(conn, member_hub, member_ids)
         upsert_tuples(
             conn,
             t.daily_activity,
@@ -450,6 +497,88 @@ class Projector:
                 "consent_time": latest(m.consent_time, x.consent_time),
             },
         )
+
+    # -- activation --------------------------------------------------------------------------
+
+    def checklist(self, community: str) -> frozenset[str]:
+        """The step ids of ``community``'s checklist (``Catalog.steps_for``)."""
+        found = self._checklist_cache.get(community)
+        if found is None:
+            if len(self._checklist_cache) >= 4096:
+                self._checklist_cache.clear()
+            found = self._checklist_cache[community] = frozenset(
+                s.id for s in self.catalog.steps_for(community)
+            )
+        return found
+
+    def activated(self, community: str, reached: dict[str, Any]) -> Any:
+        """When a member of ``community`` with steps ``reached`` (step -> time) reached the
+        last step of the checklist; None while a step is missing (or the list is empty)."""
+        checklist = self.checklist(community)
+        if not checklist:
+            return None
+        last = None
+        for step in checklist:
+            at = reached.get(step)
+            if at is None:
+                return None
+            if last is None or at > last:
+                last = at
+        return last
+
+    def refresh_activation(
+        self, conn: Connection, hub: str, member_ids: Iterable[str] | None = None
+    ) -> int:
+        """Recompute ``members.activated`` of the members ``member_ids`` of ``hub`` (all of
+        them when None) from their community and member_steps rows: a function of those rows
+        alone, so the order events came in does not matter. Writes the rows that change;
+        returns how many.
+
+        On the ingest path for nearly every batch that reaches a step: plain SQL and driver
+        values (times compare as the driver gives them: datetimes, or SQLite's fixed-width
+        text), as for the upserts."""
+        dialect = conn.dialect
+        ids = None if member_ids is None else sorted(member_ids)
+        chunks = [None] if ids is None else [ids[i : i + 5000] for i in range(0, len(ids), 5000)]
+        changed = []
+        activated = self.activated
+        for chunk in chunks:
+            sql = _activation_sql(dialect, None if chunk is None else len(chunk))
+            rows: dict[str, tuple[str, Any, dict[str, Any]]] = {}
+            for member_id, community, was, step, reached in conn.exec_driver_sql(
+                sql, (hub, *(chunk or ()))
+            ):
+                row = rows.get(member_id)
+                if row is None:
+                    row = rows[member_id] = (community, was, {})
+                if step is not None:
+                    row[2][step] = reached
+            for member_id, (community, was, reached) in rows.items():
+                now = activated(community, reached)
+                if now != was:
+                    changed.append((now, hub, member_id))
+        if changed:
+            conn.exec_driver_sql(_activation_update_sql(dialect), changed)
+        return len(changed)
+
+    def ensure_activation(self, conn: Connection, hub: str) -> bool:
+        """Recompute every ``members.activated`` of ``hub`` unless it was computed with this
+        catalog's checklists (``activation_checklists``): after the migration that added the
+        column, and after a catalog change of checklists. True when it recomputed."""
+        a = t.activation_checklists.c
+        stored = conn.execute(select(a.checklists).where(a.hub == hub)).scalar()
+        if stored == self.checklists:
+            return False
+        self.refresh_activation(conn, hub)
+        upsert_tuples(
+            conn,
+            t.activation_checklists,
+            ("hub", "checklists", "updated"),
+            [(hub, self.checklists, utcnow())],
+            ["hub"],
+            lambda x: {"checklists": x.checklists, "updated": x.updated},
+        )
+        return True
 
     # -- training ----------------------------------------------------------------------------
 
@@ -624,11 +753,14 @@ class Projector:
                         # projections are recomputable from the log: a crash loses nothing a
                         # new rebuild cannot redo, so these commits need not wait for the disk
                         conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
-                    self.apply_rows(conn, batch)
+                    self.apply_rows(conn, batch, activation=False)
                 replayed += len(batch)
         finally:
             if collecting:
                 gc.enable()
+        # activation once, from the rebuilt steps (and the kept ones, after a purge)
+        with conn_factory() as conn:
+            self.refresh_activation(conn, hub)
         return replayed
 
 
@@ -679,6 +811,41 @@ def _chunk_sql(dialect, size: int, keyset: bool) -> str:
     )
 
 
+_ACTIVATION_SQL: dict[tuple[str, int | None], str] = {}
+
+
+def _activation_sql(dialect, members: int | None) -> str:
+    """(member_id, community, activated, step, reached) of one hub's members, a row per step
+    (one with no step for a member without any), of ``members`` given ids (None: all)."""
+    key = (dialect.name, members)
+    sql = _ACTIVATION_SQL.get(key)
+    if sql is None:
+        q = dialect.identifier_preparer.quote
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        m, s = t.members, t.member_steps
+        where = f"m.{q(m.c.hub.name)} = {mark}"
+        if members is not None:
+            where += f" AND m.{q(m.c.member_id.name)} IN ({', '.join([mark] * members)})"
+        sql = _ACTIVATION_SQL[key] = (
+            f"SELECT m.{q(m.c.member_id.name)}, m.{q(m.c.community.name)}, "
+            f"m.{q(m.c.activated.name)}, s.{q(s.c.step.name)}, s.{q(s.c.reached.name)} "
+            f"FROM {q(m.name)} m LEFT JOIN {q(s.name)} s "
+            f"ON s.{q(s.c.hub.name)} = m.{q(m.c.hub.name)} "
+            f"AND s.{q(s.c.member_id.name)} = m.{q(m.c.member_id.name)} WHERE {where}"
+        )
+    return sql
+
+
+def _activation_update_sql(dialect) -> str:
+    q = dialect.identifier_preparer.quote
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    m = t.members
+    return (
+        f"UPDATE {q(m.name)} SET {q(m.c.activated.name)} = {mark} "
+        f"WHERE {q(m.c.hub.name)} = {mark} AND {q(m.c.member_id.name)} = {mark}"
+    )
+
+
 def _loads(text):
     if not isinstance(text, (str, bytes)):
         return text  # a driver that parsed JSON itself
@@ -721,3 +888,15 @@ def _from_horizon(table: Table, horizon: datetime | None) -> tuple:
 
 def _parse_time(value: str | datetime | None) -> datetime | None:
     return parse_time(value) if value is not None else None
+
+
+def checklists_json(catalog: Catalog) -> str:
+    """The catalog's checklists as activation depends on them: the default one, and each
+    community whose checklist differs from it (step ids sorted: their order does not count)."""
+    default = sorted({s.id for s in catalog.steps})
+    communities = {}
+    for community in sorted(catalog.communities):
+        steps = sorted({s.id for s in catalog.steps_for(community)})
+        if steps != default:
+            communities[community] = steps
+    return json.dumps({"default": default, "communities": communities}, sort_keys=True)

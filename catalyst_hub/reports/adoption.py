@@ -28,7 +28,6 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Integer,
-    Subquery,
     and_,
     case,
     cast,
@@ -302,38 +301,20 @@ def _cohort_sizes(
     return {int(fw): int(n) for fw, n in rows}
 
 
-def _members_of(store: Store, community: str):
-    """The member ids of ``community`` (staff left out), as a subquery for ``IN``."""
-    m = t.members.c
-    return select(m.member_id).where(
-        m.hub == store.hub, m.community == community, not_excluded(store, m.member_id)
-    )
-
-
-def _finished(store: Store, community: str, checklist: list[str]) -> Subquery:
-    """(member_id, done): members of ``community`` who reached every step of ``checklist``,
-    and when they reached the last of them."""
-    ms = t.member_steps.c
-    # members first, then their steps by primary key: cost follows the community's size
-    return (
-        select(ms.member_id, func.max(ms.reached).label("done"))
-        .where(
-            ms.hub == store.hub,
-            ms.member_id.in_(_members_of(store, community)),
-            ms.step.in_(checklist),
-        )
-        .group_by(ms.member_id)
-        .having(func.count() == len(checklist))
-        .subquery("finished")
-    )
-
-
 def activated_members(store: Store, conn, community: str) -> dict[str, datetime]:
-    """Members of ``community`` who reached every checklist step, with when they finished."""
-    checklist = [s.id for s in store.catalog.steps_for(community)]
-    if not checklist:
-        return {}
-    return dict(conn.execute(select(_finished(store, community, checklist))).all())
+    """Members of ``community`` who reached every checklist step, with when they finished
+    (the projector's ``members.activated``)."""
+    m = t.members.c
+    return dict(
+        conn.execute(
+            select(m.member_id, m.activated).where(
+                m.hub == store.hub,
+                m.community == community,
+                m.activated.is_not(None),
+                not_excluded(store, m.member_id),
+            )
+        ).all()
+    )
 
 
 @dataclass
@@ -389,20 +370,24 @@ def _summaries(
         out.append([int(active_members), int(member_days), period.days, int(new_members)])
     activated = [(0, 0, 0)] * len(periods)
     if checklist:
-        done = _finished(store, community, checklist)
+        # the community's activated members, from one covering index (hub, community,
+        # activated, first_seen, member_id): one row each, read once for every period
         sums = []
         for period in periods:
             start, end = period.start_time, period.end_time
-            by_end = done.c.done < end
+            by_end = m.activated < end
             is_new = and_(m.first_seen >= start, m.first_seen < end)
             sums += [
                 func.sum(case((by_end, 1), else_=0)),
-                func.sum(case((and_(by_end, done.c.done >= start), 1), else_=0)),
+                func.sum(case((and_(by_end, m.activated >= start), 1), else_=0)),
                 func.sum(case((and_(by_end, is_new), 1), else_=0)),
             ]
         row = conn.execute(
-            select(*sums).select_from(
-                done.join(t.members, and_(m.hub == store.hub, m.member_id == done.c.member_id))
+            select(*sums).where(
+                m.hub == store.hub,
+                m.community == community,
+                m.activated < max(period.end_time for period in periods),
+                not_excluded(store, m.member_id),
             )
         ).one()
         counts = [int(n or 0) for n in row]

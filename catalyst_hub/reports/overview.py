@@ -9,7 +9,6 @@ is any rate or total whose group of people has fewer than k members. Zero is sho
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -84,45 +83,27 @@ class OverviewRow:
 
 
 def activated_counts(store: Store, communities: Iterable[str] | None = None) -> dict[str, int]:
-    """Activated members per community: one grouped query per distinct checklist."""
-    ms, m = t.member_steps.c, t.members.c
+    """Activated members per community (the projector's ``members.activated``)."""
+    m = t.members.c
     with store.connect() as conn:
+        # an explicit list, so that each community is a range of the (community, activated)
+        # index: activated members only, read from the index alone
         names = (
-            list(communities) if communities is not None else communities_of(conn, store, t.members)
+            sorted(communities)
+            if communities is not None
+            else communities_of(conn, store, t.members)
         )
-        by_checklist: dict[tuple[str, ...], list[str]] = defaultdict(list)
-        for name in names:
-            by_checklist[tuple(s.id for s in store.catalog.steps_for(name))].append(name)
-        out: dict[str, int] = {}
-        for checklist, group in by_checklist.items():
-            if not checklist:
-                continue
-            # members who reached every step first (read in member order from one covering
-            # index), then the community of just those: not a lookup per step reached
-            done = select(ms.member_id).where(ms.hub == store.hub, ms.step.in_(checklist))
-            if len(by_checklist) > 1 or communities is not None:
-                # a few communities: only their members' steps, by primary key
-                done = done.where(
-                    ms.member_id.in_(
-                        select(m.member_id).where(
-                            m.hub == store.hub, m.community.in_(sorted(group))
-                        )
-                    )
-                )
-            done = done.group_by(ms.member_id).having(func.count() == len(checklist)).subquery()
-            out.update(
-                conn.execute(
-                    select(m.community, func.count())
-                    .select_from(
-                        done.join(
-                            t.members, and_(m.hub == store.hub, m.member_id == done.c.member_id)
-                        )
-                    )
-                    .where(m.community.in_(sorted(group)), not_excluded(store, m.member_id))
-                    .group_by(m.community)
-                ).all()
+        rows = conn.execute(
+            select(m.community, func.count())
+            .where(
+                m.hub == store.hub,
+                m.community.in_(names),
+                m.activated.is_not(None),
+                not_excluded(store, m.member_id),
             )
-    return {k: int(v) for k, v in out.items()}
+            .group_by(m.community)
+        ).all()
+    return {c: int(n) for c, n in rows}
 
 
 def active_counts(

@@ -65,8 +65,20 @@ members = Table(
     Column("consent", String(16)),
     Column("consent_version", String(64)),
     Column("consent_time", DateTime),
+    # when the member reached the last step of their community's checklist (NULL: not every
+    # step yet); kept by the projector from member_steps, see ``activation_checklists``
+    Column("activated", DateTime),
     # covering for reports: members of a community, newcomers of a period
     Index("ix_members_hub_community_first_seen", "hub", "community", "first_seen", "member_id"),
+    # covering for reports: activated members of a community, and when, and since when seen
+    Index(
+        "ix_members_hub_community_activated",
+        "hub",
+        "community",
+        "activated",
+        "first_seen",
+        "member_id",
+    ),
 )
 
 member_steps = Table(
@@ -194,6 +206,17 @@ retention_horizons = Table(
     Column("hub", String(HUB), primary_key=True),
     # midnight UTC: events before it are gone, daily totals before it are complete
     Column("horizon", DateTime, nullable=False),
+    Column("updated", DateTime, nullable=False),
+)
+
+# The checklists (community -> step ids, as JSON) that each hub's ``members.activated`` was
+# computed with. A service whose catalog gives other checklists (or a database migrated from
+# before the column, which has no row) recomputes the column from member_steps on start.
+activation_checklists = Table(
+    "activation_checklists",
+    metadata,
+    Column("hub", String(HUB), primary_key=True),
+    Column("checklists", Text, nullable=False),
     Column("updated", DateTime, nullable=False),
 )
 

@@ -156,3 +156,88 @@ def test_event_key_migration_keeps_the_log(empty_db_url):
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(events)).scalar() == 3
     engine.dispose()
+
+
+def test_activation_after_upgrade(empty_db_url):
+    """0007 adds ``members.activated`` empty; ``catalyst-hub db upgrade`` fills it from the
+    steps with the hub's catalog, so reports give the same figures as before the upgrade."""
+    engine = make_engine(empty_db_url)
+    upgrade(engine, "0006_events_member_key")
+    meta = MetaData()
+    members = Table("members", meta, autoload_with=engine)
+    steps = Table("member_steps", meta, autoload_with=engine)
+    checklist = [
+        "login",
+        "start_server",
+        "open_environment",
+        "upload_file",
+        "run_code",
+        "use_git",
+        "save_work",
+        "stop_server",
+    ]
+    seen = datetime(2026, 1, 1)
+    with engine.begin() as conn:
+        for hub in ("h", "other"):
+            conn.execute(
+                insert(members),
+                [
+                    {
+                        "hub": hub,
+                        "member_id": name,
+                        "community": "c",
+                        "first_seen": seen,
+                        "last_active": seen,
+                    }
+                    for name in ("done", "halfway")
+                ],
+            )
+            conn.execute(
+                insert(steps),
+                [
+                    {
+                        "hub": hub,
+                        "member_id": name,
+                        "step": step,
+                        "community": "c",
+                        "reached": datetime(2026, 1, 2 + i),
+                    }
+                    for name, reached in (("done", checklist), ("halfway", checklist[:3]))
+                    for i, step in enumerate(reached)
+                ],
+            )
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "catalyst_hub",
+            "db",
+            "upgrade",
+            f"--db-url={empty_db_url}",
+            "--hub-name=h",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    meta = MetaData()
+    members = Table("members", meta, autoload_with=engine)
+    with engine.connect() as conn:
+        activated = {
+            (hub, name): when
+            for hub, name, when in conn.execute(
+                select(members.c.hub, members.c.member_id, members.c.activated)
+            )
+        }
+    assert activated == {
+        ("h", "done"): datetime(2026, 1, 9),
+        ("h", "halfway"): None,
+        # another hub of the database: its own service computes it with its own catalog
+        ("other", "done"): None,
+        ("other", "halfway"): None,
+    }
+    command.downgrade(alembic_config(engine), "0006_events_member_key")
+    assert "activated" not in {c["name"] for c in inspect(engine).get_columns("members")}
+    assert "activation_checklists" not in inspect(engine).get_table_names()
+    engine.dispose()

@@ -4,10 +4,11 @@ import random
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from catalyst_hub.catalog import Catalog
 from catalyst_hub.ingest import Ingestor, Sender
+from catalyst_hub.projections import Projector
 from catalyst_hub.store import Store
 from catalyst_hub.store import tables as t
 
@@ -217,3 +218,146 @@ def test_earliest_step_time_wins_whatever_the_order(catalyst_store):
     assert reached == datetime(2026, 5, 1, 8, 0)
     assert member.first_seen == datetime(2026, 5, 1, 8, 0)
     assert member.last_active == datetime(2026, 5, 3, 10, 0)
+
+
+# -- activation: members.activated ---------------------------------------------------------------
+
+ALL_STEPS = [
+    "login",
+    "start_server",
+    "open_environment",
+    "upload_file",
+    "run_code",
+    "use_git",
+    "save_work",
+    "stop_server",
+]
+#: sahel's checklist is two steps; every other community has all of them
+SAHEL = ["login", "run_code"]
+
+
+def checklist_catalog() -> Catalog:
+    base = Catalog.load()
+    return Catalog(base.steps, base.programs, {"sahel": {"steps": SAHEL}})
+
+
+def at(day: int, hour: int = 9) -> datetime:
+    return datetime(2026, 5, day, hour)
+
+
+def activation_stream() -> list[tuple[dict, Sender]]:
+    """Steps out of order, a step reached again earlier, and members changing community."""
+
+    def event(schema, payload, when):
+        return {
+            "id": str(uuid.uuid4()),
+            "schema": schema,
+            "version": 1,
+            "time": when.isoformat() + "Z",
+            "payload": payload,
+        }
+
+    def step(name, when):
+        return event("step_reached", {"step": name}, when)
+
+    def active(when):
+        return event("activity", {"kind": "kernel", "count": 1, "seconds": 5}, when)
+
+    out = []
+    # ana (andes): every step, the last of them (use_git) first reached May 9 and again May 4
+    for i, name in enumerate(ALL_STEPS):
+        if name != "use_git":
+            out.append((step(name, at(2 + i % 3, 9 + i)), "ana", "andes"))
+    out.append((step("use_git", at(9)), "ana", "andes"))
+    out.append((step("use_git", at(4, 20)), "ana", "andes"))
+    # ben: seven of andes's steps, then moves to sahel, whose two steps he has
+    for i, name in enumerate(ALL_STEPS[:-1]):
+        out.append((step(name, at(3, 8 + i)), "ben", "andes"))
+    out.append((active(at(12)), "ben", "sahel"))
+    out.append((active(at(6)), "ben", "andes"))  # an older event: he stays in sahel
+    # caro: activated in sahel, then moves to andes, where she misses steps
+    out.append((step("login", at(2)), "caro", "sahel"))
+    out.append((step("run_code", at(5)), "caro", "sahel"))
+    out.append((active(at(14)), "caro", "andes"))
+    # dan (sahel): one of the two steps
+    out.append((step("run_code", at(7)), "dan", "sahel"))
+    return [(raw, Sender(member_id=name, community=community)) for raw, name, community in out]
+
+
+EXPECTED_ACTIVATED = {
+    "ana": at(4, 20),  # use_git's earliest time is the latest of her steps' earliest
+    "ben": at(3, 12),  # sahel: login May 3 08:00, run_code May 3 12:00
+    "caro": None,  # andes now: not every step
+    "dan": None,
+}
+
+
+def activated_of(store: Store) -> dict[str, datetime | None]:
+    m = t.members.c
+    with store.connect() as conn:
+        return dict(conn.execute(select(m.member_id, m.activated).where(m.hub == store.hub)).all())
+
+
+def test_activation_whatever_the_order_equals_rebuild(catalyst_store):
+    """Any arrival order and batching, duplicates, and a rebuild give the same activation."""
+    catalog = checklist_catalog()
+    stream = activation_stream()
+    for seed in range(4):
+        store = Store(
+            catalyst_store.engine, f"{catalyst_store.hub}-{seed}", catalyst_store.secret, catalog
+        )
+        ingestor = Ingestor(store)
+        rng = random.Random(seed)
+        order = stream[:] if seed == 0 else rng.sample(stream, len(stream))
+        i = 0
+        while i < len(order):
+            size = rng.randint(1, 5)
+            by_sender: dict = {}
+            for raw, sender in order[i : i + size]:
+                by_sender.setdefault(sender, []).append(raw)
+            for sender, raws in by_sender.items():
+                ok, results = ingestor.ingest(raws, sender)
+                assert ok, [r.to_json() for r in results if r.status == "error"]
+            i += size
+        ingestor.ingest([order[0][0]], order[0][1])  # a retried delivery
+        assert activated_of(store) == EXPECTED_ACTIVATED, seed
+        live = snapshot(store)
+        store.rebuild()
+        assert snapshot(store) == live
+
+
+def test_activation_with_one_checklist_for_all(catalyst_store):
+    """The packaged catalog (one checklist): a community change needs no recomputation, and
+    only batches that reach a step are looked at."""
+    ingestor = Ingestor(catalyst_store)
+    for raw, sender in activation_stream():
+        ingestor.ingest([raw], sender)
+    assert activated_of(catalyst_store) == {
+        "ana": at(4, 20),
+        "ben": None,  # seven of eight steps, wherever he is
+        "caro": None,
+        "dan": None,
+    }
+    live = snapshot(catalyst_store)
+    catalyst_store.rebuild()
+    assert snapshot(catalyst_store) == live
+
+
+def test_ensure_activation_after_migration_and_catalog_change(catalyst_store):
+    """A database migrated to the column has it empty and no checklists recorded: the first
+    ``ensure_activation`` computes it, the next ones do nothing until the checklists change."""
+    ingestor = Ingestor(catalyst_store)
+    for raw, sender in activation_stream():
+        ingestor.ingest([raw], sender)
+    hub = catalyst_store.hub
+    with catalyst_store.begin() as conn:  # as 0007 leaves an existing database
+        conn.execute(update(t.members).where(t.members.c.hub == hub).values(activated=None))
+    packaged = catalyst_store.projector
+    with catalyst_store.begin() as conn:
+        assert packaged.ensure_activation(conn, hub)
+    assert activated_of(catalyst_store)["ana"] == at(4, 20)
+    with catalyst_store.begin() as conn:
+        assert not packaged.ensure_activation(conn, hub)
+        # sahel gets a checklist of its own: ben, who moved there, is activated
+        assert Projector(checklist_catalog()).ensure_activation(conn, hub)
+    assert activated_of(catalyst_store) == EXPECTED_ACTIVATED
