@@ -186,16 +186,20 @@ def run_scale(
     try:
         tokens = [hub.token(name) for name in users]
         url_direct = service.direct_url(hub)
-        for batch, clients in ((100, 1), (100, 8), (1000, 1), (1000, 8)):
+        cases = [(100, 1, False), (100, 8, False), (1000, 1, False), (1000, 8, False)]
+        # and after an outage of the service: every member's backlog covers the same hours
+        cases.append((1000, 8, True))
+        for batch, clients, backlog in cases:
             events_per_s, batches = service.http_ingest(
-                url_direct, tokens, batch, clients, ingest_events, seed=batch + clients
+                url_direct, tokens, batch, clients, ingest_events, batch + clients, backlog
             )
-            ceiling = service.raw_ceiling(url, batches, f"{batch}_{clients}")
+            tag = f"{batch}_{clients}{'_backlog' if backlog else ''}"
+            ceiling = service.raw_ceiling(url, batches, len(tokens), tag)
             results.add(
                 "HTTP ingest (service port)",
                 engine_name,
                 scale,
-                f"batch {batch}, {clients} client(s)",
+                f"batch {batch}, {clients} client(s)" + (", backlogs" if backlog else ""),
                 rate(events_per_s),
                 f"bare executemany {rate(ceiling)} ({100 * events_per_s / ceiling:.0f}%)",
                 "SQLite >= 50,000/s and >= 15%",

@@ -53,14 +53,16 @@ def direct_url(hub: RealHub) -> str:
     return f"http://127.0.0.1:{hub.service_port}/services/catalyst/"
 
 
-def envelopes(count: int, rng: random.Random) -> list[dict[str, Any]]:
-    """One member's batch as a server's outbox sends it: oldest first, ending moments ago,
-    an activity count per kind and minute with an action now and then (after a long outage,
-    ``count`` events span hours, as a real backlog would)."""
-    end = utcnow() - timedelta(seconds=rng.randrange(1, 60))
+def envelopes(count: int, rng: random.Random, backlog: bool = False) -> list[dict[str, Any]]:
+    """One member's batch as a server's outbox sends it, oldest first and ending moments
+    ago: activity counts with an action now and then. Live, a batch holds the last minute;
+    a ``backlog`` (the service was away) holds an event per 20 s going back hours, and the
+    backlogs of all members cover the same hours."""
+    end = utcnow() - timedelta(seconds=rng.randrange(1, 5))
+    step = 20 if backlog else 60 / count
     out = []
     for i in range(count):
-        when = (end - timedelta(seconds=20 * (count - i))).isoformat() + "Z"
+        when = (end - timedelta(seconds=step * (count - i))).isoformat() + "Z"
         if rng.random() < 0.9:
             payload: dict[str, Any] = {
                 "kind": rng.choice(("kernel", "notebook", "proxy")),
@@ -83,37 +85,45 @@ def envelopes(count: int, rng: random.Random) -> list[dict[str, Any]]:
 
 
 async def _post_all(url: str, bodies: list[tuple[str, bytes]], clients: int) -> None:
-    from tornado.httpclient import AsyncHTTPClient
+    """POST every body, ``clients`` requests at a time, each client on one kept-alive
+    connection (aiohttp: its HTTP parser is C, so the client takes little of the 2 cores
+    the service needs)."""
+    import aiohttp
 
-    AsyncHTTPClient.configure(None, max_clients=clients)
-    http = AsyncHTTPClient(force_instance=True)
     queue = list(reversed(bodies))
+    connector = aiohttp.TCPConnector(limit=clients)
+    timeout = aiohttp.ClientTimeout(total=300)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
 
-    async def worker() -> None:
-        while queue:
-            token, body = queue.pop()
-            response = await http.fetch(
-                url + "api/events",
-                method="POST",
-                body=body,
-                headers={"Authorization": f"token {token}", "Content-Type": "application/json"},
-                raise_error=False,
-                request_timeout=300,
-            )
-            if response.code != 200:
-                raise RuntimeError(f"ingest answered {response.code}: {response.body[:300]!r}")
+        async def worker() -> None:
+            while queue:
+                token, body = queue.pop()
+                async with http.post(
+                    url + "api/events",
+                    data=body,
+                    headers={"Authorization": f"token {token}", "Content-Type": "application/json"},
+                ) as response:
+                    answer = await response.read()
+                    if response.status != 200:
+                        raise RuntimeError(f"ingest answered {response.status}: {answer[:300]!r}")
 
-    await asyncio.gather(*(worker() for _ in range(clients)))
-    http.close()
+        await asyncio.gather(*(worker() for _ in range(clients)))
 
 
 def http_ingest(
-    url: str, tokens: list[str], batch: int, clients: int, total: int, seed: int
+    url: str,
+    tokens: list[str],
+    batch: int,
+    clients: int,
+    total: int,
+    seed: int,
+    backlog: bool = False,
 ) -> tuple[float, list[list[dict]]]:
     """Events/s of ``total`` events POSTed in batches of ``batch`` by ``clients`` concurrent
-    clients, spread over the members' tokens. Bodies are built before the clock starts."""
+    clients, spread over the members' tokens (batch i is the member of token i). Bodies are
+    built before the clock starts."""
     rng = random.Random(seed)
-    batches = [envelopes(batch, rng) for _ in range(max(1, total // batch))]
+    batches = [envelopes(batch, rng, backlog) for _ in range(max(1, total // batch))]
     bodies = [(tokens[i % len(tokens)], orjson.dumps({"events": b})) for i, b in enumerate(batches)]
     # warm the service's token cache (HubOAuth caches a token's model for 60 s)
     for token in tokens:
@@ -123,9 +133,10 @@ def http_ingest(
     return len(batches) * batch / (time.perf_counter() - began), batches
 
 
-def raw_ceiling(db_url: str, batches: list[list[dict]], tag: str) -> float:
+def raw_ceiling(db_url: str, batches: list[list[dict]], members: int, tag: str) -> float:
     """The same rows by a bare executemany INSERT into a copy of the events table, one
-    transaction per batch like one request: the database's ceiling on this machine."""
+    transaction per batch like one request, batch i about member i of ``members`` as in
+    ``http_ingest``: the database's ceiling on this machine."""
     engine = make_engine(db_url)
     # the events table's columns, key and indexes, under other names
     name = f"bench_raw_events_{tag}"
@@ -152,7 +163,7 @@ def raw_ceiling(db_url: str, batches: list[list[dict]], tag: str) -> float:
             (
                 e["id"],
                 "bench",
-                "m" * 32,
+                f"{i % members:064x}",
                 "c",
                 e["schema"],
                 1,
@@ -162,7 +173,7 @@ def raw_ceiling(db_url: str, batches: list[list[dict]], tag: str) -> float:
             )
             for e in b
         ]
-        for b in batches
+        for i, b in enumerate(batches)
     ]
     mark = "?" if sqlite else "%s"
     sql = f"INSERT INTO {raw.name} (id, hub, member_id, community, schema, version, time, received, payload) VALUES ({', '.join([mark] * 9)})"

@@ -21,10 +21,9 @@ import gc
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from datetime import date, datetime
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import (
@@ -50,8 +49,11 @@ ACTIVE_SCHEMAS = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class StoredEvent:
+class StoredEvent(NamedTuple):
+    """An event as stored: the envelope's fields and who it is about, stamped by the
+    service. A named tuple, as ingest makes one per event: a frozen dataclass cost ten
+    times as much to make."""
+
     id: str
     hub: str
     member_id: str
@@ -767,21 +769,23 @@ class Projector:
 def _chunks(
     conn_factory, hub: str, size: int, since: datetime | None = None
 ) -> Iterator[list[tuple]]:
-    """The hub's events in (time, id) order as ``apply_rows`` tuples, by keyset pagination so
-    memory stays flat. Read with the driver's cursor: plain tuples, only the columns the
-    projections use, and the payload's JSON text parsed by orjson. From ``since`` on, when
-    given (a rebuild after a retention purge)."""
-    after = None
+    """The hub's events in key (member, id) order as ``apply_rows`` tuples, by keyset
+    pagination so memory stays flat (the projections do not depend on the order). Read with
+    the driver's cursor: plain tuples, only the columns the projections use, and the
+    payload's JSON text parsed by orjson. From ``since`` on, when given (a rebuild after a
+    retention purge)."""
+    after: tuple = ()
     while True:
         with conn_factory() as conn:
             dialect = conn.dialect
-            if since is not None and after is None:
+            from_time: tuple = ()
+            if since is not None:
                 to_driver = bind_processor(t.events.c.time, dialect) or (lambda value: value)
-                after = (to_driver(since), "")
-            sql = _chunk_sql(dialect, size, after is not None)
+                from_time = (to_driver(since),)
+            sql = _chunk_sql(dialect, size, keyset=bool(after), since=bool(from_time))
             cursor = conn.connection.cursor()
             try:
-                cursor.execute(sql, (hub, *after) if after is not None else (hub,))
+                cursor.execute(sql, (hub, *after, *from_time))
                 rows = cursor.fetchall()
             finally:
                 cursor.close()
@@ -792,22 +796,23 @@ def _chunks(
             (hub, member_id, community, schema, to_time(time), _loads(payload))
             for _, member_id, community, schema, time, payload in rows
         ]
-        # the driver's own values, so the next query compares like with like
-        after = (rows[-1][4], rows[-1][0])
+        after = (rows[-1][1], rows[-1][0])
 
 
-def _chunk_sql(dialect, size: int, keyset: bool) -> str:
+def _chunk_sql(dialect, size: int, keyset: bool, since: bool) -> str:
     q = dialect.identifier_preparer.quote
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
     e = t.events
-    time, event_id = q(e.c.time.name), q(e.c.id.name)
+    member, event_id = q(e.c.member_id.name), q(e.c.id.name)
     where = f"{q(e.c.hub.name)} = {mark}"
     if keyset:
-        where += f" AND ({time}, {event_id}) > ({mark}, {mark})"
+        where += f" AND ({member}, {event_id}) > ({mark}, {mark})"
+    if since:
+        where += f" AND {q(e.c.time.name)} >= {mark}"
     columns = ", ".join(q(c.name) for c in (e.c.id, e.c.member_id, e.c.community, e.c.schema))
     return (
-        f"SELECT {columns}, {time}, CAST({q(e.c.payload.name)} AS TEXT) FROM {q(e.name)} "
-        f"WHERE {where} ORDER BY {time}, {event_id} LIMIT {int(size)}"
+        f"SELECT {columns}, {q(e.c.time.name)}, CAST({q(e.c.payload.name)} AS TEXT) "
+        f"FROM {q(e.name)} WHERE {where} ORDER BY {member}, {event_id} LIMIT {int(size)}"
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from typing import Any
 
 from tornado import web
@@ -63,11 +64,12 @@ class EventsHandler(APIHandler):
         stored = batch is not None
         if stored:
             await self.catalyst.group_commit.store(batch)
+        statuses = Counter(r.status for r in results)
         body = {
-            "stored": sum(1 for r in results if r.status == "stored"),
-            "duplicate": sum(1 for r in results if r.status == "duplicate"),
-            "dropped": sum(1 for r in results if r.status == "dropped"),
-            "errors": sum(1 for r in results if r.status == "error"),
+            "stored": statuses["stored"],
+            "duplicate": statuses["duplicate"],
+            "dropped": statuses["dropped"],
+            "errors": statuses["error"],
             "results": [r.to_json() for r in results],
         }
         if not stored:

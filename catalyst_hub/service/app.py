@@ -244,15 +244,15 @@ class CatalystService(CatalystApp):
         if self.retention_days <= 0:
             return 0
         try:
-            cutoff = await loop.run_in_executor(
+            purge = await loop.run_in_executor(
                 self.db_executor, begin_purge, self.store, self.retention_days
             )
             purged = 0
             # one chunk per turn of the executor: requests are served in between
-            while chunk := await loop.run_in_executor(
-                self.db_executor, purge_chunk, self.store, cutoff
-            ):
-                purged += chunk
+            while not purge.finished:
+                purged += await loop.run_in_executor(
+                    self.db_executor, purge_chunk, self.store, purge
+                )
         except Exception:
             self.log.exception("could not purge expired events")
             return 0

@@ -259,16 +259,16 @@ def _erase_from_others(conn, hub: str, member_id: str) -> dict[str, int]:
         changed[f"{table.name}.{column.name}"] = result.rowcount
     e = t.events.c
     signed = conn.execute(
-        select(e.id, e.payload).where(
+        select(e.member_id, e.id, e.payload).where(
             e.hub == hub,
             e.schema == "episode_completed",
             e.payload["signed_off_by"].as_string() == member_id,
         )
     ).all()
-    for event_id, payload in signed:
+    for learner, event_id, payload in signed:
         conn.execute(
             update(t.events)
-            .where(e.id == event_id)
+            .where(e.hub == hub, e.member_id == learner, e.id == event_id)
             .values(payload={**payload, "signed_off_by": ERASED_MEMBER})
         )
     changed["events.signed_off_by"] = len(signed)
@@ -314,35 +314,67 @@ def purge_expired_events(
     """
     if retention_days <= 0:
         return 0
-    cutoff = begin_purge(store, retention_days, now)
+    purge = begin_purge(store, retention_days, now)
     total = 0
-    while purged := purge_chunk(store, cutoff, chunk):
-        total += purged
+    while not purge.finished:
+        total += purge_chunk(store, purge, chunk)
     return total
 
 
-def begin_purge(store: Store, retention_days: int, now: datetime | None = None) -> datetime:
+@dataclass
+class Purge:
+    """A purge in progress: its cutoff, and how far through the members it has gone (the
+    log is indexed by member, then time, so a purge walks the members)."""
+
+    cutoff: datetime
+    after_member: str = ""
+    finished: bool = False
+
+
+#: Members whose expired events one purge chunk looks for together.
+PURGE_MEMBERS_PER_CHUNK = 200
+
+
+def begin_purge(store: Store, retention_days: int, now: datetime | None = None) -> Purge:
     """Record the purge horizon (before deleting: a crash mid-purge loses nothing) and
-    return it; then ``purge_chunk`` until it deletes nothing."""
+    return the purge; then ``purge_chunk`` until it is finished."""
     now = now or utcnow()
     cutoff = purge_horizon(now, retention_days)
     _record_horizon(store, cutoff, now)
-    return cutoff
+    return Purge(cutoff)
 
 
-def purge_chunk(store: Store, cutoff: datetime, chunk: int = 5000) -> int:
-    """Delete up to ``chunk`` raw events before ``cutoff`` (consent kept) in one short
-    transaction; returns how many. A service runs one chunk at a time, so requests are
-    served between chunks even when a first purge has a year of backlog."""
-    e = t.events.c
-    expired = (
-        select(e.id).where(e.hub == store.hub, e.time < cutoff, e.schema != "consent").limit(chunk)
-    )
+def purge_chunk(store: Store, purge: Purge, chunk: int = 5000) -> int:
+    """Delete up to ``chunk`` raw events before the cutoff (consent kept) of the next few
+    members, in one short transaction; returns how many. A service runs one chunk at a
+    time, so requests are served between chunks even when a first purge has a year of
+    backlog."""
+    e, m = t.events.c, t.members.c
     with store.begin() as conn:
-        ids = list(conn.execute(expired).scalars())
-        if ids:
-            conn.execute(delete(t.events).where(e.hub == store.hub, e.id.in_(ids)))
-    return len(ids)
+        members = list(
+            conn.execute(
+                select(m.member_id)
+                .where(m.hub == store.hub, m.member_id > purge.after_member)
+                .order_by(m.member_id)
+                .limit(PURGE_MEMBERS_PER_CHUNK)
+            ).scalars()
+        )
+        if not members:
+            purge.finished = True
+            return 0
+        is_expired = (
+            e.hub == store.hub,
+            e.member_id.in_(members),
+            e.time < purge.cutoff,
+            e.schema != "consent",
+        )
+        expired = conn.execute(select(e.id).where(*is_expired).limit(chunk)).scalars().all()
+        if expired:
+            # the row must be expired as well as named: an id is unique per member only
+            conn.execute(delete(t.events).where(*is_expired, e.id.in_(set(expired))))
+        if len(expired) < chunk:  # nothing more of these members: on to the next ones
+            purge.after_member = members[-1]
+    return len(expired)
 
 
 def _record_horizon(store: Store, horizon: datetime, now: datetime) -> None:

@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 
 #: rows per INSERT of events: one statement of many VALUES rows, under both engines' limits
 #: on bound parameters (SQLite 32766, PostgreSQL 65535) with the 9 columns of an event
-EVENTS_PER_INSERT = 1000
 _EVENT_COLUMNS = tuple(c.name for c in t.events.c)
 _EVENT_KEY = tuple(c.name for c in t.events.primary_key.columns)
 
@@ -101,34 +100,14 @@ class Store:
         dialect = conn.dialect
         to_db = _time_processor(dialect)
         dumps = orjson.dumps
-        rows = [
-            (
-                e.id,
-                e.hub,
-                e.member_id,
-                e.community,
-                e.schema,
-                e.version,
-                to_db(e.time),
-                to_db(e.received),
-                dumps(e.payload).decode(),
-            )
-            for e in events
-        ]
+        # the events of a request share one received time: converted once
+        received = {r: to_db(r) for r in {e.received for e in events}}
+        # a StoredEvent is a tuple in the table's column order: id, hub, member, community,
+        # schema, version (as they are), then time, received, payload
+        rows = [(*e[:6], to_db(e[6]), received[e[7]], dumps(e[8]).decode()) for e in events]
         if dialect.name == "sqlite":
             return _insert_events_sqlite(conn, rows)
-        # PostgreSQL: many VALUES rows per statement, RETURNING names the rows this
-        # transaction really inserted, so a concurrent delivery of the same event by another
-        # connection is never projected twice.
-        stored: set[str] = set()
-        for i in range(0, len(rows), EVENTS_PER_INSERT):
-            chunk = rows[i : i + EVENTS_PER_INSERT]
-            params = tuple(value for row in chunk for value in row)
-            stored.update(
-                row[0]
-                for row in conn.exec_driver_sql(_insert_events_sql(dialect, len(chunk)), params)
-            )
-        return stored
+        return _insert_events_postgresql(conn, rows)
 
     def rebuild(self) -> int:
         """Recompute every projection of this hub from its event log."""
@@ -172,7 +151,7 @@ def _time_processor(dialect):
     return projection.bind_processor(t.events.c.time, dialect) or (lambda value: value)
 
 
-_INSERT_SQL: dict[tuple[str, int, bool], str] = {}
+_INSERT_SQL: dict[str, str] = {}
 
 
 def _insert_events_sqlite(conn: Connection, rows: list[tuple]) -> set[str]:
@@ -182,7 +161,7 @@ def _insert_events_sqlite(conn: Connection, rows: list[tuple]) -> set[str]:
     since its first insert, and new rows of a rowid table take rowids above every other."""
     cursor = conn.connection.cursor()
     try:
-        cursor.executemany(_insert_events_sql(conn.dialect, 1, returning=False), rows)
+        cursor.executemany(_insert_events_sql(conn.dialect), rows)
         inserted = cursor.rowcount
         if inserted == len(rows):
             return {row[0] for row in rows}
@@ -197,16 +176,38 @@ def _insert_events_sqlite(conn: Connection, rows: list[tuple]) -> set[str]:
         cursor.close()
 
 
-def _insert_events_sql(dialect, rows: int, returning: bool = True) -> str:
-    sql = _INSERT_SQL.get((dialect.name, rows, returning))
+def _insert_events_postgresql(conn: Connection, rows: list[tuple]) -> set[str]:
+    """PostgreSQL: one INSERT of the rows as column arrays (``unnest``); RETURNING names the
+    rows this transaction really inserted, so a concurrent delivery of the same event by
+    another connection is never projected twice. A statement of many VALUES rows took
+    psycopg longer to parse on every call (too long for its statement cache) than the
+    server took to run it; the arrays go in binary (``%b``), as text each element was
+    escaped by a regular expression."""
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(_insert_events_sql(conn.dialect), columns)
+        return {row[0] for row in cursor.fetchall()}
+    finally:
+        cursor.close()
+
+
+def _insert_events_sql(dialect) -> str:
+    sql = _INSERT_SQL.get(dialect.name)
     if sql is None:
         quote = dialect.identifier_preparer.quote
-        mark = "?" if dialect.paramstyle == "qmark" else "%s"
-        values = "(" + ", ".join([mark] * len(_EVENT_COLUMNS)) + ")"
-        sql = _INSERT_SQL[(dialect.name, rows, returning)] = (
-            f"INSERT INTO {quote(t.events.name)} ({', '.join(map(quote, _EVENT_COLUMNS))}) "
-            f"VALUES {', '.join([values] * rows)} "
-            f"ON CONFLICT ({', '.join(map(quote, _EVENT_KEY))}) DO NOTHING"
-            + (f" RETURNING {quote('id')}" if returning else "")
-        )
+        columns = ", ".join(map(quote, _EVENT_COLUMNS))
+        conflict = f"ON CONFLICT ({', '.join(map(quote, _EVENT_KEY))}) DO NOTHING"
+        if dialect.paramstyle == "qmark":
+            values = ", ".join(["?"] * len(_EVENT_COLUMNS))
+            sql = f"INSERT INTO {quote(t.events.name)} ({columns}) VALUES ({values}) {conflict}"
+        else:
+            arrays = ", ".join(
+                f"%b::{column.type.compile(dialect)}[]" for column in t.events.columns
+            )
+            sql = (
+                f"INSERT INTO {quote(t.events.name)} ({columns}) "
+                f"SELECT * FROM unnest({arrays}) {conflict} RETURNING {quote('id')}"
+            )
+        _INSERT_SQL[dialect.name] = sql
     return sql

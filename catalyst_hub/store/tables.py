@@ -38,6 +38,7 @@ identities = Table(
 
 # The event log: the one source of truth. Projections below are derived from it. An event id
 # is unique per member: keyed by member first, one sender's batch writes neighbouring pages.
+# Reports never read it; rebuilds read it in key order, retention purges member by member.
 events = Table(
     "events",
     metadata,
@@ -51,7 +52,9 @@ events = Table(
     Column("received", DateTime, nullable=False),
     Column("payload", JSON, nullable=False),
     PrimaryKeyConstraint("hub", "member_id", "id", name="events_pkey"),
-    Index("ix_events_hub_time", "hub", "time"),
+    # per member too: a batch (one member's) adds to one place of it, where an index of all
+    # members' times took a page per event when backlogs of the same hours arrive together
+    Index("ix_events_hub_member_time", "hub", "member_id", "time"),
 )
 
 members = Table(

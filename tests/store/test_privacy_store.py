@@ -243,6 +243,22 @@ def test_purge_removes_old_events_and_keeps_daily_aggregates(catalyst_store, ing
     assert privacy.purge_expired_events(store, retention_days=365, now=now) == 0
 
 
+def test_purge_leaves_another_members_recent_event_of_the_same_id(
+    catalyst_store, ingestor, make_event
+):
+    """Event ids are unique per member: an expired event of Ana's takes no recent one of
+    Ben's with it."""
+    store = catalyst_store
+    ana, ben = sender_for(store, "ana@example.org"), sender_for(store, "ben@example.org")
+    now = utcnow()
+    old = make_event("action", {"action": "logged_in"}, time=now - timedelta(days=400))
+    ingestor.ingest([old], ana)
+    ingestor.ingest([{**old, "time": (now - timedelta(days=1)).isoformat() + "Z"}], ben)
+    assert privacy.purge_expired_events(store, retention_days=365, now=now) == 1
+    assert count(store, t.events, ana.member_id) == 0
+    assert count(store, t.events, ben.member_id) == 1
+
+
 def test_purge_with_no_retention_keeps_everything(catalyst_store, ingestor, make_event):
     ana = sender_for(catalyst_store, "ana@example.org")
     ingestor.ingest(activity(make_event, datetime(2020, 1, 1)), ana)
@@ -257,3 +273,19 @@ def test_a_redelivery_after_opting_out_is_a_duplicate(catalyst_store, ingestor, 
     ingestor.ingest([consent(make_event, "withdrawn")], ana)
     ok, results = ingestor.ingest([first[0], make_event("action", {"action": "logged_in"})], ana)
     assert [r.status for r in results] == ["duplicate", "dropped"]
+
+
+def test_another_members_event_of_the_same_id_is_no_redelivery(
+    catalyst_store, ingestor, make_event
+):
+    """After Ana opts out, her event is dropped even when Ben has one of the same id."""
+    ana, ben = (
+        sender_for(catalyst_store, "ana@example.org"),
+        sender_for(catalyst_store, "ben@example.org"),
+    )
+    event = make_event("action", {"action": "logged_in"})
+    ingestor.ingest([event], ben)
+    ingestor.ingest([consent(make_event, "withdrawn")], ana)
+    ok, results = ingestor.ingest([event], ana)
+    assert ok and [r.status for r in results] == ["dropped"]
+    assert count(catalyst_store, t.events, ana.member_id) == 1  # the opt-out only

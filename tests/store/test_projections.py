@@ -361,3 +361,10 @@ def test_ensure_activation_after_migration_and_catalog_change(catalyst_store):
         # sahel gets a checklist of its own: ben, who moved there, is activated
         assert Projector(checklist_catalog()).ensure_activation(conn, hub)
     assert activated_of(catalyst_store) == EXPECTED_ACTIVATED
+
+
+def test_a_stored_event_is_a_row_of_the_log():
+    """The store writes a StoredEvent as a row of the events table by position."""
+    from catalyst_hub.projections import StoredEvent
+
+    assert StoredEvent._fields == tuple(c.name for c in t.events.c)
