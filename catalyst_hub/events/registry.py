@@ -87,8 +87,12 @@ class SchemaRegistry:
 
     def validate(self, name: str, version: int, payload: Any) -> tuple[EventSchema, dict]:
         """Validate ``payload`` and return it with defaults filled in."""
-        schema = self.get(name, version)
-        if not isinstance(payload, dict):
+        # the usual case on the ingest path, a short name and an int: one lookup
+        usual = type(name) is str and type(version) is int
+        schema = self._schemas.get((name, version)) if usual else None
+        if schema is None:
+            schema = self.get(name, version)
+        if type(payload) is not dict:
             raise EventError("'payload' must be an object")
         try:
             return schema, schema.validate(payload)

@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
+from sqlalchemy import Connection
 
 from ..events import EventError, SchemaRegistry, registry
 from ..projections import StoredEvent
@@ -210,8 +211,14 @@ class Ingestor:
     def _store_group(self, group: list[Batch]) -> None:
         """Store the events of ``group`` (batches with distinct event ids) in one transaction."""
         events = group[0].events if len(group) == 1 else [e for b in group for e in b.events]
-        kept = self.without_opted_out(events)
-        stored = self.store.append(kept)
+        kept: list[StoredEvent] = []
+
+        def keep(conn: Connection, events: list[StoredEvent]) -> list[StoredEvent]:
+            # in the storing transaction: an opt-out committed meanwhile is seen
+            kept[:] = self.without_opted_out(events, conn)
+            return kept
+
+        stored = self.store.append(events, keep)
         dropped = set()
         if len(kept) < len(events):
             kept_ids = {e.id for e in kept}
@@ -231,11 +238,13 @@ class Ingestor:
                     r.status = "stored" if r.id in stored and r.id not in seen else "duplicate"
                 seen.add(r.id)
 
-    def without_opted_out(self, events: list[StoredEvent]) -> list[StoredEvent]:
+    def without_opted_out(
+        self, events: list[StoredEvent], conn: Connection | None = None
+    ) -> list[StoredEvent]:
         """The events to store: nothing but consent events from a member whose consent is
         withdrawn. The decision in force is the latest by event time, of the projected one
         and this batch's consent events (as the projector will merge them)."""
-        decisions = consent_decisions(self.store, {e.member_id for e in events})
+        decisions = consent_decisions(self.store, {e.member_id for e in events}, conn)
         for e in events:
             if e.schema == "consent":
                 known = decisions.get(e.member_id)
@@ -254,7 +263,11 @@ class Ingestor:
         for raw, sender in items:
             event = self.validate(raw, sender, received)
             events[event.id] = event
-        return len(self.store.append(self.without_opted_out(list(events.values()))))
+        return len(
+            self.store.append(
+                list(events.values()), lambda conn, found: self.without_opted_out(found, conn)
+            )
+        )
 
 
 def _groups(batches: list[Batch]) -> list[list[int]]:

@@ -32,6 +32,7 @@ from ..catalyst_app import CatalystApp
 from ..i18n import LANGUAGES, gettext_for
 from ..ingest import EventResult, Ingestor
 from ..ingest.ingest import Batch
+from ..store.engine import WalCheckpointer
 from ..store.privacy import begin_purge, purge_chunk
 from . import api, openapi, pages, reports_api
 from .base import OAuthCallbackHandler
@@ -263,6 +264,7 @@ class CatalystService(CatalystApp):
     # -------------------------------------------------------------------------------------------
 
     hub_auth = Instance(HubOAuth)
+    checkpointer = Instance(WalCheckpointer, allow_none=True)
     db_executor = Instance(ThreadPoolExecutor)
     ingest_executor = Instance(ThreadPoolExecutor)
     ingestor = Instance(Ingestor)
@@ -291,6 +293,9 @@ class CatalystService(CatalystApp):
     def initialize(self, argv=None) -> None:
         super().initialize(argv)
         self.init_store(check=True)
+        if WalCheckpointer.applies_to(self.engine):
+            self.checkpointer = WalCheckpointer(self.engine)
+            self.checkpointer.start()
         self.ingestor = Ingestor(self.store)
         self.group_commit = GroupCommit(self.ingestor, self.ingest_executor)
         self.rate_limiter = RateLimiter(self.rate_limit, self.rate_burst)
@@ -326,7 +331,11 @@ class CatalystService(CatalystApp):
     def _log_request(self, handler: web.RequestHandler) -> None:
         status = handler.get_status()
         log = self.log.info if status < 400 else self.log.warning
-        if status < 300 and handler.request.method == "GET":
+        if status < 300 and (
+            handler.request.method == "GET" or isinstance(handler, api.EventsHandler)
+        ):
+            # reads, and the batches every server sends every few seconds (as JupyterHub
+            # logs its servers' activity reports): routine, at debug level
             log = self.log.debug
         # the path only: query strings may carry tokens
         log(
@@ -352,6 +361,8 @@ class CatalystService(CatalystApp):
 
     async def stop(self) -> None:
         self.stop_retention()
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         if self.collector:
             await self.collector.stop()
         if getattr(self, "http_server", None):

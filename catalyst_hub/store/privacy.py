@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
 
 from ..timeutil import isoformat, utcnow
 from . import tables as t
@@ -60,20 +60,29 @@ def consent_of(store: Store, member_id: str) -> str | None:
         ).scalar()
 
 
-def consent_decisions(store: Store, member_ids: Iterable[str]) -> dict[str, tuple[str, datetime]]:
+def consent_decisions(
+    store: Store, member_ids: Iterable[str], conn: Connection | None = None
+) -> dict[str, tuple[str, datetime]]:
     """The projected consent (decision, time) of those of ``member_ids`` who decided, in one
-    query (the ingest path asks for every batch)."""
+    query (the ingest path asks for every batch, in its own transaction: ``conn``)."""
     ids = sorted(set(member_ids))
     if not ids:
         return {}
-    m = t.members.c
-    with store.connect() as conn:
-        rows = conn.execute(
-            select(m.member_id, m.consent, m.consent_time).where(
-                m.hub == store.hub, m.member_id.in_(ids), m.consent.is_not(None)
-            )
-        ).all()
+    params = {"hub": store.hub, "ids": ids}
+    if conn is None:
+        with store.connect() as own:
+            rows = own.execute(_CONSENTS, params).all()
+    else:
+        rows = conn.execute(_CONSENTS, params).all()
     return {row.member_id: (row.consent, row.consent_time) for row in rows}
+
+
+# built once: on the ingest path, building the query cost more than running it
+_CONSENTS = select(t.members.c.member_id, t.members.c.consent, t.members.c.consent_time).where(
+    t.members.c.hub == bindparam("hub"),
+    t.members.c.member_id.in_(bindparam("ids", expanding=True)),
+    t.members.c.consent.is_not(None),
+)
 
 
 def already_stored(store: Store, events: Iterable[StoredEvent]) -> set[str]:

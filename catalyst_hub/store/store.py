@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -76,12 +76,21 @@ class Store:
 
     # -- event log ---------------------------------------------------------------------------
 
-    def append(self, events: Sequence[StoredEvent]) -> set[str]:
+    def append(
+        self,
+        events: Sequence[StoredEvent],
+        keep: Callable[[Connection, Sequence[StoredEvent]], Sequence[StoredEvent]] | None = None,
+    ) -> set[str]:
         """Store new events and project them, in one transaction. Returns the ids stored;
-        ids already in the log are left alone (a retried delivery)."""
+        ids already in the log are left alone (a retried delivery). ``keep`` chooses, in
+        that transaction, which of ``events`` to store (the ingest path's consent rule)."""
         if not events:
             return set()
         with self.begin() as conn:
+            if keep is not None:
+                events = keep(conn, events)
+                if not events:
+                    return set()
             # only the rows this transaction really inserted are projected, so a concurrent
             # delivery of the same event by another process is never projected twice
             stored = self._insert_events(conn, events)
