@@ -30,6 +30,7 @@ from .common import (
     postgres_available,
     rate,
     scale_label,
+    seeded_database,
     timed,
 )
 
@@ -53,6 +54,14 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--workdir", help="folder for SQLite files and hub processes (default: a temporary one)"
     )
     parser.add_argument("--output", default="", help="also write the markdown table to this file")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the seeded databases (with --workdir)"
+    )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="use the databases a --keep run seeded in --workdir instead of seeding again",
+    )
     return parser.parse_args(argv)
 
 
@@ -97,7 +106,7 @@ def main(argv=None) -> None:
             run_collector(results, workdir, args.collector_users)
     finally:
         for engine_name in engines:
-            if engine_name == "postgresql":
+            if engine_name == "postgresql" and not args.keep:
                 for size in sizes:
                     drop_postgres(f"{BENCH_DATABASE}_{size}")
         if not args.workdir:
@@ -122,21 +131,26 @@ def run_scale(
 ) -> None:
     scale = scale_label(size)
     print(f"\n== {engine_name}, {scale} events", flush=True)
-    url = fresh_database(engine_name, workdir, str(size))
+    url = seeded_database(engine_name, workdir, str(size), HUB, size) if args.reuse else None
+    reused = url is not None
+    url = url or fresh_database(engine_name, workdir, str(size))
     engine = make_engine(url)
     store = Store(engine, HUB, b"bench-secret-" + b"0" * 32, Catalog.load())
     plan = Consortium(
         events=size, seed=1, end=end, episodes=catalog_episodes(store.catalog), hub=HUB
     )
-    began = time.perf_counter()
-    seed_store(store, plan, "bulk")
-    results.add(
-        "seed (bulk Store.append)",
-        engine_name,
-        scale,
-        "events/s",
-        rate(size / (time.perf_counter() - began)),
-    )
+    if reused:
+        print(f"using the {scale} events seeded by an earlier run", flush=True)
+    else:
+        began = time.perf_counter()
+        seed_store(store, plan, "bulk")
+        results.add(
+            "seed (bulk Store.append)",
+            engine_name,
+            scale,
+            "events/s",
+            rate(size / (time.perf_counter() - began)),
+        )
 
     if "rebuild" not in skip:
         began = time.perf_counter()

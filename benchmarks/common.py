@@ -69,6 +69,28 @@ def fresh_database(engine_name: str, workdir, tag: str) -> str:
     return url
 
 
+def seeded_database(engine_name: str, workdir, tag: str, hub: str, events: int) -> str | None:
+    """The URL of a database kept by an earlier run (``--keep``) that holds at least
+    ``events`` events of ``hub``, migrated to this version; None when there is none."""
+    if engine_name == "sqlite":
+        if not (workdir / f"{tag}.sqlite").exists():
+            return None
+        url = f"sqlite:///{workdir / f'{tag}.sqlite'}"
+    else:
+        url = f"{POSTGRES_SERVER}/{BENCH_DATABASE}_{tag}"
+    try:
+        engine = make_engine(url)
+        upgrade(engine)
+        with engine.connect() as conn:
+            count = conn.execute(
+                text("SELECT count(*) FROM events WHERE hub = :hub"), {"hub": hub}
+            ).scalar()
+        engine.dispose()
+    except Exception:  # no such database
+        return None
+    return url if count >= events else None
+
+
 def timed(fn: Callable[[], Any], repeat: int, warmup: int = 1) -> list[float]:
     """Wall-clock seconds of ``repeat`` calls, after ``warmup`` untimed ones."""
     for _ in range(warmup):
