@@ -10,6 +10,7 @@ from alembic import command
 from sqlalchemy import MetaData, Table, delete, func, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 
+from catalyst_hub.catalog import Catalog
 from catalyst_hub.store import DatabaseNeedsUpgrade, check_current, make_engine, upgrade
 from catalyst_hub.store.engine import alembic_config
 from catalyst_hub.store.tables import metadata
@@ -166,16 +167,7 @@ def test_activation_after_upgrade(empty_db_url):
     meta = MetaData()
     members = Table("members", meta, autoload_with=engine)
     steps = Table("member_steps", meta, autoload_with=engine)
-    checklist = [
-        "login",
-        "start_server",
-        "open_environment",
-        "upload_file",
-        "run_code",
-        "use_git",
-        "save_work",
-        "stop_server",
-    ]
+    checklist = [step.id for step in Catalog.load().steps]  # the packaged checklist
     seen = datetime(2026, 1, 1)
     with engine.begin() as conn:
         for hub in ("h", "other"):

@@ -222,16 +222,7 @@ def test_earliest_step_time_wins_whatever_the_order(catalyst_store):
 
 # -- activation: members.activated ---------------------------------------------------------------
 
-ALL_STEPS = [
-    "login",
-    "start_server",
-    "open_environment",
-    "upload_file",
-    "run_code",
-    "use_git",
-    "save_work",
-    "stop_server",
-]
+ALL_STEPS = [step.id for step in Catalog.load().steps]  # the packaged checklist
 #: sahel's checklist is two steps; every other community has all of them
 SAHEL = ["login", "run_code"]
 
