@@ -769,19 +769,39 @@ class Projector:
 def _chunks(
     conn_factory, hub: str, size: int, since: datetime | None = None
 ) -> Iterator[list[tuple]]:
-    """The hub's events in key (member, id) order as ``apply_rows`` tuples, by keyset
-    pagination so memory stays flat (the projections do not depend on the order). Read with
-    the driver's cursor: plain tuples, only the columns the projections use, and the
-    payload's JSON text parsed by orjson. From ``since`` on, when given (a rebuild after a
-    retention purge)."""
+    """The hub's events as ``apply_rows`` tuples, ``size`` at a time, so memory stays flat
+    (the projections do not depend on the order). Read with the driver's cursor: plain
+    tuples, only the columns the projections use, and the payload's JSON text parsed by
+    orjson. From ``since`` on, when given (a rebuild after a retention purge).
+
+    PostgreSQL streams one scan of the table through a server-side cursor, in the order
+    the rows lie on disk; SQLite pages through the key (member, id), each page a short read
+    of its own."""
+    with conn_factory() as conn:
+        dialect = conn.dialect
+    to_driver = bind_processor(t.events.c.time, dialect) or (lambda value: value)
+    from_time = (to_driver(since),) if since is not None else ()
+    to_time = result_processor(t.events.c.time, dialect) or (lambda value: value)
+
+    def as_rows(rows: list[tuple]) -> list[tuple]:
+        return [
+            (hub, member_id, community, schema, to_time(time), _loads(payload))
+            for _, member_id, community, schema, time, payload in rows
+        ]
+
+    if dialect.name == "postgresql":
+        with conn_factory() as conn:
+            cursor = conn.connection.cursor(name="catalyst_rebuild")
+            try:
+                cursor.execute(_chunk_sql(dialect, None, False, bool(from_time)), (hub, *from_time))
+                while rows := cursor.fetchmany(size):
+                    yield as_rows(rows)
+            finally:
+                cursor.close()
+        return
     after: tuple = ()
     while True:
         with conn_factory() as conn:
-            dialect = conn.dialect
-            from_time: tuple = ()
-            if since is not None:
-                to_driver = bind_processor(t.events.c.time, dialect) or (lambda value: value)
-                from_time = (to_driver(since),)
             sql = _chunk_sql(dialect, size, keyset=bool(after), since=bool(from_time))
             cursor = conn.connection.cursor()
             try:
@@ -791,15 +811,13 @@ def _chunks(
                 cursor.close()
         if not rows:
             return
-        to_time = result_processor(t.events.c.time, dialect) or (lambda value: value)
-        yield [
-            (hub, member_id, community, schema, to_time(time), _loads(payload))
-            for _, member_id, community, schema, time, payload in rows
-        ]
+        yield as_rows(rows)
         after = (rows[-1][1], rows[-1][0])
 
 
-def _chunk_sql(dialect, size: int, keyset: bool, since: bool) -> str:
+def _chunk_sql(dialect, size: int | None, keyset: bool, since: bool) -> str:
+    """The events query of ``_chunks``: a page of ``size`` in key order, or (no size) the
+    whole scan."""
     q = dialect.identifier_preparer.quote
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
     e = t.events
@@ -810,10 +828,13 @@ def _chunk_sql(dialect, size: int, keyset: bool, since: bool) -> str:
     if since:
         where += f" AND {q(e.c.time.name)} >= {mark}"
     columns = ", ".join(q(c.name) for c in (e.c.id, e.c.member_id, e.c.community, e.c.schema))
-    return (
+    sql = (
         f"SELECT {columns}, {q(e.c.time.name)}, CAST({q(e.c.payload.name)} AS TEXT) "
-        f"FROM {q(e.name)} WHERE {where} ORDER BY {member}, {event_id} LIMIT {int(size)}"
+        f"FROM {q(e.name)} WHERE {where}"
     )
+    if size is None:
+        return sql
+    return f"{sql} ORDER BY {member}, {event_id} LIMIT {int(size)}"
 
 
 _ACTIVATION_SQL: dict[tuple[str, int | None], str] = {}
