@@ -20,7 +20,8 @@ Definitions (the pages print the same words):
 
 from __future__ import annotations
 
-from collections import defaultdict
+import json
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -28,16 +29,15 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Integer,
+    String,
     and_,
     case,
-    cast,
     func,
     literal_column,
-    or_,
     select,
     type_coerce,
-    union_all,
 )
+from sqlalchemy.dialects.postgresql import array_agg
 
 from ..store import Store
 from ..store import tables as t
@@ -137,8 +137,8 @@ class Adoption:
 
 @dataclass
 class _Counts:
-    """What the database counts of a community's active days (day and week numbers from a
-    Monday ``anchor``), from which the report's rows are sums."""
+    """What a community's active days add up to (day and week numbers from a Monday
+    ``anchor``), from which the report's rows are sums."""
 
     #: day -> members with an active day then
     starts: dict[int, int]
@@ -148,32 +148,26 @@ class _Counts:
     weeks: dict[tuple[int, bool, int | None], int]
 
 
-def _counts(
-    store: Store,
-    conn: Connection,
-    community: str,
-    first: date,
-    last: date,
-    anchor: date,
-    weekly: bool,
-) -> _Counts:
-    """Count the community's active days between ``first`` and ``last`` in one query.
+def _active_days(
+    store: Store, conn: Connection, community: str, first: date, last: date, anchor: date
+) -> list[list[str]]:
+    """The members active each day (by day number from ``anchor``, up to ``last``) of
+    ``community``, from ``first`` on.
 
-    Each active day ``d`` of a member, with their next active day (one window over the
-    member's days), gives:
-
-    - rolling windows: the day stands for the member in the window of every day from ``d``
-      up to (not including) ``d + 7`` (or ``+ 30``) or their next active day, whichever comes
-      first. These spans never overlap, so a day's WAU is the spans begun on or before it
-      minus those ended on or before it: the database returns begun and ended per day.
-    - weeks (``d // 7``): the member's last active day of a week tells whether they were
-      active the week after, and stands for them in that week.
-    """
-    da, m = t.daily_activity.c, t.members.c
-    # typed as integers, so that // is the engines' integer division (not FLOOR of a quotient)
-    one, seven = literal_column("1", Integer), literal_column("7", Integer)
-    base = (
-        select(da.member_id, day_number(conn.dialect.name, da.day, anchor).label("d"))
+    One range of the (community, day, member) covering index, one row per day with the
+    day's members as an array (PostgreSQL) or a JSON array (SQLite): a few thousand member
+    ids a month for a busy community, cheaper to fetch and add up than to have the database
+    sort them per member for a window function and group them three times, and cheaper than
+    a row each (which would also be thousands of objects living long enough to set off full
+    collections of the Python process)."""
+    da = t.daily_activity.c
+    if conn.dialect.name == "postgresql":
+        members = array_agg(da.member_id)
+    else:
+        members = type_coerce(func.json_group_array(da.member_id), String)
+    days: list[list[str]] = [[] for _ in range((last - anchor).days + 1)]
+    rows = conn.execute(
+        select(day_number(conn.dialect.name, da.day, anchor), members)
         .where(
             da.hub == store.hub,
             da.community == community,
@@ -181,78 +175,52 @@ def _counts(
             da.day <= last,
             not_excluded(store, da.member_id),
         )
-        .subquery("active_days")
+        .group_by(da.day)
     )
-    order = {"partition_by": base.c.member_id, "order_by": base.c.d}
-    marked = select(
-        base.c.member_id,
-        base.c.d,
-        func.lead(base.c.d).over(**order).label("nxt"),
-    ).subquery("marked")
-    x = marked.c
+    for d, who in rows:
+        days[d] = json.loads(who) if isinstance(who, str) else who
+    return days
 
-    def end(n: int):
-        span = x.d + literal_column(str(n))
-        return case((x.nxt < span, x.nxt), else_=span).label(f"end{n}")
 
-    days = select(
-        x.member_id,
-        x.d,
-        end(7),
-        end(30),
-        (type_coerce(x.d, Integer) // seven).label("w"),
-        (type_coerce(x.nxt, Integer) // seven).label("nw"),
-    ).cte("days")
-    c = days.c
-    null, zero = cast(literal_column("NULL"), Integer), literal_column("0", Integer)
-    parts = [
-        select(literal_column("0"), c.d, null, null, func.count()).group_by(c.d),
-        select(literal_column("7"), c.end7, null, null, func.count()).group_by(c.end7),
-        select(literal_column("30"), c.end30, null, null, func.count()).group_by(c.end30),
-    ]
-    if weekly:
-        seen = case(
-            (
-                m.first_seen >= datetime.combine(anchor, datetime.min.time()),
-                day_number(conn.dialect.name, m.first_seen, anchor) // seven,
-            ),
-            else_=None,
-        )
-        lasts = (
-            select(
-                c.w,
-                case((c.nw == c.w + one, one), else_=zero).label("after"),
-                seen.label("fw"),
-            )
-            .select_from(
-                days.outerjoin(
-                    t.members,
-                    and_(
-                        m.hub == store.hub,
-                        m.member_id == c.member_id,
-                        m.community == community,
-                        not_excluded(store, m.member_id),
-                    ),
-                )
-            )
-            .where(or_(c.nw.is_(None), c.nw > c.w))
-            .subquery("lasts")
-        )
-        la = lasts.c
-        parts.append(
-            select(literal_column("1"), la.w, la.after, la.fw, func.count()).group_by(
-                la.w, la.after, la.fw
-            )
-        )
+def _counts(days: list[list[str]], seen: dict[str, int] | None = None) -> _Counts:
+    """Count the members active each day of ``days`` (from a Monday).
+
+    Each active day ``d`` of a member, with their next active day, gives:
+
+    - rolling windows: the day stands for the member in the window of every day from ``d``
+      up to (not including) ``d + 7`` (or ``+ 30``) or their next active day, whichever comes
+      first. These spans never overlap, so a day's WAU is the spans begun on or before it
+      minus those ended on or before it.
+    - weeks (``d // 7``), when ``seen`` (member -> week first seen, for members first seen
+      since the Monday) is given: each week a member was active counts them once, with
+      whether they were active the week after and the week they were first seen.
+    """
     counts = _Counts(defaultdict(int), {7: defaultdict(int), 30: defaultdict(int)}, {})
-    for kind, key, flag, fw, n in conn.execute(union_all(*parts)).all():
-        kind, key, n = int(kind), int(key), int(n)
-        if kind == 0:
-            counts.starts[key] += n
-        elif kind in (7, 30):
-            counts.ends[kind][key] += n
-        else:
-            counts.weeks[(key, bool(flag), None if fw is None else int(fw))] = n
+    starts, ends7, ends30 = counts.starts, counts.ends[7], counts.ends[30]
+    # member -> their latest active day so far; a day's members are counted per previous
+    # active day (a few dozen of them), not one by one
+    latest: dict[str, int] = {}
+    for d, members in enumerate(days):
+        if not members:
+            continue
+        starts[d] = len(members)
+        for before, n in Counter(map(latest.get, members)).items():
+            if before is not None:
+                ends7[min(before + 7, d)] += n
+                ends30[min(before + 30, d)] += n
+        latest.update(dict.fromkeys(members, d))
+    for before, n in Counter(latest.values()).items():
+        ends7[before + 7] += n
+        ends30[before + 30] += n
+    if seen is not None:
+        weeks: list[set[str]] = [set() for _ in range(len(days) // 7 + 2)]
+        for d, members in enumerate(days):
+            weeks[d // 7].update(members)
+        for w, members in enumerate(weeks[:-1]):
+            after = weeks[w + 1]
+            for again, who in ((True, members & after), (False, members - after)):
+                for fw, n in Counter(map(seen.get, who)).items():
+                    counts.weeks[(w, again, fw)] = n
     return counts
 
 
@@ -278,27 +246,22 @@ def _running(counts: dict[int, int], days: list[int]) -> list[int]:
     return out
 
 
-def _cohort_sizes(
-    store: Store, conn: Connection, community: str, since: date, anchor: date
-) -> dict[int, int]:
-    """Members of ``community`` first seen since ``since`` (a Monday), per week from ``anchor``."""
+def _first_weeks(store: Store, conn: Connection, community: str, anchor: date) -> dict[str, int]:
+    """Members of ``community`` first seen since ``anchor`` (a Monday), with the week they were
+    first seen (from ``anchor``): newcomers only, from the (community, first_seen) index."""
     m = t.members.c
-    weeks = (
+    rows = conn.execute(
         select(
-            (
-                day_number(conn.dialect.name, m.first_seen, anchor) // literal_column("7", Integer)
-            ).label("fw")
-        )
-        .where(
+            m.member_id,
+            day_number(conn.dialect.name, m.first_seen, anchor) // literal_column("7", Integer),
+        ).where(
             m.hub == store.hub,
             m.community == community,
-            m.first_seen >= datetime.combine(since, datetime.min.time()),
+            m.first_seen >= datetime.combine(anchor, datetime.min.time()),
             not_excluded(store, m.member_id),
         )
-        .subquery("cohort_weeks")
-    )
-    rows = conn.execute(select(weeks.c.fw, func.count()).group_by(weeks.c.fw)).all()
-    return {int(fw): int(n) for fw, n in rows}
+    ).all()
+    return {member: int(fw) for member, fw in rows}
 
 
 def activated_members(store: Store, conn, community: str) -> dict[str, datetime]:
@@ -343,31 +306,53 @@ def adoption_summary(store: Store, community: str, period: Period) -> AdoptionSu
 
 
 def _summaries(
-    store: Store, conn: Connection, community: str, periods: list[Period], checklist: list[str]
+    store: Store,
+    conn: Connection,
+    community: str,
+    periods: list[Period],
+    checklist: list[str],
+    activity: dict[Period, tuple[int, int]] | None = None,
 ) -> list[AdoptionSummary]:
-    """Summary figures of several periods; who is activated is worked out once for all."""
+    """Summary figures of several periods; who is activated is worked out once for all.
+
+    ``activity``: (active members, member-days) of those periods already counted."""
     da, m = t.daily_activity.c, t.members.c
-    out = []
+    activity = dict(activity or {})
     for period in periods:
-        active_members, member_days = conn.execute(
-            select(func.count(func.distinct(da.member_id)), func.count()).where(
-                da.hub == store.hub,
-                da.community == community,
-                da.day >= period.start,
-                da.day <= period.end,
-                not_excluded(store, da.member_id),
+        if period not in activity:
+            active_members, member_days = conn.execute(
+                select(func.count(func.distinct(da.member_id)), func.count()).where(
+                    da.hub == store.hub,
+                    da.community == community,
+                    da.day >= period.start,
+                    da.day <= period.end,
+                    not_excluded(store, da.member_id),
+                )
+            ).one()
+            activity[period] = (int(active_members), int(member_days))
+    # newcomers of every period from one range of the (community, first_seen) index
+    new = conn.execute(
+        select(
+            *(
+                func.sum(
+                    case(
+                        (and_(m.first_seen >= p.start_time, m.first_seen < p.end_time), 1), else_=0
+                    )
+                )
+                for p in periods
             )
-        ).one()
-        new_members = conn.execute(
-            select(func.count()).where(
-                m.hub == store.hub,
-                m.community == community,
-                m.first_seen >= period.start_time,
-                m.first_seen < period.end_time,
-                not_excluded(store, m.member_id),
-            )
-        ).scalar_one()
-        out.append([int(active_members), int(member_days), period.days, int(new_members)])
+        ).where(
+            m.hub == store.hub,
+            m.community == community,
+            m.first_seen >= min(p.start_time for p in periods),
+            m.first_seen < max(p.end_time for p in periods),
+            not_excluded(store, m.member_id),
+        )
+    ).one()
+    out = [
+        [*activity[period], period.days, int(new_members or 0)]
+        for period, new_members in zip(periods, new, strict=True)
+    ]
     activated = [(0, 0, 0)] * len(periods)
     if checklist:
         # the community's activated members, from one covering index (hub, community,
@@ -403,32 +388,50 @@ def adoption(
     previous: Period | None = None,
 ) -> Adoption:
     """The adoption report of ``community`` over ``period`` (without lifecycle and retention
-    when not ``weekly``; with the summary of a ``previous`` period to compare with). Every
-    figure is counted in SQL; Python only adds up per-day and per-week counts, so the cost
-    follows the period, not the history."""
+    when not ``weekly``; with the summary of a ``previous`` period to compare with).
+
+    The community's active days are read once, from the first day a figure needs to the end
+    of the period (the 29 days before it for MAU, the weeks before for lifecycle and
+    retention, a nearby ``previous`` period), one row per day with its members, which Python
+    adds up per day and per week. The cost follows the period, not the history."""
     checklist = [s.id for s in store.catalog.steps_for(community)]
     retention_from = week_start(period.end) - timedelta(weeks=RETENTION_WEEKS - 1)
     lifecycle_weeks = weeks_between(period.start, period.end)
     first = period.start - timedelta(days=29)
     if weekly:
         first = min(first, retention_from, lifecycle_weeks[0] - timedelta(days=7))
+    # the period compared with is counted from the same rows when that reads at most a
+    # month more (a month report's month before, the 30 days before 30 days)
+    near = (
+        previous is not None
+        and previous.end <= period.end
+        and previous.start >= first - timedelta(days=31)
+    )
+    if near:
+        first = min(first, previous.start)
     anchor = week_start(first)
     with store.connect() as conn:
-        counts = _counts(store, conn, community, first, period.end, anchor, weekly)
+        active = _active_days(store, conn, community, first, period.end, anchor)
+        seen = _first_weeks(store, conn, community, anchor) if weekly else None
+        counts = _counts(active, seen)
         days = [(d - anchor).days for d in period.each_day()]
         daily = [
             DailyActive(day, *figures)
             for day, figures in zip(period.each_day(), _rolling(counts, days), strict=True)
         ]
-        summary, *before = _summaries(
-            store, conn, community, [period] + ([previous] if previous else []), checklist
-        )
-        lifecycle: list[LifecycleWeek] = []
-        retention: list[RetentionCohort] = []
-        if weekly:
-            sizes = _cohort_sizes(store, conn, community, retention_from, anchor)
-            lifecycle = _lifecycle(counts, lifecycle_weeks, anchor)
-            retention = _retention(counts, sizes, retention_from, period.end, anchor)
+        periods = [period] + ([previous] if previous else [])
+        activity = {p: _activity(active, p, anchor) for p in periods[: 2 if near else 1]}
+        summary, *before = _summaries(store, conn, community, periods, checklist, activity)
+    lifecycle: list[LifecycleWeek] = []
+    retention: list[RetentionCohort] = []
+    if seen is not None:
+        # cohort sizes: members first seen in each week since the anchor (at or before the
+        # first retention week)
+        sizes: dict[int, int] = defaultdict(int)
+        for fw in seen.values():
+            sizes[fw] += 1
+        lifecycle = _lifecycle(counts, lifecycle_weeks, anchor)
+        retention = _retention(counts, sizes, retention_from, period.end, anchor)
 
     return Adoption(
         community=community,
@@ -445,6 +448,12 @@ def adoption(
         retention=retention,
         previous=before[0] if before else None,
     )
+
+
+def _activity(days: list[list[str]], period: Period, anchor: date) -> tuple[int, int]:
+    """(members active, member-days) in ``period``, of the active days read from ``anchor``."""
+    inside = days[(period.start - anchor).days : (period.end - anchor).days + 1]
+    return len(set().union(*inside)), sum(len(members) for members in inside)
 
 
 def _week_number(monday: date, anchor: date) -> int:

@@ -22,7 +22,7 @@ from ..store import Store
 from ..store import tables as t
 from ..timeutil import utcnow
 from .common import in_communities, not_excluded
-from .overview import activated_counts, active_counts
+from .overview import activated_counts, active_counts_since
 from .training import training_by_community
 
 #: (label, days) of the active-member windows, like JupyterHub's ``jupyterhub_active_users``
@@ -106,10 +106,13 @@ class CatalystCollector(Collector):
             "Members active today (period 24h: the current UTC day), in the last 7 or 30 days, per community.",
             labels=["community", "period"],
         )
-        for label, days in PERIODS:
-            counts = active_counts(store, today - timedelta(days=days - 1), today, chosen)
+        # every window from one read of the longest
+        counts = active_counts_since(
+            store, [today - timedelta(days=days - 1) for _, days in PERIODS], today, chosen
+        )
+        for i, (label, _days) in enumerate(PERIODS):
             for community in sorted(members):
-                n = counts.get(community, 0)
+                n = counts[community][i] if community in counts else 0
                 if self._keep(n):
                     active.add_metric([community, label], n)
         yield active

@@ -9,7 +9,7 @@ is any rate or total whose group of people has fewer than k members. Zero is sho
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -26,7 +26,7 @@ from .common import (
     in_communities,
     not_excluded,
     percent,
-    seconds_between,
+    seconds_sum,
     suppress,
 )
 from .training import training_by_community
@@ -110,6 +110,15 @@ def active_counts(
     store: Store, first: date, last: date, communities: Iterable[str] | None = None
 ) -> dict[str, int]:
     """Distinct active members per community between two days (included)."""
+    return {c: n for c, (n,) in active_counts_since(store, [first], last, communities).items()}
+
+
+def active_counts_since(
+    store: Store, firsts: Sequence[date], last: date, communities: Iterable[str] | None = None
+) -> dict[str, list[int]]:
+    """Distinct active members per community from each of ``firsts`` to ``last`` (included):
+    the 30 and 7 days of the overview, or a scrape's day, week and month, from one read of
+    the (community, day) covering index over the longest of them."""
     da = t.daily_activity.c
     with store.connect() as conn:
         # an explicit list, so that each community is a range of the (community, day) index
@@ -118,23 +127,35 @@ def active_counts(
             if communities is not None
             else communities_of(conn, store, t.daily_activity)
         )
-        # distinct members as a grouping (hashed by PostgreSQL), then counted per community
-        active = (
-            select(da.community)
-            .where(
-                da.hub == store.hub,
-                da.community.in_(names),
-                da.day >= first,
-                da.day <= last,
-                not_excluded(store, da.member_id),
-            )
-            .group_by(da.community, da.member_id)
-            .subquery("active")
+        where = (
+            da.hub == store.hub,
+            da.community.in_(names),
+            da.day >= min(firsts),
+            da.day <= last,
+            not_excluded(store, da.member_id),
         )
-        rows = conn.execute(
-            select(active.c.community, func.count()).group_by(active.c.community)
-        ).all()
-    return {c: int(n) for c, n in rows}
+        if conn.dialect.name == "postgresql":
+            # each member's last active day (a hashed grouping), then counted per community:
+            # active since a day when their last day is on or after it
+            latest = (
+                select(da.community, func.max(da.day).label("latest"))
+                .where(*where)
+                .group_by(da.community, da.member_id)
+                .subquery("latest")
+            )
+            la = latest.c
+            counts = [func.sum(case((la.latest >= first, 1), else_=0)) for first in firsts]
+            query = select(la.community, *counts).group_by(la.community)
+        else:
+            # SQLite counts distinct values with a small index per aggregate, where grouping
+            # on the member would sort every row
+            counts = [
+                func.count(func.distinct(case((da.day >= first, da.member_id), else_=None)))
+                for first in firsts
+            ]
+            query = select(da.community, *counts).where(*where).group_by(da.community)
+        rows = conn.execute(query).all()
+    return {c: [int(n or 0) for n in ns] for c, *ns in rows}
 
 
 def community_totals(
@@ -158,35 +179,51 @@ def community_totals(
             )
             .group_by(m.community)
         ).all()
-        seconds = seconds_between(
-            conn.dialect.name, s.started, func.coalesce(s.stopped, s.last_activity, now)
+        ended = func.coalesce(s.stopped, s.last_activity, now)
+        where = (
+            s.hub == store.hub,
+            s.started >= period.start_time,
+            s.started < period.end_time,
+            s.community.in_(
+                chosen if chosen is not None else communities_of(conn, store, t.server_sessions)
+            ),
+            not_excluded(store, s.member_id),
         )
-        # per member first, then per community: grouping twice lets PostgreSQL hash where
-        # COUNT(DISTINCT) would sort every community's member ids
-        per_member = (
-            select(
-                s.community,
-                func.count().label("sessions"),
-                func.sum(seconds).label("seconds"),
+        if conn.dialect.name == "postgresql":
+            # per member first, then per community: grouping twice lets PostgreSQL hash where
+            # COUNT(DISTINCT) would sort every community's member ids; intervals are added up
+            # and turned into seconds once (see ``seconds_sum``)
+            per_member = (
+                select(
+                    s.community,
+                    func.count().label("sessions"),
+                    func.sum(ended - s.started).label("spent"),
+                )
+                .where(*where)
+                .group_by(s.community, s.member_id)
+                .subquery("per_member")
             )
-            .where(
-                s.hub == store.hub,
-                s.started >= period.start_time,
-                s.started < period.end_time,
-                s.community.in_(
-                    chosen if chosen is not None else communities_of(conn, store, t.server_sessions)
-                ),
-                not_excluded(store, s.member_id),
-            )
-            .group_by(s.community, s.member_id)
-            .subquery("per_member")
-        )
-        pm = per_member.c
-        sessions = conn.execute(
-            select(
-                pm.community, func.sum(pm.sessions), func.count(), func.sum(pm.seconds)
+            pm = per_member.c
+            query = select(
+                pm.community,
+                func.sum(pm.sessions),
+                func.count(),
+                func.extract("epoch", func.sum(pm.spent)),
             ).group_by(pm.community)
-        ).all()
+        else:
+            # SQLite walks the index in community order and counts distinct members with a
+            # small index of them, where grouping on the member would sort every session
+            query = (
+                select(
+                    s.community,
+                    func.count(),
+                    func.count(func.distinct(s.member_id)),
+                    seconds_sum(conn.dialect.name, s.started, ended),
+                )
+                .where(*where)
+                .group_by(s.community)
+            )
+        sessions = conn.execute(query).all()
     rows: dict[str, CommunityTotals] = {}
 
     def row(name: str) -> CommunityTotals:
@@ -194,10 +231,11 @@ def community_totals(
 
     for name, total, new in members:
         row(name).members, row(name).new_members = int(total), int(new or 0)
-    for name, n in active_counts(store, period.start, period.end, chosen).items():
-        row(name).active_members = n
-    for name, n in active_counts(store, period.end - timedelta(days=6), period.end, chosen).items():
-        row(name).weekly_active = n
+    week = period.end - timedelta(days=6)
+    for name, (n, weekly) in active_counts_since(
+        store, [period.start, week], period.end, chosen
+    ).items():
+        row(name).active_members, row(name).weekly_active = n, weekly
     for name, n in activated_counts(store, chosen).items():
         row(name).activated = n
     for name, tr in training_by_community(store, chosen).items():

@@ -153,15 +153,19 @@ server_sessions = Table(
     Column("profile", String(NAME)),
     Column("environment", String(NAME)),
     Column("size", String(NAME)),
-    # covering for the overview: sessions, server-hours and who, per community and period
+    # covering for the overview and usage: sessions, server-hours, who, and which environment,
+    # profile and size, per community and period
     Index(
-        "ix_server_sessions_hub_community_started_member",
+        "ix_server_sessions_hub_community_started_kind",
         "hub",
         "community",
         "started",
         "member_id",
         "stopped",
         "last_activity",
+        "environment",
+        "profile",
+        "size",
     ),
 )
 
