@@ -35,13 +35,26 @@ def missing(what: str) -> None:
     pytest.skip(what)
 
 
+def postgres_admin():
+    """An engine on the test PostgreSQL server for creating and dropping databases. It
+    checks a pooled connection before use: fault tests restart the server mid-session."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    return create_engine(
+        make_url(POSTGRES_URL).set(drivername="postgresql+psycopg"),
+        isolation_level="AUTOCOMMIT",
+        pool_pre_ping=True,
+    )
+
+
 @pytest.fixture(scope="session")
 def _postgres_database():
     """A database of this test session's own on the PostgreSQL server (created, migrated,
     dropped at the end), so runs of different versions never share a schema."""
     import time
 
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import text
     from sqlalchemy.engine import make_url
 
     from catalyst_hub.store import make_engine, upgrade
@@ -51,10 +64,7 @@ def _postgres_database():
     error: Exception | None = None
     for _ in range(30):  # a server restarting (fault tests elsewhere) answers again soon
         try:
-            admin = create_engine(
-                make_url(POSTGRES_URL).set(drivername="postgresql+psycopg"),
-                isolation_level="AUTOCOMMIT",
-            )
+            admin = postgres_admin()
             with admin.connect() as conn:
                 conn.execute(text(f'CREATE DATABASE "{name}"'))
             break
@@ -206,6 +216,24 @@ class CatalystTestHub:
         return await getattr(async_requests, method.lower())(
             self.url(path), headers=headers, **kwargs
         )
+
+    async def create_cohort(
+        self,
+        token: str,
+        community: str = "andes",
+        name: str = "Workshop",
+        lessons: list[str] = ("hub-basics",),
+        **fields,
+    ) -> str:
+        """Create a training cohort with ``token`` (a lead's or an admin's); returns its id."""
+        r = await self.request(
+            "post",
+            "training/",
+            token,
+            json={"name": name, "community": community, "lessons": list(lessons), **fields},
+        )
+        assert r.status_code == 201, r.text
+        return r.json()["cohort"]
 
 
 def catalyst_hub_config(service_url: str, token: str, roles: list[dict] | None = None) -> dict:

@@ -213,7 +213,7 @@ class Ingestor:
         events = group[0].events if len(group) == 1 else [e for b in group for e in b.events]
         kept: list[StoredEvent] = []
 
-        def keep(conn: Connection, events: list[StoredEvent]) -> list[StoredEvent]:
+        def keep(events: list[StoredEvent], conn: Connection) -> list[StoredEvent]:
             # in the storing transaction: an opt-out committed meanwhile is seen
             kept[:] = self.without_opted_out(events, conn)
             return kept
@@ -263,11 +263,7 @@ class Ingestor:
         for raw, sender in items:
             event = self.validate(raw, sender, received)
             events[event.id] = event
-        return len(
-            self.store.append(
-                list(events.values()), lambda conn, found: self.without_opted_out(found, conn)
-            )
-        )
+        return len(self.store.append(list(events.values()), self.without_opted_out))
 
 
 def _groups(batches: list[Batch]) -> list[list[int]]:

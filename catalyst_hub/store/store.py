@@ -79,7 +79,7 @@ class Store:
     def append(
         self,
         events: Sequence[StoredEvent],
-        keep: Callable[[Connection, Sequence[StoredEvent]], Sequence[StoredEvent]] | None = None,
+        keep: Callable[[Sequence[StoredEvent], Connection], Sequence[StoredEvent]] | None = None,
     ) -> set[str]:
         """Store new events and project them, in one transaction. Returns the ids stored;
         ids already in the log are left alone (a retried delivery). ``keep`` chooses, in
@@ -88,7 +88,7 @@ class Store:
             return set()
         with self.begin() as conn:
             if keep is not None:
-                events = keep(conn, events)
+                events = keep(events, conn)
                 if not events:
                     return set()
             # only the rows this transaction really inserted are projected, so a concurrent

@@ -458,6 +458,25 @@ def tally(
     )
 
 
+def conclude(
+    scenario: str,
+    hub: RealHub,
+    users: list[str],
+    run: str,
+    scale: Scale,
+    faults: int,
+    producers: list[Producer],
+    started: float,
+) -> Result:
+    """Once the faults are over: wait for every marker sent to be stored, count what was
+    lost or duplicated, and check each event's member."""
+    expected = {m for p in producers for m in p.sent}
+    stored = settle(hub, users, run, expected, scale.settle_timeout)
+    result = tally(scenario, scale, faults, producers, stored, started)
+    result.notes += check_members(hub, users, stored)
+    return result
+
+
 def check_members(hub: RealHub, users: list[str], stored) -> list[str]:
     """Notes on events stamped with another member than the server's own (should be none)."""
     from sqlalchemy import select
@@ -535,10 +554,7 @@ def service_kill(hub: RealHub, users: list[str], scale: Scale) -> Result:
             downtimes.append(time.monotonic() - killed)
     finally:
         _finish(pool, futures)
-    expected = {m for p in producers for m in p.sent}
-    stored = settle(hub, users, run, expected, scale.settle_timeout)
-    result = tally("service-kill", scale, len(downtimes), producers, stored, started)
-    result.notes += check_members(hub, users, stored)
+    result = conclude("service-kill", hub, users, run, scale, len(downtimes), producers, started)
     result.notes.append(
         "restarted by JupyterHub after " + ", ".join(f"{d:.1f}" for d in downtimes) + " s"
     )
@@ -563,10 +579,7 @@ def hub_restart(hub: RealHub, users: list[str], scale: Scale) -> Result:
             kept = kept and running == pids
     finally:
         _finish(pool, futures)
-    expected = {m for p in producers for m in p.sent}
-    stored = settle(hub, users, run, expected, scale.settle_timeout)
-    result = tally("hub-restart", scale, len(downtimes), producers, stored, started)
-    result.notes += check_members(hub, users, stored)
+    result = conclude("hub-restart", hub, users, run, scale, len(downtimes), producers, started)
     result.notes.append(
         f"hub and proxy down {', '.join(f'{d:.1f}' for d in downtimes)} s; servers "
         + ("kept running" if kept else "did NOT keep running")
@@ -718,10 +731,9 @@ def postgres_restart(
             downtimes.append(time.monotonic() - began)
     finally:
         _finish(pool, futures)
-    expected = {m for p in producers for m in p.sent}
-    stored = settle(hub, users, run, expected, scale.settle_timeout)
-    result = tally("postgres-restart", scale, len(downtimes), producers, stored, started)
-    result.notes += check_members(hub, users, stored)
+    result = conclude(
+        "postgres-restart", hub, users, run, scale, len(downtimes), producers, started
+    )
     restarted = hub.service_pid() != service_before
     result.details.update(
         service_restarted=restarted,

@@ -167,14 +167,7 @@ async def world(catalyst_service, make_event):
     }
     cohorts = {}
     for key, lead, community in (("A", "lead_a", "andes"), ("B", "lead_b", "sahel")):
-        r = await svc.request(
-            "post",
-            "training/",
-            tokens[lead],
-            json={"name": f"{community} cohort", "community": community, "lessons": ["hub-basics"]},
-        )
-        assert r.status_code == 201, r.text
-        cohorts[key] = r.json()["cohort"]
+        cohorts[key] = await svc.create_cohort(tokens[lead], community, f"{community} cohort")
         r = await svc.request(
             "post",
             f"training/cohorts/{cohorts[key]}/learners",

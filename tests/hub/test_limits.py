@@ -32,14 +32,7 @@ def catalyst_hub_roles():
 async def test_large_bodies_are_refused(catalyst_service, path, kwargs, json_answer):
     svc = catalyst_service
     lead = svc.token("lead@andes.example.org", groups=["community-andes"], roles=["lead-andes"])
-    r = await svc.request(
-        "post",
-        "training/",
-        lead,
-        json={"name": "Workshop", "community": "andes", "lessons": ["hub-basics"]},
-    )
-    assert r.status_code == 201, r.text
-    path = path.format(cohort=r.json()["cohort"])
+    path = path.format(cohort=await svc.create_cohort(lead))
     r = await svc.request("post", path, lead, allow_redirects=False, **kwargs)
     assert r.status_code == 413, (path, r.status_code, r.text[:200])
     if json_answer:
@@ -55,13 +48,7 @@ async def test_large_bodies_are_refused(catalyst_service, path, kwargs, json_ans
 async def test_at_most_500_learners_per_request(catalyst_service):
     svc = catalyst_service
     lead = svc.token("lead@andes.example.org", groups=["community-andes"], roles=["lead-andes"])
-    r = await svc.request(
-        "post",
-        "training/",
-        lead,
-        json={"name": "Workshop", "community": "andes", "lessons": ["hub-basics"]},
-    )
-    cohort = r.json()["cohort"]
+    cohort = await svc.create_cohort(lead)
     names = [f"u{i}@example.org" for i in range(501)]
     r = await svc.request(
         "post", f"training/cohorts/{cohort}/learners", lead, json={"usernames": names}

@@ -171,14 +171,7 @@ async def test_access_matrix(hub):
 async def test_lead_of_a_sees_nothing_of_b(hub, make_event):
     svc, tokens, ids, cohort = hub
     # a cohort in b, with b's learners
-    r = await svc.request(
-        "post",
-        "training/",
-        tokens["lead_b"],
-        json={"name": "B only", "community": "b", "lessons": ["basics"]},
-    )
-    assert r.status_code == 201, r.text
-    b_cohort = r.json()["cohort"]
+    b_cohort = await svc.create_cohort(tokens["lead_b"], "b", "B only", ["basics"])
     r = await svc.request(
         "post",
         f"training/cohorts/{b_cohort}/learners",

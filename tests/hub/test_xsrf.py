@@ -102,14 +102,7 @@ async def browser(catalyst_service):
         assert r.status_code == 200, r.text
     r = await svc.request("post", "api/events", lead, json={"events": [event()]})
     assert r.status_code == 200, r.text
-    r = await svc.request(
-        "post",
-        "training/",
-        lead,
-        json={"name": "Workshop", "community": "andes", "lessons": ["hub-basics"]},
-    )
-    assert r.status_code == 201, r.text
-    cohort = r.json()["cohort"]
+    cohort = await svc.create_cohort(lead)
     r = await svc.request(
         "post",
         f"training/cohorts/{cohort}/learners",
