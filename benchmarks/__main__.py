@@ -237,9 +237,7 @@ def run_scale(
                 target="< 5 s",
             )
             admin = hub.token(service.ADMIN)
-            pages = service.report_pages(
-                url_direct, admin, ctx["community"], max(5, args.repeat // 2)
-            )
+            pages = service.report_pages(url_direct, admin, ctx["community"], args.repeat)
             for path, samples in pages.items():
                 results.add(
                     "dashboard page (HTTP)",

@@ -155,12 +155,22 @@ class CatalystApp(Application):
             )
 
     def actor_for(self, model: dict) -> Actor:
-        """The Actor of a JupyterHub user model (records the identity on first sight)."""
+        """The Actor of a JupyterHub user model (records the identity on first sight, so it
+        may query the database)."""
+        return self._actor(model, self.store.member_id(model["name"]))
+
+    def known_actor(self, model: dict) -> Actor | None:
+        """The Actor of a user whose identity this process has already seen, or None: no
+        database work, so a request handler can call it on the event loop."""
+        member_id = self.store.known_member_id(model["name"])
+        return None if member_id is None else self._actor(model, member_id)
+
+    def _actor(self, model: dict, member_id: str) -> Actor:
         groups = list(model.get("groups") or [])
         return Actor(
             username=model["name"],
             kind=model.get("kind", "user"),
-            member_id=self.store.member_id(model["name"]),
+            member_id=member_id,
             community=self.communities.community_for(groups),
             scopes=set(model.get("scopes") or []),
             groups=groups,

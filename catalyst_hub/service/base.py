@@ -75,7 +75,10 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
                 self._not_allowed, model = True, None
         self._hub_auth_user_cache = model
         if model and model.get("kind", "user") == "user":
-            self.actor = await self.run_db(self.catalyst.actor_for, model)
+            # a thread's round trip only the first time this process sees the user
+            self.actor = self.catalyst.known_actor(model) or await self.run_db(
+                self.catalyst.actor_for, model
+            )
         self.refuse_cookie_post_without_xsrf()
 
     def refuse_cookie_post_without_xsrf(self) -> None:

@@ -58,6 +58,10 @@ class Store:
         """The member id of ``username``, computed without recording anything."""
         return keyed_member_id(self.secret, self.hub, username)
 
+    def known_member_id(self, username: str) -> str | None:
+        """The member id of ``username`` if this Store has recorded or read it already."""
+        return self._known_members.get(username)
+
     def member_id(self, username: str) -> str:
         """The member id of ``username``, recording the identity on first sight."""
         known = self._known_members.get(username)
