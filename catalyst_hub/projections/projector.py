@@ -429,6 +429,8 @@ class Projector:
             lambda x: {"reached": x.reached},
             lambda x: x.reached < t.member_steps.c.reached,
         )
+        if activation:
+            follow_member_communities(conn, members)
         if activation and (new_steps or not self._one_checklist):
             # Activation of the members whose steps changed. When communities have checklists
             # of their own, a member's community may have changed too: every member touched.
@@ -760,10 +762,52 @@ class Projector:
         finally:
             if collecting:
                 gc.enable()
-        # activation once, from the rebuilt steps (and the kept ones, after a purge)
+        # communities and activation once, from the rebuilt rows (and the kept ones, after a
+        # purge)
         with conn_factory() as conn:
+            follow_member_communities(conn, hub=hub)
             self.refresh_activation(conn, hub)
         return replayed
+
+
+def follow_member_communities(
+    conn: Connection, members: Iterable[tuple[str, str]] | None = None, hub: str | None = None
+) -> int:
+    """Give the ``member_steps`` rows of ``members`` ((hub, member id) pairs; every member of
+    ``hub`` when None) their member's community (``members.community``: the community of
+    their latest event). A step row is written with the community of the event that reached
+    it; after this, counts of steps per community (the metrics) agree with counts of
+    members, read from the (community, step) index alone. Returns the rows changed.
+
+    On the ingest path for every batch: plain SQL, one statement per member, by its key."""
+    if members is None:
+        return conn.exec_driver_sql(_follow_sql(conn.dialect, False), (hub,)).rowcount
+    params = list(members)
+    if not params:
+        return 0
+    return conn.exec_driver_sql(_follow_sql(conn.dialect, True), params).rowcount
+
+
+_FOLLOW_SQL: dict[tuple[str, bool], str] = {}
+
+
+def _follow_sql(dialect, per_member: bool) -> str:
+    key = (dialect.name, per_member)
+    sql = _FOLLOW_SQL.get(key)
+    if sql is None:
+        q = dialect.identifier_preparer.quote
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        m, s = t.members, t.member_steps
+        hub, member, community = (q(c) for c in ("hub", "member_id", "community"))
+        sql = (
+            f"UPDATE {q(s.name)} SET {community} = m.{community} FROM {q(m.name)} m "
+            f"WHERE m.{hub} = {q(s.name)}.{hub} AND m.{member} = {q(s.name)}.{member} "
+            f"AND {q(s.name)}.{community} <> m.{community} AND {q(s.name)}.{hub} = {mark}"
+        )
+        if per_member:
+            sql += f" AND {q(s.name)}.{member} = {mark}"
+        _FOLLOW_SQL[key] = sql
+    return sql
 
 
 def _chunks(

@@ -11,12 +11,13 @@ from __future__ import annotations
 import threading
 import time
 import weakref
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select
 
 from ..store import Store
 from ..store import tables as t
@@ -158,28 +159,30 @@ class CatalystCollector(Collector):
         yield completed
 
     def _steps(self, chosen: list[str] | None) -> Metric:
-        ms, m = t.member_steps.c, t.members.c
-        with self.store.connect() as conn:
+        ms = t.member_steps.c
+        store = self.store
+
+        def count(*where) -> Counter:
             rows = conn.execute(
-                select(m.community, ms.step, func.count())
-                .select_from(
-                    t.member_steps.join(
-                        t.members, and_(m.hub == ms.hub, m.member_id == ms.member_id)
-                    )
-                )
-                .where(
-                    m.hub == self.store.hub,
-                    in_communities(m.community, chosen),
-                    not_excluded(self.store, m.member_id),
-                )
-                .group_by(m.community, ms.step)
+                select(ms.community, ms.step, func.count())
+                .where(ms.hub == store.hub, in_communities(ms.community, chosen), *where)
+                .group_by(ms.community, ms.step)
             ).all()
+            return Counter({(community, step): n for community, step, n in rows})
+
+        with store.connect() as conn:
+            # step rows carry their member's community (the projector keeps it): every row
+            # is counted from the (community, step) index alone, then staff's rows (a few,
+            # by key) are taken away, where leaving them out read every row's member id
+            counts = count()
+            if store.excluded_members:
+                counts -= count(ms.member_id.in_(sorted(store.excluded_members)))
         gauge = GaugeMetricFamily(
             "catalyst_onboarding_step_members",
             "Members who reached an onboarding step, per community and step.",
             labels=["community", "step"],
         )
-        for community, step, n in sorted(rows):
+        for (community, step), n in sorted(counts.items()):
             if self._keep(n):
                 gauge.add_metric([community, step], n)
         return gauge

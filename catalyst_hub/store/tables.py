@@ -90,8 +90,10 @@ member_steps = Table(
     Column("hub", String(HUB), primary_key=True),
     Column("member_id", String(MEMBER), primary_key=True),
     Column("step", String(64), primary_key=True),
+    # the member's community, as in ``members`` (the projector keeps them equal)
     Column("community", String(NAME), nullable=False),
     Column("reached", DateTime, nullable=False),
+    # members per community and step (the metrics), from the index alone
     Index("ix_member_steps_hub_community", "hub", "community", "step"),
     # covering for reports: when each member reached their checklist steps
     Index("ix_member_steps_hub_member_step_reached", "hub", "member_id", "step", "reached"),

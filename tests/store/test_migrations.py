@@ -231,3 +231,48 @@ def test_activation_after_upgrade(empty_db_url):
     assert "activated" not in {c["name"] for c in inspect(engine).get_columns("members")}
     assert "activation_checklists" not in inspect(engine).get_table_names()
     engine.dispose()
+
+
+def test_step_rows_take_their_members_community(empty_db_url):
+    """0009 gives every member_steps row its member's community (steps were written with the
+    community of the event that reached them); its downgrade keeps the rows."""
+    engine = make_engine(empty_db_url)
+    upgrade(engine, "0008_session_kind_index")
+    when = datetime(2026, 1, 1)
+    tables = MetaData()
+    members = Table("members", tables, autoload_with=engine)
+    steps = Table("member_steps", tables, autoload_with=engine)
+    member = {"hub": "h", "first_seen": when, "last_active": when}
+    with engine.begin() as conn:
+        conn.execute(
+            insert(members),
+            [
+                {**member, "member_id": "moved", "community": "sahel"},
+                {**member, "member_id": "stayed", "community": "andes"},
+            ],
+        )
+        conn.execute(
+            insert(steps),
+            [
+                {"hub": "h", "member_id": m, "step": s, "community": c, "reached": when}
+                for m, s, c in [
+                    ("moved", "login", "andes"),
+                    ("moved", "run_code", "sahel"),
+                    ("stayed", "login", "andes"),
+                ]
+            ],
+        )
+    upgrade(engine)
+
+    def rows():
+        with engine.connect() as conn:
+            return sorted(conn.execute(select(steps.c.member_id, steps.c.step, steps.c.community)))
+
+    assert rows() == [
+        ("moved", "login", "sahel"),
+        ("moved", "run_code", "sahel"),
+        ("stayed", "login", "andes"),
+    ]
+    command.downgrade(alembic_config(engine), "0008_session_kind_index")
+    assert len(rows()) == 3
+    engine.dispose()

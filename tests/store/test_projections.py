@@ -312,9 +312,30 @@ def test_activation_whatever_the_order_equals_rebuild(catalyst_store):
             i += size
         ingestor.ingest([order[0][0]], order[0][1])  # a retried delivery
         assert activated_of(store) == EXPECTED_ACTIVATED, seed
+        assert step_communities(store) == EXPECTED_STEP_COMMUNITIES, seed
         live = snapshot(store)
         store.rebuild()
         assert snapshot(store) == live
+
+
+#: every step row in its member's community: the one of their latest event
+EXPECTED_STEP_COMMUNITIES = {
+    "ana": {"andes"},
+    "ben": {"sahel"},
+    "caro": {"andes"},
+    "dan": {"sahel"},
+}
+
+
+def step_communities(store: Store) -> dict[str, set[str]]:
+    ms = t.member_steps.c
+    out: dict[str, set[str]] = {}
+    with store.connect() as conn:
+        for member_id, community in conn.execute(
+            select(ms.member_id, ms.community).where(ms.hub == store.hub)
+        ):
+            out.setdefault(member_id, set()).add(community)
+    return out
 
 
 def test_activation_with_one_checklist_for_all(catalyst_store):
