@@ -18,7 +18,6 @@ import asyncio
 import json
 import logging
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,7 @@ import requests
 from catalyst_hub.serverext.detectors import KernelDetector, NotebookDetector
 from catalyst_hub.serverext.outbox import Outbox, make_envelope
 from catalyst_hub.serverext.recorder import Recorder
+from catalyst_hub.testing.ports import free_port
 
 
 def _us(seconds: float) -> str:
@@ -107,14 +107,8 @@ async def bench_events(n: int, workdir: Path) -> list[tuple[str, float]]:
     return figures
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _start_server(workdir: Path, enabled: bool) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
+    port = free_port()
     name = "enabled" if enabled else "disabled"
     root = workdir / "root"
     config = workdir / f"{name}_config.py"

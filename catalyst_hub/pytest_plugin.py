@@ -145,14 +145,6 @@ def make_event():
     return _make
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class CatalystTestHub:
     """A MockHub with the catalyst service running in the same event loop.
 
@@ -288,8 +280,11 @@ async def catalyst_service(
     from traitlets.config import Config
 
     from catalyst_hub.service.app import CatalystService
+    from catalyst_hub.testing.ports import free_ports
 
-    port, hub_port = free_port(), free_port()
+    # every port of the service, the hub and the proxy, distinct (MockHub would pick the
+    # proxy's one at a time, and could pick the hub's port, not yet listening)
+    port, hub_port, proxy_port, proxy_api_port = free_ports(4)
     service_url = f"http://127.0.0.1:{port}"
     token = secrets.token_hex(16)
     # MockHub's fixed base URL; the service starts first so the hub finds it up at once
@@ -322,10 +317,15 @@ async def catalyst_service(
     service.initialize([])
     await service.start_server()
     hub_config = catalyst_hub_config(service_url, token, catalyst_hub_roles)
-    hub_config["JupyterHub"].update(hub_ip="127.0.0.1", hub_port=hub_port)
-    # a pid file of its own: JupyterHub kills the proxy named in an existing one, which would
-    # be another test run's in the same folder
-    hub_config["ConfigurableHTTPProxy"] = {"pid_file": str(tmp_path / "proxy.pid")}
+    hub_config["JupyterHub"].update(
+        hub_ip="127.0.0.1", hub_port=hub_port, bind_url=f"http://127.0.0.1:{proxy_port}{base_url}"
+    )
+    hub_config["ConfigurableHTTPProxy"] = {
+        "api_url": f"http://127.0.0.1:{proxy_api_port}",
+        # a pid file of its own: JupyterHub kills the proxy named in an existing one, which
+        # would be another test run's in the same folder
+        "pid_file": str(tmp_path / "proxy.pid"),
+    }
     hub = await hub_app(hub_config)
     assert hub.hub.api_url == service.hub_auth.api_url, (hub.hub.api_url, service.hub_auth.api_url)
     yield CatalystTestHub(hub, service, service_url)

@@ -13,7 +13,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,14 +21,10 @@ from typing import Any
 
 import requests
 
+from .ports import free_ports
+
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_CONFIG = REPO / "jupyter_config" / "jupyterhub_config.py"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class RealHub:
@@ -55,8 +50,9 @@ class RealHub:
         self.admins = set(admins)
         self.db_url = db_url or f"sqlite:///{self.workdir / 'catalyst' / 'catalyst_hub.sqlite'}"
         self.hub_name = hub_name
-        self.port = port or free_port()
-        self.service_port = free_port()
+        # every port this hub's processes listen on, distinct
+        hub_port, self.service_port, self.hub_api_port, self.proxy_api_port = free_ports(4)
+        self.port = port or hub_port
         self.extra_hub_config = extra_hub_config
         self.extra_service_config = extra_service_config
         self.extra_env = env or {}
@@ -126,8 +122,8 @@ class RealHub:
         )
         env.update(
             CATALYST_HUB_PORT=str(self.port),
-            CATALYST_HUB_API_PORT=str(free_port()),
-            CATALYST_PROXY_API_PORT=str(free_port()),
+            CATALYST_HUB_API_PORT=str(self.hub_api_port),
+            CATALYST_PROXY_API_PORT=str(self.proxy_api_port),
             CATALYST_SERVICE_PORT=str(self.service_port),
             CATALYST_SERVICE_CONFIG=str(self.workdir / "catalyst_config.py"),
             CATALYST_LOCAL_SPAWNER=str(self.workdir / "homes"),
