@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, insert, select, tuple_, update
 
 from ..timeutil import isoformat, utcnow
 from . import tables as t
@@ -377,13 +377,16 @@ def purge_chunk(store: Store, purge: Purge, chunk: int = 5000) -> int:
             e.time < purge.cutoff,
             e.schema != "consent",
         )
-        expired = conn.execute(select(e.id).where(*is_expired).limit(chunk)).scalars().all()
-        if expired:
-            # the row must be expired as well as named: an id is unique per member only
-            conn.execute(delete(t.events).where(*is_expired, e.id.in_(set(expired))))
-        if len(expired) < chunk:  # nothing more of these members: on to the next ones
+        # the keys of the next expired rows, chosen by the database: a list of ids as bound
+        # parameters made a statement of thousands of them, which the driver kept prepared
+        # for each list length (about 200 MB for a first purge of a year of 10,000 members)
+        key = (e.hub, e.member_id, e.id)
+        deleted = conn.execute(
+            delete(t.events).where(tuple_(*key).in_(select(*key).where(*is_expired).limit(chunk)))
+        ).rowcount
+        if deleted < chunk:  # nothing more of these members: on to the next ones
             purge.after_member = members[-1]
-    return len(expired)
+    return deleted
 
 
 def _record_horizon(store: Store, horizon: datetime, now: datetime) -> None:
