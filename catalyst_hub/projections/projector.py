@@ -40,7 +40,7 @@ from sqlalchemy import (
 
 from ..catalog import Catalog
 from ..store import tables as t
-from ..store.sql import dialect_insert, earliest, if_newer, latest, of_earliest
+from ..store.sql import dialect_insert, earliest, if_newer, latest, of_earliest, placeholder
 from ..timeutil import parse_time, utcnow
 
 #: Events that show the member themself was active at the event's time.
@@ -796,16 +796,16 @@ def _follow_sql(dialect, per_member: bool) -> str:
     sql = _FOLLOW_SQL.get(key)
     if sql is None:
         q = dialect.identifier_preparer.quote
-        mark = "?" if dialect.paramstyle == "qmark" else "%s"
-        m, s = t.members, t.member_steps
+        mark = placeholder(dialect)
+        steps, members = q(t.member_steps.name), q(t.members.name)
         hub, member, community = (q(c) for c in ("hub", "member_id", "community"))
         sql = (
-            f"UPDATE {q(s.name)} SET {community} = m.{community} FROM {q(m.name)} m "
-            f"WHERE m.{hub} = {q(s.name)}.{hub} AND m.{member} = {q(s.name)}.{member} "
-            f"AND {q(s.name)}.{community} <> m.{community} AND {q(s.name)}.{hub} = {mark}"
+            f"UPDATE {steps} SET {community} = m.{community} FROM {members} m "
+            f"WHERE m.{hub} = {steps}.{hub} AND m.{member} = {steps}.{member} "
+            f"AND {steps}.{community} <> m.{community} AND {steps}.{hub} = {mark}"
         )
         if per_member:
-            sql += f" AND {q(s.name)}.{member} = {mark}"
+            sql += f" AND {steps}.{member} = {mark}"
         _FOLLOW_SQL[key] = sql
     return sql
 
@@ -863,7 +863,7 @@ def _chunk_sql(dialect, size: int | None, keyset: bool, since: bool) -> str:
     """The events query of ``_chunks``: a page of ``size`` in key order, or (no size) the
     whole scan."""
     q = dialect.identifier_preparer.quote
-    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    mark = placeholder(dialect)
     e = t.events
     member, event_id = q(e.c.member_id.name), q(e.c.id.name)
     where = f"{q(e.c.hub.name)} = {mark}"
@@ -891,7 +891,7 @@ def _activation_sql(dialect, members: int | None) -> str:
     sql = _ACTIVATION_SQL.get(key)
     if sql is None:
         q = dialect.identifier_preparer.quote
-        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        mark = placeholder(dialect)
         m, s = t.members, t.member_steps
         where = f"m.{q(m.c.hub.name)} = {mark}"
         if members is not None:
@@ -908,7 +908,7 @@ def _activation_sql(dialect, members: int | None) -> str:
 
 def _activation_update_sql(dialect) -> str:
     q = dialect.identifier_preparer.quote
-    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    mark = placeholder(dialect)
     m = t.members
     return (
         f"UPDATE {q(m.name)} SET {q(m.c.activated.name)} = {mark} "

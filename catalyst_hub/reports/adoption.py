@@ -427,9 +427,7 @@ def adoption(
     if seen is not None:
         # cohort sizes: members first seen in each week since the anchor (at or before the
         # first retention week)
-        sizes: dict[int, int] = defaultdict(int)
-        for fw in seen.values():
-            sizes[fw] += 1
+        sizes = Counter(seen.values())
         lifecycle = _lifecycle(counts, lifecycle_weeks, anchor)
         retention = _retention(counts, sizes, retention_from, period.end, anchor)
 

@@ -160,23 +160,14 @@ class CatalystCollector(Collector):
 
     def _steps(self, chosen: list[str] | None) -> Metric:
         ms = t.member_steps.c
-        store = self.store
-
-        def count(*where) -> Counter:
-            rows = conn.execute(
-                select(ms.community, ms.step, func.count())
-                .where(ms.hub == store.hub, in_communities(ms.community, chosen), *where)
-                .group_by(ms.community, ms.step)
-            ).all()
-            return Counter({(community, step): n for community, step, n in rows})
-
-        with store.connect() as conn:
+        excluded = self.store.excluded_members
+        with self.store.connect() as conn:
             # step rows carry their member's community (the projector keeps it): every row
             # is counted from the (community, step) index alone, then staff's rows (a few,
             # by key) are taken away, where leaving them out read every row's member id
-            counts = count()
-            if store.excluded_members:
-                counts -= count(ms.member_id.in_(sorted(store.excluded_members)))
+            counts = self._step_counts(conn, chosen)
+            if excluded:
+                counts -= self._step_counts(conn, chosen, ms.member_id.in_(sorted(excluded)))
         gauge = GaugeMetricFamily(
             "catalyst_onboarding_step_members",
             "Members who reached an onboarding step, per community and step.",
@@ -186,6 +177,16 @@ class CatalystCollector(Collector):
             if self._keep(n):
                 gauge.add_metric([community, step], n)
         return gauge
+
+    def _step_counts(self, conn, chosen: list[str] | None, *where) -> Counter:
+        """Step rows per (community, step) of ``chosen`` communities that match ``where``."""
+        ms = t.member_steps.c
+        rows = conn.execute(
+            select(ms.community, ms.step, func.count())
+            .where(ms.hub == self.store.hub, in_communities(ms.community, chosen), *where)
+            .group_by(ms.community, ms.step)
+        ).all()
+        return Counter({(community, step): n for community, step, n in rows})
 
 
 def metrics_registry(

@@ -106,13 +106,6 @@ def activated_counts(store: Store, communities: Iterable[str] | None = None) -> 
     return {c: int(n) for c, n in rows}
 
 
-def active_counts(
-    store: Store, first: date, last: date, communities: Iterable[str] | None = None
-) -> dict[str, int]:
-    """Distinct active members per community between two days (included)."""
-    return {c: n for c, (n,) in active_counts_since(store, [first], last, communities).items()}
-
-
 def active_counts_since(
     store: Store, firsts: Sequence[date], last: date, communities: Iterable[str] | None = None
 ) -> dict[str, list[int]]:

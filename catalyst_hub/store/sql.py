@@ -10,6 +10,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
 
+def placeholder(dialect) -> str:
+    """The driver's marker of a positional parameter, for plain SQL (``?`` or ``%s``)."""
+    return "?" if dialect.paramstyle == "qmark" else "%s"
+
+
 def dialect_insert(conn: Connection, table: Table):
     module = postgresql if conn.dialect.name == "postgresql" else sqlite
     return module.insert(table)
