@@ -15,6 +15,7 @@ from . import __version__
 from .catalog import Catalog
 from .communities import CommunityMapper
 from .identity import Actor, load_or_create_secret
+from .private_files import make_private_dir
 from .store import DatabaseNeedsUpgrade, Store, check_current, make_engine, upgrade
 from .store.engine import current_revision
 
@@ -118,6 +119,7 @@ class CatalystApp(Application):
             self.update_config(self.cli_config)
 
     def init_store(self, check: bool = True) -> Store:
+        make_private_dir(self.data_dir)
         self.engine = make_engine(self.db_url)
         if check and current_revision(self.engine) is None:
             # a new, empty database: create the tables, as JupyterHub does with its own

@@ -14,6 +14,8 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .private_files import PRIVATE_FILE, make_private_dir, restrict
+
 
 def member_id(secret: bytes, hub: str, username: str) -> str:
     """32 hex characters (128 bits) of HMAC-SHA256 over hub and username."""
@@ -25,10 +27,11 @@ def load_or_create_secret(path: str | Path) -> bytes:
     """Read the pseudonymization secret, creating it (mode 0600) if the file is missing."""
     path = Path(path)
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        make_private_dir(path.parent)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_hex(32))
+    restrict(path)
     text = path.read_text().strip()
     if len(text) < 32:
         raise ValueError(f"pseudonymization secret in {path} is too short (need 32+ characters)")

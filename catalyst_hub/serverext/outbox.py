@@ -34,12 +34,13 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from functools import partial
-from pathlib import Path
 from typing import Any, TypeVar
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
 from traitlets import Float, Integer
 from traitlets.config import LoggingConfigurable
+
+from ..private_files import prepare_sqlite_file
 
 T = TypeVar("T")
 
@@ -119,7 +120,8 @@ class OutboxStore:
 
     def _open(self, path: str) -> None:
         if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # events waiting here are personal data, in a home others may be able to read
+            prepare_sqlite_file(path)
         conn = sqlite3.connect(path, timeout=10, isolation_level=None)
         try:
             # quick_check reads every page: cheap for a bounded outbox, and it turns a

@@ -35,7 +35,7 @@ from ..ingest import EventResult, Ingestor
 from ..ingest.ingest import Batch
 from ..store.engine import WalCheckpointer
 from ..store.privacy import begin_purge, purge_chunk
-from . import api, openapi, pages, reports_api
+from . import api, logs, openapi, pages, reports_api
 from .base import OAuthCallbackHandler
 from .collector import Collector
 from .limits import RateLimiter
@@ -317,6 +317,7 @@ class CatalystService(CatalystApp):
     def initialize(self, argv=None) -> None:
         super().initialize(argv)
         self.init_store(check=True)
+        logs.install(self.log, self.store.pseudonym)
         if WalCheckpointer.applies_to(self.engine):
             self.checkpointer = WalCheckpointer(self.engine)
             self.checkpointer.start()
@@ -361,12 +362,14 @@ class CatalystService(CatalystApp):
             # reads, and the batches every server sends every few seconds (as JupyterHub
             # logs its servers' activity reports): routine, at debug level
             log = self.log.debug
-        # the path only: query strings may carry tokens
+        # the path only: query strings may carry tokens; and not a path no route knows,
+        # which is whatever a client typed (a username, say)
+        path = "[unknown path]" if isinstance(handler, pages.NotFoundPage) else handler.request.path
         log(
             "%d %s %s %.1fms",
             status,
             handler.request.method,
-            handler.request.path,
+            path,
             1000 * handler.request.request_time(),
         )
 

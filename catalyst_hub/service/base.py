@@ -186,7 +186,25 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
                 detail[0] if detail else type(value).__name__,
             )
             return
-        super().log_exception(typ, value, tb)
+        if isinstance(value, web.HTTPError):
+            # the request log has the status already; tornado's line would add the query
+            # string (tokens) and the message (which may echo what a user typed)
+            if value.status_code >= 500:
+                self.log.warning(
+                    "%d %s %s: %s",
+                    value.status_code,
+                    self.request.method,
+                    self.request.path,
+                    value.log_message % value.args if value.args else value.log_message,
+                )
+            return
+        # tornado's own line shows the whole request, headers (tokens, cookies) included
+        self.log.error(
+            "Uncaught exception in %s %s",
+            self.request.method,
+            self.request.path,
+            exc_info=(typ, value, tb),
+        )
 
     def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
         error = kwargs.get("exc_info", (None, None, None))[1]
