@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from traitlets import Bool, Unicode
 from traitlets.config import Application
 
 from . import __version__
@@ -55,6 +56,41 @@ class RebuildApp(CatalystApp):
         )
 
 
+class ConfigApp(Application):
+    name = "catalyst-hub config"
+    description = """Write the example configuration (jupyterhub_config.py, catalyst_config.py,
+    Zero to JupyterHub values, Grafana dashboard, hub templates) into a folder, or print one
+    file (--print=NAME). Existing files are kept unless --overwrite."""
+
+    aliases = {"output": "ConfigApp.output", "print": "ConfigApp.print_file"}
+    flags = {
+        "overwrite": ({"ConfigApp": {"overwrite": True}}, "Replace files that exist already."),
+    }
+    output = Unicode(".", config=True, help="Folder to write the example files into.")
+    print_file = Unicode("", config=True, help="Print this example file instead of writing.")
+    overwrite = Bool(False, config=True, help="Replace files that exist already.")
+
+    def start(self) -> None:
+        from . import hubconfig
+
+        if self.print_file:
+            try:
+                sys.stdout.write(hubconfig.config_path(self.print_file).read_text("utf-8"))
+            except (FileNotFoundError, IsADirectoryError) as e:
+                self.log.critical("%s", e)
+                self.exit(2)
+            return
+        written = hubconfig.write_examples(self.output, overwrite=self.overwrite)
+        for path in written:
+            print(path)
+        kept = len(hubconfig.EXAMPLE_FILES) - len(written)
+        if kept:
+            print(
+                f"kept {kept} file(s) that exist already (--overwrite replaces them)",
+                file=sys.stderr,
+            )
+
+
 class CatalystHubApp(Application):
     name = "catalyst-hub"
     version = __version__
@@ -65,6 +101,7 @@ class CatalystHubApp(Application):
             "Run the catalyst service (JupyterHub managed service).",
         ),
         "db": (DbApp, DbApp.description),
+        "config": (ConfigApp, "Write or print the example hub and service configuration."),
         "rebuild": (RebuildApp, RebuildApp.description),
         "demo": (
             "catalyst_hub.demo.DemoApp",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import secrets
 import signal
+import time
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ from traitlets import Integer, Unicode
 
 from .catalyst_app import CatalystApp
 from .ingest import Ingestor, Sender
+from .localhub import LocalHub, ProxyMissing
 from .timeutil import isoformat, utcnow
 
 COMMUNITIES = {
@@ -148,8 +150,6 @@ class DemoApp(CatalystApp):
     )
 
     def start(self) -> None:
-        from .testing.realhub import RealHub
-
         workdir = Path(self.workdir).resolve()
         workdir.mkdir(parents=True, exist_ok=True)
         passwords = {
@@ -175,7 +175,7 @@ class DemoApp(CatalystApp):
         self.excluded_users = {STAFF, ADMIN}
         self.seed_demo_data()
 
-        hub = RealHub(
+        hub = LocalHub(
             workdir,
             users=passwords,
             groups=groups,
@@ -185,14 +185,24 @@ class DemoApp(CatalystApp):
             port=self.port,
             extra_service_config=f"c.CatalystApp.excluded_users = {sorted(self.excluded_users)!r}\nc.Collector.poll_interval = 10\n",
         )
-        hub.start(timeout=120)
-        self.print_welcome(hub, passwords)
         stop = []
         signal.signal(signal.SIGINT, lambda *_: stop.append(True))
         signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
         try:
-            while not stop:
-                signal.pause()
+            # stops everything it started when it fails (or is interrupted) on the way up
+            hub.start(timeout=120)
+        except ProxyMissing as e:
+            self.log.critical("%s", e)
+            self.exit(1)
+        except (RuntimeError, TimeoutError) as e:
+            self.log.critical("the demo hub did not start: %s", e)
+            self.exit(1)
+        try:
+            self.print_welcome(hub, passwords)
+            while not stop and hub.proc is not None and hub.proc.poll() is None:
+                time.sleep(0.5)
+            if not stop:
+                self.log.critical("the hub stopped by itself; see %s", hub.log_path)
         finally:
             print("\nStopping the demo hub…", flush=True)
             hub.stop()
