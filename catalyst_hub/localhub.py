@@ -172,6 +172,8 @@ class LocalHub:
             CATALYST_SERVICE_CONFIG=str(self.workdir / "catalyst_config.py"),
             CATALYST_LOCAL_SPAWNER=str(self.workdir / "homes"),
             CATALYST_PUBLIC_URL=self.url,
+            # the example config's roles for leads, staff and admins (groups below)
+            CATALYST_EXAMPLE_ROLES="1",
             JUPYTER_PLATFORM_DIRS="1",
         )
         env.update(self.extra_env)

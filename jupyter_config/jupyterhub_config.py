@@ -58,23 +58,44 @@ c.JupyterHub.load_roles = [
     {"name": "user", "scopes": ["self", f"access:services!service={SERVICE_NAME}"]},
     # least privilege for the service's own token: the collector lists users and servers
     {"name": "catalyst-service", "scopes": SERVICE_TOKEN_SCOPES, "services": [SERVICE_NAME]},
-    # examples: a training lead of one community, consortium staff, catalyst administrators
-    {
-        "name": "catalyst-lead-andes",
-        "scopes": ["custom:catalyst:training!group=community-andes"],
-        "groups": ["leads-andes"],
-    },
-    {
-        "name": "catalyst-staff",
-        "scopes": ["custom:catalyst:reports"],
-        "groups": ["consortium-staff"],
-    },
-    {
-        "name": "catalyst-admin",
-        "scopes": ["custom:catalyst:admin", "custom:catalyst:metrics"],
-        "groups": ["catalyst-admins"],
-    },
 ]
+
+# Prometheus scrapes /services/catalyst/metrics with a token of its own: a service with both
+# scopes it needs (using the service at all, and reading metrics).
+if os.environ.get("CATALYST_PROMETHEUS_TOKEN"):
+    c.JupyterHub.services.append(
+        {"name": "prometheus", "api_token": os.environ["CATALYST_PROMETHEUS_TOKEN"]}
+    )
+    c.JupyterHub.load_roles.append(
+        {
+            "name": "catalyst-metrics",
+            "scopes": [f"access:services!service={SERVICE_NAME}", "custom:catalyst:metrics"],
+            "services": ["prometheus"],
+        }
+    )
+
+# Examples: a training lead of one community, consortium staff, catalyst administrators.
+# A role that names groups creates them on the hub, and most hubs have no groups: these are
+# off unless CATALYST_EXAMPLE_ROLES=1 (the demo turns them on). To grant a role to people,
+# name them: {"name": "catalyst-lead-andes", "scopes": [...], "users": ["luis@example.org"]}.
+if os.environ.get("CATALYST_EXAMPLE_ROLES") == "1":
+    c.JupyterHub.load_roles += [
+        {
+            "name": "catalyst-lead-andes",
+            "scopes": ["custom:catalyst:training!group=community-andes"],
+            "groups": ["leads-andes"],
+        },
+        {
+            "name": "catalyst-staff",
+            "scopes": ["custom:catalyst:reports"],
+            "groups": ["consortium-staff"],
+        },
+        {
+            "name": "catalyst-admin",
+            "scopes": ["custom:catalyst:admin", "custom:catalyst:metrics"],
+            "groups": ["catalyst-admins"],
+        },
+    ]
 
 # -- single-user servers --------------------------------------------------------------------
 # a server's own token may send events to the service (the server extension's outbox)
