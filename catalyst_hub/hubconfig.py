@@ -49,6 +49,25 @@ def config_path(name: str) -> Path:
     return path
 
 
+#: The hub home page's "Getting started" button and sentence (``templates/home.html``).
+HOME_PAGE_MESSAGES = {
+    "button": "Getting started",
+    "sentence": "Your onboarding checklist and training progress, for JupyterLab and RStudio alike.",
+}
+
+
+def home_page_messages() -> dict[str, dict[str, str]]:
+    """The home page's messages in every language, for ``c.JupyterHub.template_vars``: the
+    hub renders its pages without the request's languages, so the page picks one from the
+    browser's (``navigator.languages``), as the service's pages do from Accept-Language."""
+    from .i18n import LANGUAGES, gettext_for
+
+    return {
+        language: {key: gettext_for(language)(text) for key, text in HOME_PAGE_MESSAGES.items()}
+        for language in LANGUAGES
+    }
+
+
 def write_examples(folder: str | Path, overwrite: bool = False) -> list[Path]:
     """Copy the example files into ``folder``; returns what was written. An existing file is
     kept unless ``overwrite`` (an operator's edits are not lost to a second run)."""

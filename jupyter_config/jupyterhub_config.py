@@ -12,6 +12,7 @@ import os
 import shutil
 import sys
 
+from catalyst_hub.hubconfig import home_page_messages
 from catalyst_hub.service.scopes import CUSTOM_SCOPES, SERVICE_TOKEN_SCOPES
 
 c = get_config()  # noqa: F821 (provided by JupyterHub when it loads this file)
@@ -51,7 +52,11 @@ c.JupyterHub.services = [
 
 # the hub's home page links to the researcher's page; the Services menu names it
 c.JupyterHub.template_paths = [os.path.join(HERE, "templates")]
-c.JupyterHub.template_vars = {"catalyst_service_name": SERVICE_NAME}
+c.JupyterHub.template_vars = {
+    "catalyst_service_name": SERVICE_NAME,
+    # the "Getting started" button and sentence in every language (the page picks one)
+    "catalyst_home_messages": home_page_messages(),
+}
 
 c.JupyterHub.load_roles = [
     # every user may use the service: send events about themselves, read their own progress

@@ -50,3 +50,15 @@ def test_zero_to_jupyterhub_values_name_no_groups(name):
         "access:services!service=catalyst",
         "custom:catalyst:metrics",
     }
+
+
+def test_the_home_page_messages_exist_in_every_language():
+    from catalyst_hub.hubconfig import home_page_messages
+    from catalyst_hub.i18n import LANGUAGES
+
+    messages = home_page_messages()
+    assert set(messages) == set(LANGUAGES)
+    english = messages["en"]
+    for language in set(LANGUAGES) - {"en"}:
+        for key, text in messages[language].items():
+            assert text and text != english[key], (language, key)
