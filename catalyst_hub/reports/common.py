@@ -206,6 +206,19 @@ def known_communities(store: Store) -> list[str]:
         return communities_of(conn, store, t.members)
 
 
+def community_exists(store: Store, community: str, configured: Iterable[str] = ()) -> bool:
+    """Whether ``community`` is one of this hub's: configured (``configured``: the default
+    community and the group map's names), or with at least one member."""
+    if community in set(configured):
+        return True
+    m = t.members.c
+    with store.connect() as conn:
+        found = conn.execute(
+            select(m.member_id).where(m.hub == store.hub, m.community == community).limit(1)
+        ).first()
+    return found is not None
+
+
 def percent(part: int | float, whole: int | float) -> float | None:
     """``part`` of ``whole`` in percent (one decimal), or None when ``whole`` is zero."""
     if not whole:

@@ -37,7 +37,7 @@ from ..reports.cohorts import (
     remove_members,
     update_cohort,
 )
-from ..reports.common import Period, Suppressed, known_communities
+from ..reports.common import Period, Suppressed, community_exists, known_communities
 from ..reports.export import (
     DataTable,
     adoption_tables,
@@ -53,7 +53,14 @@ from ..reports.funnel import funnel
 from ..reports.metrics import metrics_registry
 from ..reports.monthly import month_report
 from ..reports.overview import overview
-from ..reports.people import Access, audit, audit_entries, known_member, usernames
+from ..reports.people import (
+    Access,
+    audit,
+    audit_entries,
+    known_member,
+    unknown_members,
+    usernames,
+)
 from ..reports.training import SignOffError, completion_matrix, sign_off
 from ..reports.usage import usage
 from ..timeutil import utcnow
@@ -99,6 +106,15 @@ class ReportHandler(PageHandler):
             )
         except ValueError as e:
             raise web.HTTPError(400, str(e)) from None
+
+    async def require_community(self, community: str) -> None:
+        """404 for a community this hub does not have (after the scope check, so a token
+        filtered to other communities learns nothing of which exist)."""
+        app = self.catalyst
+        if not await self.run_db(
+            community_exists, app.store, community, app.communities.configured()
+        ):
+            raise web.HTTPError(404, self._("No community called {name}.", name=community))
 
     def allowed(self, scope: str):
         """Communities the token may read with ``scope`` (scopes.ALL or a set)."""
@@ -204,6 +220,7 @@ class CommunityReport(ReportHandler):
     @web.authenticated
     async def get(self, community: str, kind: str, suffix: str | None = None) -> None:
         self.require_scope(scopes.REPORTS, community)
+        await self.require_community(community)
         store, _ = self.catalyst.store, self._
         if kind == "month":
             return await self.month(community)
@@ -827,6 +844,12 @@ class CohortLearners(TrainingHandler):
                     names=", ".join(unknown),
                 ),
             )
+        # learners are removed by member id: anything else (a username, free text) is refused
+        # before anything is written, so it never reaches the audit log
+        if remove and await self.run_db(unknown_members, store, remove):
+            raise web.HTTPError(
+                400, self._("Not removed: learners are removed by their member id.")
+            )
         access = Access(actor.member_id, "add_learners", cohort.community, f"cohort {cohort.id}")
         if found:
             await self.run_db(add_members, store, cohort.id, found, actor.member_id)
@@ -860,7 +883,7 @@ class CohortSignOff(TrainingHandler):
         try:
             await self.run_db(sign_off, store, cohort, learner, lesson, episode, actor.member_id)
         except SignOffError as e:
-            raise web.HTTPError(400, str(e)) from None
+            raise web.HTTPError(400, self._(str(e))) from None
         access = Access(
             actor.member_id, "sign_off", cohort.community, f"cohort {cohort.id}: {lesson}/{episode}"
         )
