@@ -249,18 +249,17 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 
 @dataclass(frozen=True)
 class Suppressed:
-    """A count hidden because it is below the minimum group size ``k``."""
+    """A figure hidden by the suppression policy (``reports.suppression``): a count below
+    the minimum group size ``k`` (``bounded``), or a figure hidden so that no such count can
+    be worked out from the others (not bounded: its value may be anything)."""
 
     k: int
+    bounded: bool = True
 
     def __str__(self) -> str:
-        return f"<{self.k}"
+        return f"<{self.k}" if self.bounded else "hidden"
 
     def to_json(self) -> dict[str, Any]:
-        return {"suppressed": True, "fewer_than": self.k}
-
-
-def suppress(value: int, k: int) -> int | Suppressed:
-    """``value``, or Suppressed when it counts 1 to k-1 people (zero is shown: nobody to
-    single out)."""
-    return Suppressed(k) if 0 < value < k else value
+        if self.bounded:
+            return {"suppressed": True, "fewer_than": self.k}
+        return {"suppressed": True}

@@ -188,7 +188,7 @@ def format_value(_):
         if value is None:
             return "—"
         if isinstance(value, Suppressed):
-            return _("fewer than {k}", k=value.k)
+            return _("fewer than {k}", k=value.k) if value.bounded else _("hidden")
         if isinstance(value, float):
             return f"{value:.1f}" if value != int(value) else str(int(value))
         if isinstance(value, date):
