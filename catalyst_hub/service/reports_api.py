@@ -46,12 +46,14 @@ from ..reports.export import (
     figures_table,
     funnel_table,
     matrix_table,
+    outside_tables,
     overview_table,
     usage_tables,
 )
 from ..reports.funnel import funnel
 from ..reports.metrics import metrics_registry
 from ..reports.monthly import month_report
+from ..reports.outside import OUTSIDE
 from ..reports.overview import overview
 from ..reports.people import (
     Access,
@@ -115,6 +117,18 @@ class ReportHandler(PageHandler):
             community_exists, app.store, community, app.communities.configured()
         ):
             raise web.HTTPError(404, self._("No community called {name}.", name=community))
+
+    def outside(self, community: str) -> bool:
+        """Whether the token reads ``community`` from outside it: through an unfiltered
+        reports or metrics scope only, as neither a catalyst admin nor one of the
+        community's own champions or leads (a ``!group=`` filter naming it). Outsiders see
+        its figures through the suppression policy only."""
+        admin = self.allowed(scopes.ADMIN)
+        if admin is scopes.ALL or (admin and community in admin):
+            return False
+        model = self.current_user or {}
+        held = model.get("scopes", [])
+        return community not in scopes.filtered_to(held, scopes.REPORTS, self.catalyst.communities)
 
     def allowed(self, scope: str):
         """Communities the token may read with ``scope`` (scopes.ALL or a set)."""
@@ -221,6 +235,8 @@ class CommunityReport(ReportHandler):
     async def get(self, community: str, kind: str, suffix: str | None = None) -> None:
         self.require_scope(scopes.REPORTS, community)
         await self.require_community(community)
+        if self.outside(community):
+            return await self.outside_report(community, kind)
         store, _ = self.catalyst.store, self._
         if kind == "month":
             return await self.month(community)
@@ -334,7 +350,8 @@ class CommunityReport(ReportHandler):
             definitions=DEFINITIONS[kind](_),
         )
 
-    async def month(self, community: str) -> None:
+    def month_arg(self) -> tuple[int, int]:
+        """``month=YYYY-MM`` (default: the current month), as (year, month)."""
         arg = self.get_query_argument("month", None)
         today = utcnow().date()
         try:
@@ -342,6 +359,42 @@ class CommunityReport(ReportHandler):
             Period.month(year, month)
         except (ValueError, TypeError):
             raise web.HTTPError(400, self._("month must be YYYY-MM")) from None
+        return year, month
+
+    async def outside_report(self, community: str, kind: str) -> None:
+        """The report's figures through the suppression policy, without per-day detail."""
+        store, k, _ = self.catalyst.store, self.catalyst.min_group_size, self._
+        if kind == "month":
+            year, month = self.month_arg()
+            report = await self.run_db(month_report, store, community, year, month, self.language)
+        elif kind == "funnel":
+            report = await self.run_db(funnel, store, community, self.period(), self.language)
+        else:
+            report = await self.run_db(
+                adoption if kind == "adoption" else usage, store, community, self.period()
+            )
+        shown = OUTSIDE[kind](report, k)
+        tables = outside_tables(shown, _)
+        if self.export(tables, shown.to_json(), f"{community}-{kind}"):
+            return
+        titles = {
+            "adoption": _("Adoption"),
+            "funnel": _("Onboarding funnel"),
+            "usage": _("Usage"),
+            "month": _("Monthly report"),
+        }
+        self.page(
+            "reports/outside.html",
+            title=titles[kind],
+            kind=kind,
+            community=community,
+            period=shown.period,
+            tables=tables,
+            k=k,
+        )
+
+    async def month(self, community: str) -> None:
+        year, month = self.month_arg()
         report = await self.run_db(
             month_report, self.catalyst.store, community, year, month, self.language
         )
