@@ -16,10 +16,11 @@ The policy, applied to a whole view at once:
 
 1. A count of 1 to k-1 people is hidden (shown as "fewer than k"); zero is shown. A rest
    (``whole - parts``) of 1 to k-1 people is protected the same way, though never shown.
-2. Complementary suppression: while any protected count can still be worked out exactly from
-   the shown cells by sums and differences over the declared relations (checked by linear
-   algebra, not by rules of thumb), the smallest shown count of a relation it is in is hidden
-   too (shown as "hidden", with no bound: its value may be large).
+2. Complementary suppression: while any hidden or protected count can still be worked out
+   exactly from the shown cells by sums and differences over the declared relations (checked
+   by linear algebra, not by rules of thumb), the smallest shown count of a relation it is in
+   is hidden too (shown as "hidden", with no bound: its value may be large). Zero counts are
+   hidden last, and a count of zero people is otherwise shown: it singles nobody out.
 3. Every derived figure with a hidden or protected input is hidden.
 
 A community's own staff (filtered scopes) and catalyst admins read exact figures; this
@@ -112,7 +113,8 @@ def suppress(figures: Figures, k: int) -> dict[Any, Shown]:
     protected |= {("rest", i) for i, v in rests.items() if sensitive(v)}
     hidden = set(primary)
     while True:
-        exposed = _exposed(figures, hidden, rests, protected)
+        # a cell hidden to protect another is protected too: nothing hidden is recoverable
+        exposed = _exposed(figures, hidden, rests, protected | hidden)
         if not exposed:
             break
         extra = _complement(figures, hidden, exposed)
