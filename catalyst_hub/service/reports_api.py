@@ -234,6 +234,11 @@ class CommunityReport(ReportHandler):
     @web.authenticated
     async def get(self, community: str, kind: str, suffix: str | None = None) -> None:
         self.require_scope(scopes.REPORTS, community)
+        # the request's own arguments first (400), then whether the community exists (404)
+        if kind == "month":
+            self.month_arg()
+        else:
+            self.period()
         await self.require_community(community)
         if self.outside(community):
             return await self.outside_report(community, kind)
