@@ -96,6 +96,13 @@ class Figures:
             raise ValueError(f"undeclared figures: {unknown!r}")
 
 
+@dataclass(frozen=True)
+class _Rest:
+    """The never shown rest ``whole - sum(parts)`` of the ``relation``-th relation."""
+
+    relation: int
+
+
 def suppress(figures: Figures, k: int) -> dict[Any, Shown]:
     """Every shown figure's value, or a Suppressed where the policy hides it."""
     counts = figures.counts
@@ -110,7 +117,7 @@ def suppress(figures: Figures, k: int) -> dict[Any, Shown]:
 
     primary = {n for n in figures.people if sensitive(counts[n]) and n not in figures.unshown}
     protected: set[Any] = {n for n in figures.people if sensitive(counts[n])}
-    protected |= {("rest", i) for i, v in rests.items() if sensitive(v)}
+    protected |= {_Rest(i) for i, v in rests.items() if sensitive(v)}
     hidden = set(primary)
     while True:
         # a cell hidden to protect another is protected too: nothing hidden is recoverable
@@ -145,7 +152,7 @@ def suppress(figures: Figures, k: int) -> dict[Any, Shown]:
 
 def _unknowns(figures: Figures, hidden: set[Any], rests: Mapping[int, int]) -> list[Any]:
     cells = [n for n in figures.counts if n in hidden or n in figures.unshown]
-    return cells + [("rest", i) for i in rests]
+    return cells + [_Rest(i) for i in rests]
 
 
 def _exposed(
@@ -161,7 +168,7 @@ def _exposed(
             if name in index:
                 row[index[name]] = row.get(index[name], Fraction(0)) + sign
         if with_rest:
-            row[index[("rest", r)]] = Fraction(-1)
+            row[index[_Rest(r)]] = Fraction(-1)
         row = {c: v for c, v in row.items() if v}
         if row:
             rows.append(row)
@@ -209,7 +216,7 @@ def _complement(figures: Figures, hidden: set[Any], exposed: Iterable[Any]) -> A
         candidates: set[Any] = set()
         reached: set[Any] = set()
         for r, (total, parts, with_rest) in enumerate(figures.relations):
-            members = {total, *parts} | ({("rest", r)} if with_rest else set())
+            members = {total, *parts} | ({_Rest(r)} if with_rest else set())
             if members & frontier:
                 candidates |= members & shown
                 reached |= members

@@ -11,6 +11,12 @@ also served as CSV (``?format=csv&table=<id>`` or ``<page>.csv``) and the whole 
 - ``custom:catalyst:training``: cohorts, the completion matrix, sign-off, per-learner CSV.
 - ``custom:catalyst:admin``: all of these and the audit log.
 - ``custom:catalyst:metrics``: ``metrics`` for Prometheus.
+
+A token reading a community through an unfiltered scope only (neither a catalyst admin nor
+filtered to that community) reads it from outside: the overview, the metrics and that
+community's reports show its figures through ``reports.suppression`` alone, without per-day
+or per-person detail (``reports.outside``). A community the hub does not have is a 404,
+after the scope check.
 """
 
 from __future__ import annotations
