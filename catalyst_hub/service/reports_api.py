@@ -125,10 +125,12 @@ class ReportHandler(PageHandler):
             raise web.HTTPError(404, self._("No community called {name}.", name=community))
 
     def outside(self, community: str) -> bool:
-        """Whether the token reads ``community`` from outside it: through an unfiltered
-        reports or metrics scope only, as neither a catalyst admin nor one of the
-        community's own champions or leads (a ``!group=`` filter naming it). Outsiders see
-        its figures through the suppression policy only."""
+        """Whether the token reads ``community`` from outside it: through the unfiltered
+        reports scope only, as neither a catalyst admin nor one of the community's own
+        champions or leads (a ``!group=`` filter naming it). Outsiders see its figures
+        through the suppression policy only. (JupyterHub drops a filtered scope from a
+        token that also holds it unfiltered: such a token reads every community from
+        outside.)"""
         admin = self.allowed(scopes.ADMIN)
         if admin is scopes.ALL or (admin and community in admin):
             return False
@@ -380,10 +382,11 @@ class CommunityReport(ReportHandler):
             report = await self.run_db(month_report, store, community, year, month, self.language)
         elif kind == "funnel":
             report = await self.run_db(funnel, store, community, self.period(), self.language)
+        elif kind == "adoption":
+            # the weekly lifecycle and retention are not shown outside
+            report = await self.run_db(adoption, store, community, self.period(), weekly=False)
         else:
-            report = await self.run_db(
-                adoption if kind == "adoption" else usage, store, community, self.period()
-            )
+            report = await self.run_db(usage, store, community, self.period())
         shown = OUTSIDE[kind](report, k)
         tables = outside_tables(shown, _)
         if self.export(tables, shown.to_json(), f"{community}-{kind}"):
