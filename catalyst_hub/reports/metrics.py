@@ -117,12 +117,13 @@ class CatalystCollector(Collector):
             for community in sorted(members)
         }
 
-        def gauge(name: str, documentation: str, key, labels=("community",), extra=()):
-            family = GaugeMetricFamily(name, documentation, labels=list(labels))
+        def gauge(name: str, documentation: str, key: str) -> Metric:
+            """A per-community gauge of the figure ``key``, hidden series left out."""
+            family = GaugeMetricFamily(name, documentation, labels=["community"])
             for community, figures in shown.items():
                 value = figures.get(key)
                 if value is not None and not isinstance(value, Suppressed):
-                    family.add_metric([community, *extra], value)
+                    family.add_metric([community], value)
             return family
 
         yield gauge("catalyst_members", "Members seen on the hub, per community.", "members")
