@@ -130,6 +130,40 @@ async def test_removing_by_username_or_free_text_is_refused(hub, remove):
     assert "member id" not in r.json()["message"]
 
 
+async def test_free_text_is_refused_from_forms_and_sign_off_too(hub):
+    svc, tokens, ids, cohort, _ = hub
+    before = audit_rows(svc.store)
+    r = await svc.request(
+        "post",
+        f"training/cohorts/{cohort}/learners",
+        tokens["lead_a"],
+        data={"remove": "someone@example.org"},
+        allow_redirects=False,
+    )
+    assert r.status_code == 400
+    assert r.headers["Content-Type"].startswith("text/html")
+    assert "member id" in r.text
+    for learner in ("a1", "someone@example.org", ""):
+        r = await svc.request(
+            "post",
+            f"training/cohorts/{cohort}/signoff",
+            tokens["lead_a"],
+            json={"learner": learner, "lesson": "basics", "episode": "one"},
+        )
+        assert r.status_code == 400, learner
+        assert r.json()["message"] == "not a learner of this cohort"
+    r = await svc.request(
+        "post",
+        f"training/cohorts/{cohort}/signoff",
+        tokens["lead_a"],
+        json={"learner": "a1", "lesson": "basics", "episode": "one"},
+        headers={"Accept-Language": "pt"},
+    )
+    assert r.status_code == 400 and r.json()["message"] == "não é participante desta turma"
+    assert audit_rows(svc.store) == before
+    assert cohort_member_rows(svc.store) == sorted(ids[n] for n in ("a1", "a2", "a3"))
+
+
 async def test_removing_by_member_id_is_audited_with_the_id(hub):
     svc, tokens, ids, cohort, _ = hub
     r = await svc.request(
