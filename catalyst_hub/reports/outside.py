@@ -104,6 +104,8 @@ def adoption_outside(report: Adoption, k: int) -> OutsideReport:
     f.part_of("activated_members", "activated_in_period")
     f.part_of("new_members", "new_activated")
     f.part_of("activated_in_period", "new_activated")
+    # newcomers are active in the period that first saw them
+    f.part_of("active_members", "new_members")
     f.derived("mean_dau", report.mean_dau, "active_members")
     f.derived("stickiness", report.stickiness, "mean_dau", "active_members")
     shown = suppress(f, k)
@@ -158,6 +160,9 @@ def month_outside(report: MonthReport, k: int) -> OutsideReport:
         f.count(key, values[key].value)
         if values[key].previous is not None:
             f.count(("previous", key), values[key].previous)
+    f.part_of("active_members", "new_members")
+    if ("previous", "new_members") in f.counts and ("previous", "active_members") in f.counts:
+        f.part_of(("previous", "active_members"), ("previous", "new_members"))
     f.count("session_members", report.usage.members, shown=False)
     f.count(("previous", "session_members"), report.previous_usage.members, shown=False)
     f.derived("mean_dau", values["mean_dau"].value, "active_members")

@@ -254,6 +254,8 @@ def community_figures(row: CommunityTotals) -> Figures:
         f.part_of("members", part)
     f.count("weekly_active", row.weekly_active)
     f.window_of("active_members", "weekly_active")
+    # newcomers are active in the period that first saw them: the others are the difference
+    f.part_of("active_members", "new_members")
     f.count("session_members", row.session_members, shown=False)
     f.derived("activation_percent", row.activation_percent, "activated", "members")
     # episode counts describe the learners, sessions and hours the members with a session

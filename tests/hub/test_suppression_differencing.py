@@ -322,6 +322,7 @@ def overview_view(name: str, rows: dict[str, dict[str, Any]], truth) -> View:
         for part in ("new_members", "activated", "active_members", "learners"):
             view.parts.append(((c, "members"), ((c, part),)))
         view.parts.append(((c, "active_members"), ((c, "weekly_active"),)))
+        view.parts.append(((c, "active_members"), ((c, "new_members"),)))
         view.ratios.append(((c, "activation_percent"), (c, "activated"), (c, "members")))
         view.unshown.add((c, "session_members"))  # not a column of the overview
         view.derived += [((c, "sessions"), ((c, "session_members"),))]
@@ -388,6 +389,7 @@ def report_view(name: str, kind: str, shown: dict[Any, Any], true: dict[Any, Any
     view = View(name, true, shown)
     if kind == "adoption":
         view.parts += [("activated_members", ("activated_in_period",))]
+        view.parts += [("active_members", ("new_members",))]
         view.parts += [
             ("new_members", ("new_activated",)),
             ("activated_in_period", ("new_activated",)),
@@ -408,6 +410,8 @@ def report_view(name: str, kind: str, shown: dict[Any, Any], true: dict[Any, Any
             view.unshown.add(f"session_members{key}")
             view.counts |= {f"{c}{key}" for c in ("active_members", "activated_in_period")}
         view.counts.add("learners")
+        view.parts += [("active_members", ("new_members",))]
+        view.parts += [("active_members_previous", ("new_members_previous",))]
         funnel_relations(view, "funnel")
         view.sums += [("new_members", (("funnel", "newcomers"),))]
     return view
