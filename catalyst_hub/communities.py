@@ -46,5 +46,9 @@ class CommunityMapper(LoggingConfigurable):
                 return community
         return self.default_community
 
+    def configured(self) -> set[str]:
+        """The communities named by configuration (they exist before anyone joins them)."""
+        return {self.default_community, *self.group_map.values()} - {""}
+
     def communities_of_groups(self, groups: list[str]) -> set[str]:
         return {c for c in map(self.community_of_group, groups) if c}

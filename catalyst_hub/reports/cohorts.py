@@ -3,6 +3,10 @@
 Cohorts are what training leads create and edit, so they are plain tables (not projections
 of the event log); their learners are member ids. Completion itself is never written here:
 a lead's sign-off is an ``episode_completed`` event (see ``training.sign_off``).
+
+Cohorts follow communities: a cohort's learners are read joined with each member's current
+community, so a learner who moved to another community drops out of the former community's
+cohort pages, matrix and exports (their row stays, and returns if they come back).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, select, update
 
 from ..catalog import LANGUAGES
 from ..store import Store
@@ -135,6 +139,16 @@ def update_cohort(store: Store, cohort_id: int, fields: CohortFields) -> None:
         )
 
 
+def _current_learners():
+    """cohort_members joined with cohorts and members: the learners still in the cohort's
+    community (select from it, then filter on the hub and cohort)."""
+    c, cm, m = t.cohorts.c, t.cohort_members.c, t.members.c
+    return t.cohort_members.join(t.cohorts, and_(c.hub == cm.hub, c.id == cm.cohort_id)).join(
+        t.members,
+        and_(m.hub == cm.hub, m.member_id == cm.member_id, m.community == c.community),
+    )
+
+
 def get_cohort(store: Store, cohort_id: int) -> Cohort | None:
     c, cm = t.cohorts.c, t.cohort_members.c
     with store.connect() as conn:
@@ -142,7 +156,9 @@ def get_cohort(store: Store, cohort_id: int) -> Cohort | None:
         if row is None:
             return None
         members = conn.execute(
-            select(cm.member_id).where(cm.hub == store.hub, cm.cohort_id == cohort_id)
+            select(cm.member_id)
+            .select_from(_current_learners())
+            .where(cm.hub == store.hub, cm.cohort_id == cohort_id)
         ).scalars()
         members = sorted(members)
         return _cohort(row, members, len(members))
@@ -159,6 +175,7 @@ def list_cohorts(store: Store, communities: Iterable[str] | None) -> list[Cohort
         counts = dict(
             conn.execute(
                 select(cm.cohort_id, func.count())
+                .select_from(_current_learners())
                 .where(cm.hub == store.hub, cm.cohort_id.in_([r.id for r in rows]))
                 .group_by(cm.cohort_id)
             ).all()

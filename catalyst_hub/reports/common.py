@@ -206,6 +206,19 @@ def known_communities(store: Store) -> list[str]:
         return communities_of(conn, store, t.members)
 
 
+def community_exists(store: Store, community: str, configured: Iterable[str] = ()) -> bool:
+    """Whether ``community`` is one of this hub's: configured (``configured``: the default
+    community and the group map's names), or with at least one member."""
+    if community in set(configured):
+        return True
+    m = t.members.c
+    with store.connect() as conn:
+        found = conn.execute(
+            select(m.member_id).where(m.hub == store.hub, m.community == community).limit(1)
+        ).first()
+    return found is not None
+
+
 def percent(part: int | float, whole: int | float) -> float | None:
     """``part`` of ``whole`` in percent (one decimal), or None when ``whole`` is zero."""
     if not whole:
@@ -236,18 +249,17 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 
 @dataclass(frozen=True)
 class Suppressed:
-    """A count hidden because it is below the minimum group size ``k``."""
+    """A figure hidden by the suppression policy (``reports.suppression``): a count below
+    the minimum group size ``k`` (``bounded``), or a figure hidden so that no such count can
+    be worked out from the others (not bounded: its value may be anything)."""
 
     k: int
+    bounded: bool = True
 
     def __str__(self) -> str:
-        return f"<{self.k}"
+        return f"<{self.k}" if self.bounded else "hidden"
 
     def to_json(self) -> dict[str, Any]:
-        return {"suppressed": True, "fewer_than": self.k}
-
-
-def suppress(value: int, k: int) -> int | Suppressed:
-    """``value``, or Suppressed when it counts 1 to k-1 people (zero is shown: nobody to
-    single out)."""
-    return Suppressed(k) if 0 < value < k else value
+        if self.bounded:
+            return {"suppressed": True, "fewer_than": self.k}
+        return {"suppressed": True}

@@ -17,6 +17,7 @@ from .adoption import Adoption
 from .common import Suppressed
 from .funnel import Funnel
 from .monthly import Figure
+from .outside import STEP_FIELDS, OutsideReport
 from .overview import OverviewRow
 from .people import AuditRow
 from .training import Matrix
@@ -299,3 +300,48 @@ def figures_table(figures: Sequence[Figure], labels: dict[str, str], _: Gettext)
         ],
         [[labels.get(f.key, f.key), f.value, f.previous, f.change] for f in figures],
     )
+
+
+def outside_labels(_: Gettext) -> dict[str, str]:
+    """Names of the figures of a community's reports as shown outside it."""
+    labels = {
+        "newcomers": _("Newcomers"),
+        "completed": _("Completed onboarding"),
+        "stall_step": _("Most newcomers stall at"),
+        "members": _("Members with a session"),
+        "hours": _("Server-hours"),
+        "activated_members": _("Activated"),
+        "new_activated": _("Newcomers activated"),
+        "stickiness": _("Stickiness"),
+        **figure_labels(_),
+    }
+    for key, label in list(labels.items()):
+        labels[f"{key}_previous"] = _("{figure}, month before", figure=label)
+    return labels
+
+
+def outside_tables(report: OutsideReport, _: Gettext) -> list[DataTable]:
+    """The figures (and the funnel's steps) of a community's report shown outside it."""
+    labels = outside_labels(_)
+    if report.kind == "adoption":
+        # the adoption page's own name for it; the month's is "Activated this month"
+        labels["activated_in_period"] = _("Activated in the period")
+    tables = [
+        DataTable(
+            "figures",
+            _("Key figures"),
+            [
+                Column("figure", _("Figure"), False),
+                Column("key", _("Key"), False),
+                Column("value", _("Value")),
+            ],
+            [[labels.get(key, key), key, value] for key, value in report.figures],
+        )
+    ]
+    if report.kind in ("funnel", "month"):
+        funnel = funnel_table(Funnel(report.community, report.period, 0, 0, []), _)
+        funnel.rows = [
+            [s["step"], s["title"], *(s[name] for name in STEP_FIELDS)] for s in report.steps
+        ]
+        tables.append(funnel)
+    return tables

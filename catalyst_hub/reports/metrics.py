@@ -1,9 +1,10 @@
 """Prometheus metrics read from the projections at scrape time (a custom collector).
 
 Names follow Prometheus conventions (``catalyst_`` prefix, one unit per name, labels for
-community and period). Small-group suppression applies: a series whose value counts 1 to k-1
-people is left out, and ``catalyst_min_group_size`` says what k is, so a dashboard can tell a
-missing series from zero.
+community and period). A scraper is outside every community: each community's figures pass
+the suppression policy (``reports.suppression``) and a series it hides is left out, and
+``catalyst_min_group_size`` says what k is, so a dashboard can tell a missing series from
+zero. A token filtered to communities reads the same suppressed figures.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import weakref
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
+from itertools import pairwise
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
@@ -22,9 +24,10 @@ from sqlalchemy import func, select
 from ..store import Store
 from ..store import tables as t
 from ..timeutil import utcnow
-from .common import in_communities, not_excluded
+from .common import Suppressed, in_communities, not_excluded
 from .overview import activated_counts, active_counts_since
-from .training import training_by_community
+from .suppression import Figures, suppress
+from .training import CommunityTraining, training_by_community
 
 #: (label, days) of the active-member windows, like JupyterHub's ``jupyterhub_active_users``
 PERIODS = (("24h", 1), ("7d", 7), ("30d", 30))
@@ -52,9 +55,6 @@ class CatalystCollector(Collector):
         self.k = min_group_size
         self.communities = sorted(communities) if communities is not None else None
         self.max_age = max_age
-
-    def _keep(self, value: int) -> bool:
-        return not 0 < value < self.k
 
     def collect(self) -> Iterator[Metric]:
         """The gauges, computed at most once per ``max_age`` seconds for the same store,
@@ -94,71 +94,83 @@ class CatalystCollector(Collector):
                     .group_by(m.community)
                 ).all()
             )
-        gauge = GaugeMetricFamily(
-            "catalyst_members", "Members seen on the hub, per community.", labels=["community"]
+        # every window from one read of the longest
+        active = active_counts_since(
+            store, [today - timedelta(days=days - 1) for _, days in PERIODS], today, chosen
         )
-        for community, n in sorted(members.items()):
-            if self._keep(n):
-                gauge.add_metric([community], n)
-        yield gauge
+        done = activated_counts(store, chosen)
+        steps = self._steps(chosen)
+        training = training_by_community(store, chosen)
+        # each community's figures pass the suppression policy as one record: a series
+        # hidden by it is left out
+        shown = {
+            community: suppress(
+                community_figures(
+                    members[community],
+                    active.get(community, [0] * len(PERIODS)),
+                    done.get(community, 0),
+                    {step: n for (c, step), n in steps.items() if c == community},
+                    training.get(community),
+                ),
+                self.k,
+            )
+            for community in sorted(members)
+        }
 
-        active = GaugeMetricFamily(
+        def gauge(name: str, documentation: str, key: str) -> Metric:
+            """A per-community gauge of the figure ``key``, hidden series left out."""
+            family = GaugeMetricFamily(name, documentation, labels=["community"])
+            for community, figures in shown.items():
+                value = figures.get(key)
+                if value is not None and not isinstance(value, Suppressed):
+                    family.add_metric([community], value)
+            return family
+
+        yield gauge("catalyst_members", "Members seen on the hub, per community.", "members")
+        family = GaugeMetricFamily(
             "catalyst_active_members",
             "Members active today (period 24h: the current UTC day), in the last 7 or 30 days, per community.",
             labels=["community", "period"],
         )
-        # every window from one read of the longest
-        counts = active_counts_since(
-            store, [today - timedelta(days=days - 1) for _, days in PERIODS], today, chosen
-        )
-        for i, (label, _days) in enumerate(PERIODS):
-            for community in sorted(members):
-                n = counts[community][i] if community in counts else 0
-                if self._keep(n):
-                    active.add_metric([community, label], n)
-        yield active
-
-        done = activated_counts(store, chosen)
-        gauge = GaugeMetricFamily(
+        for label, _days in PERIODS:
+            for community, figures in shown.items():
+                value = figures[("active", label)]
+                if not isinstance(value, Suppressed):
+                    family.add_metric([community, label], value)
+        yield family
+        yield gauge(
             "catalyst_onboarding_completed_members",
             "Members who reached every step of their community's onboarding checklist.",
-            labels=["community"],
+            "activated",
         )
-        for community in sorted(members):
-            n = done.get(community, 0)
-            if self._keep(n):
-                gauge.add_metric([community], n)
-        yield gauge
-
-        yield self._steps(chosen)
-
-        training = training_by_community(store, chosen)
-        learners = GaugeMetricFamily(
+        family = GaugeMetricFamily(
+            "catalyst_onboarding_step_members",
+            "Members who reached an onboarding step, per community and step.",
+            labels=["community", "step"],
+        )
+        for (community, step), _n in sorted(steps.items()):
+            value = shown.get(community, {}).get(("step", step))
+            if value is not None and not isinstance(value, Suppressed):
+                family.add_metric([community, step], value)
+        yield family
+        yield gauge(
             "catalyst_training_learners",
             "Members with progress in any training episode.",
-            labels=["community"],
+            "learners",
         )
-        completed = GaugeMetricFamily(
-            "catalyst_training_episodes_completed",
-            "Training episodes completed (a learner x episode counts once).",
-            labels=["community"],
-        )
-        started = GaugeMetricFamily(
+        yield gauge(
             "catalyst_training_episodes_started",
             "Training episodes started or completed (a learner x episode counts once).",
-            labels=["community"],
+            "episodes_started",
         )
-        for community, tr in sorted(training.items()):
-            # episode counts describe the learners: hide them all when learners are too few
-            if self._keep(tr.learners):
-                learners.add_metric([community], tr.learners)
-                completed.add_metric([community], tr.episodes_completed)
-                started.add_metric([community], tr.episodes_started)
-        yield learners
-        yield started
-        yield completed
+        yield gauge(
+            "catalyst_training_episodes_completed",
+            "Training episodes completed (a learner x episode counts once).",
+            "episodes_completed",
+        )
 
-    def _steps(self, chosen: list[str] | None) -> Metric:
+    def _steps(self, chosen: list[str] | None) -> Counter:
+        """Members per (community, step) reached."""
         ms = t.member_steps.c
         excluded = self.store.excluded_members
         with self.store.connect() as conn:
@@ -168,15 +180,7 @@ class CatalystCollector(Collector):
             counts = self._step_counts(conn, chosen)
             if excluded:
                 counts -= self._step_counts(conn, chosen, ms.member_id.in_(sorted(excluded)))
-        gauge = GaugeMetricFamily(
-            "catalyst_onboarding_step_members",
-            "Members who reached an onboarding step, per community and step.",
-            labels=["community", "step"],
-        )
-        for (community, step), n in sorted(counts.items()):
-            if self._keep(n):
-                gauge.add_metric([community, step], n)
-        return gauge
+        return counts
 
     def _step_counts(self, conn, chosen: list[str] | None, *where) -> Counter:
         """Step rows per (community, step) of ``chosen`` communities that match ``where``."""
@@ -187,6 +191,36 @@ class CatalystCollector(Collector):
             .group_by(ms.community, ms.step)
         ).all()
         return Counter({(community, step): n for community, step, n in rows})
+
+
+def community_figures(
+    members: int,
+    active: list[int],
+    activated: int,
+    steps: dict[str, int],
+    training: CommunityTraining | None,
+) -> Figures:
+    """One community's scrape, and how its figures relate, for the suppression policy."""
+    f = Figures()
+    f.count("members", members)
+    windows = [("active", label) for label, _days in PERIODS]
+    for window, n in zip(windows, active, strict=True):
+        f.count(window, n)
+    # today within the last 7 days within the last 30, all of them members
+    f.part_of("members", windows[-1])
+    for shorter, longer in pairwise(windows):
+        f.window_of(longer, shorter)
+    f.count("activated", activated)
+    f.part_of("members", "activated")
+    for step, n in sorted(steps.items()):
+        f.count(("step", step), n)
+        f.part_of("members", ("step", step))
+    f.count("learners", training.learners if training else 0)
+    f.part_of("members", "learners")
+    # episode counts describe the learners
+    f.derived("episodes_started", training.episodes_started if training else 0, "learners")
+    f.derived("episodes_completed", training.episodes_completed if training else 0, "learners")
+    return f
 
 
 def metrics_registry(

@@ -15,7 +15,7 @@ from .adoption import Adoption, adoption
 from .common import Period
 from .funnel import Funnel, funnel
 from .training import training_by_community
-from .usage import Usage, usage, usage_totals
+from .usage import Usage, UsageTotals, usage, usage_totals
 
 
 @dataclass
@@ -40,6 +40,8 @@ class MonthReport:
     adoption: Adoption
     funnel: Funnel
     usage: Usage
+    #: the month before's usage totals (what its figures are drawn from)
+    previous_usage: UsageTotals
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -84,4 +86,5 @@ def month_report(
         adoption=now,
         funnel=funnel(store, community, period, language),
         usage=use,
+        previous_usage=use_before,
     )

@@ -3,8 +3,8 @@
 Every figure is one grouped query over all communities at once, so the overview (and the
 Prometheus metrics built on it) costs the same for two communities as for fifty.
 
-Small-group suppression: a count of people from 1 to k-1 is shown as "fewer than k", and so
-is any rate or total whose group of people has fewer than k members. Zero is shown.
+Small-group suppression is ``reports.suppression``'s policy, applied to each community's row
+with the relations between its figures (see ``community_figures``).
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from .common import (
     not_excluded,
     percent,
     seconds_sum,
-    suppress,
 )
+from .suppression import Figures, suppress
 from .training import training_by_community
 
 
@@ -245,25 +245,29 @@ def community_totals(
     return [rows[name] for name in sorted(rows)]
 
 
+def community_figures(row: CommunityTotals) -> Figures:
+    """A community's overview figures and how they relate, for the suppression policy."""
+    f = Figures()
+    f.count("members", row.members)
+    for part in ("new_members", "activated", "active_members", "learners"):
+        f.count(part, getattr(row, part))
+        f.part_of("members", part)
+    f.count("weekly_active", row.weekly_active)
+    f.window_of("active_members", "weekly_active")
+    # newcomers are active in the period that first saw them: the others are the difference
+    f.part_of("active_members", "new_members")
+    f.count("session_members", row.session_members, shown=False)
+    f.derived("activation_percent", row.activation_percent, "activated", "members")
+    # episode counts describe the learners, sessions and hours the members with a session
+    f.derived("training_percent", row.training_percent, "learners")
+    f.derived("sessions", row.sessions, "session_members")
+    f.derived("server_hours", row.server_hours, "session_members")
+    return f
+
+
 def suppressed(row: CommunityTotals, k: int) -> OverviewRow:
-    """Hide counts of 1..k-1 people, and rates or hours drawn from fewer than k people."""
-
-    def rate(value: float | None, group: int) -> Value:
-        return Suppressed(k) if 0 < group < k else value
-
-    return OverviewRow(
-        community=row.community,
-        members=suppress(row.members, k),
-        new_members=suppress(row.new_members, k),
-        active_members=suppress(row.active_members, k),
-        weekly_active=suppress(row.weekly_active, k),
-        activated=suppress(row.activated, k),
-        activation_percent=rate(row.activation_percent, row.members),
-        learners=suppress(row.learners, k),
-        training_percent=rate(row.training_percent, row.learners),
-        sessions=rate(row.sessions, row.session_members),
-        server_hours=rate(row.server_hours, row.session_members),
-    )
+    """The row as someone outside the community sees it (``suppression.suppress``)."""
+    return OverviewRow(community=row.community, **suppress(community_figures(row), k))
 
 
 def overview(store: Store, period: Period, k: int) -> list[OverviewRow]:

@@ -11,6 +11,12 @@ also served as CSV (``?format=csv&table=<id>`` or ``<page>.csv``) and the whole 
 - ``custom:catalyst:training``: cohorts, the completion matrix, sign-off, per-learner CSV.
 - ``custom:catalyst:admin``: all of these and the audit log.
 - ``custom:catalyst:metrics``: ``metrics`` for Prometheus.
+
+A token reading a community through an unfiltered scope only (neither a catalyst admin nor
+filtered to that community) reads it from outside: the overview, the metrics and that
+community's reports show its figures through ``reports.suppression`` alone, without per-day
+or per-person detail (``reports.outside``). A community the hub does not have is a 404,
+after the scope check.
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ from ..reports.cohorts import (
     remove_members,
     update_cohort,
 )
-from ..reports.common import Period, Suppressed, known_communities
+from ..reports.common import Period, Suppressed, community_exists, known_communities
 from ..reports.export import (
     DataTable,
     adoption_tables,
@@ -46,14 +52,23 @@ from ..reports.export import (
     figures_table,
     funnel_table,
     matrix_table,
+    outside_tables,
     overview_table,
     usage_tables,
 )
 from ..reports.funnel import funnel
 from ..reports.metrics import metrics_registry
 from ..reports.monthly import month_report
+from ..reports.outside import OUTSIDE
 from ..reports.overview import overview
-from ..reports.people import Access, audit, audit_entries, known_member, usernames
+from ..reports.people import (
+    Access,
+    audit,
+    audit_entries,
+    known_member,
+    unknown_members,
+    usernames,
+)
 from ..reports.training import SignOffError, completion_matrix, sign_off
 from ..reports.usage import usage
 from ..timeutil import utcnow
@@ -99,6 +114,29 @@ class ReportHandler(PageHandler):
             )
         except ValueError as e:
             raise web.HTTPError(400, str(e)) from None
+
+    async def require_community(self, community: str) -> None:
+        """404 for a community this hub does not have (after the scope check, so a token
+        filtered to other communities learns nothing of which exist)."""
+        app = self.catalyst
+        if not await self.run_db(
+            community_exists, app.store, community, app.communities.configured()
+        ):
+            raise web.HTTPError(404, self._("No community called {name}.", name=community))
+
+    def outside(self, community: str) -> bool:
+        """Whether the token reads ``community`` from outside it: through the unfiltered
+        reports scope only, as neither a catalyst admin nor one of the community's own
+        champions or leads (a ``!group=`` filter naming it). Outsiders see its figures
+        through the suppression policy only. (JupyterHub drops a filtered scope from a
+        token that also holds it unfiltered: such a token reads every community from
+        outside.)"""
+        admin = self.allowed(scopes.ADMIN)
+        if admin is scopes.ALL or (admin and community in admin):
+            return False
+        model = self.current_user or {}
+        held = model.get("scopes", [])
+        return community not in scopes.filtered_to(held, scopes.REPORTS, self.catalyst.communities)
 
     def allowed(self, scope: str):
         """Communities the token may read with ``scope`` (scopes.ALL or a set)."""
@@ -172,7 +210,7 @@ def format_value(_):
         if value is None:
             return "—"
         if isinstance(value, Suppressed):
-            return _("fewer than {k}", k=value.k)
+            return _("fewer than {k}", k=value.k) if value.bounded else _("hidden")
         if isinstance(value, float):
             return f"{value:.1f}" if value != int(value) else str(int(value))
         if isinstance(value, date):
@@ -204,6 +242,14 @@ class CommunityReport(ReportHandler):
     @web.authenticated
     async def get(self, community: str, kind: str, suffix: str | None = None) -> None:
         self.require_scope(scopes.REPORTS, community)
+        # the request's own arguments first (400), then whether the community exists (404)
+        if kind == "month":
+            self.month_arg()
+        else:
+            self.period()
+        await self.require_community(community)
+        if self.outside(community):
+            return await self.outside_report(community, kind)
         store, _ = self.catalyst.store, self._
         if kind == "month":
             return await self.month(community)
@@ -317,7 +363,8 @@ class CommunityReport(ReportHandler):
             definitions=DEFINITIONS[kind](_),
         )
 
-    async def month(self, community: str) -> None:
+    def month_arg(self) -> tuple[int, int]:
+        """``month=YYYY-MM`` (default: the current month), as (year, month)."""
         arg = self.get_query_argument("month", None)
         today = utcnow().date()
         try:
@@ -325,6 +372,43 @@ class CommunityReport(ReportHandler):
             Period.month(year, month)
         except (ValueError, TypeError):
             raise web.HTTPError(400, self._("month must be YYYY-MM")) from None
+        return year, month
+
+    async def outside_report(self, community: str, kind: str) -> None:
+        """The report's figures through the suppression policy, without per-day detail."""
+        store, k, _ = self.catalyst.store, self.catalyst.min_group_size, self._
+        if kind == "month":
+            year, month = self.month_arg()
+            report = await self.run_db(month_report, store, community, year, month, self.language)
+        elif kind == "funnel":
+            report = await self.run_db(funnel, store, community, self.period(), self.language)
+        elif kind == "adoption":
+            # the weekly lifecycle and retention are not shown outside
+            report = await self.run_db(adoption, store, community, self.period(), weekly=False)
+        else:
+            report = await self.run_db(usage, store, community, self.period())
+        shown = OUTSIDE[kind](report, k)
+        tables = outside_tables(shown, _)
+        if self.export(tables, shown.to_json(), f"{community}-{kind}"):
+            return
+        titles = {
+            "adoption": _("Adoption"),
+            "funnel": _("Onboarding funnel"),
+            "usage": _("Usage"),
+            "month": _("Monthly report"),
+        }
+        self.page(
+            "reports/outside.html",
+            title=titles[kind],
+            kind=kind,
+            community=community,
+            period=shown.period,
+            tables=tables,
+            k=k,
+        )
+
+    async def month(self, community: str) -> None:
+        year, month = self.month_arg()
         report = await self.run_db(
             month_report, self.catalyst.store, community, year, month, self.language
         )
@@ -827,6 +911,12 @@ class CohortLearners(TrainingHandler):
                     names=", ".join(unknown),
                 ),
             )
+        # learners are removed by member id: anything else (a username, free text) is refused
+        # before anything is written, so it never reaches the audit log
+        if remove and await self.run_db(unknown_members, store, remove):
+            raise web.HTTPError(
+                400, self._("Not removed: learners are removed by their member id.")
+            )
         access = Access(actor.member_id, "add_learners", cohort.community, f"cohort {cohort.id}")
         if found:
             await self.run_db(add_members, store, cohort.id, found, actor.member_id)
@@ -860,7 +950,7 @@ class CohortSignOff(TrainingHandler):
         try:
             await self.run_db(sign_off, store, cohort, learner, lesson, episode, actor.member_id)
         except SignOffError as e:
-            raise web.HTTPError(400, str(e)) from None
+            raise web.HTTPError(400, self._(str(e))) from None
         access = Access(
             actor.member_id, "sign_off", cohort.community, f"cohort {cohort.id}: {lesson}/{episode}"
         )

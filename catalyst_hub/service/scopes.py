@@ -63,3 +63,11 @@ def communities_for(scopes: list[str] | set[str], scope: str, mapper: CommunityM
             if community:
                 allowed.add(community)
     return allowed
+
+
+def filtered_to(scopes: list[str] | set[str], scope: str, mapper: CommunityMapper) -> set[str]:
+    """The communities ``scopes`` grant ``scope`` on by a ``!group=`` filter: those the token
+    is scoped to, as opposed to reading them through an unfiltered scope."""
+    named = {held for held in scopes if held.startswith(scope + "!")}
+    found = communities_for(named, scope, mapper)
+    return found if isinstance(found, set) else set()

@@ -2,9 +2,10 @@
 
 Researchers of andes and sahel have a month of activity (the demo's generator, through the
 ingest API with their own tokens). Staff log in through the hub, open the dashboard, see every
-community, open a report with its charts, download a table's CSV with the page's link and
-find the very numbers of the page's table; axe finds nothing serious. The lead of andes sees
-andes and not sahel. Screenshots land in test-artifacts/.
+community, and open a community's report as outsiders: its figures suppressed, no per-day
+detail. The lead of andes sees andes and not sahel: andes's full report with its charts, and
+a table's CSV, downloaded with the page's link, holds the very numbers of the page's table;
+axe finds nothing serious. Screenshots land in test-artifacts/.
 """
 
 from __future__ import annotations
@@ -58,25 +59,16 @@ def test_staff_dashboard_charts_csv_and_a_lead_sees_only_their_community(
     screenshot(page, "staff-1-dashboard")
     assert axe_violations(page) == []
 
-    # a community's adoption report: figures, charts drawn as inline SVG
+    # a community's adoption report read from outside it: its figures through the
+    # suppression policy, no per-day detail (andes has two active members, below k)
     page.click('#communities tr[data-community="andes"] a[href$="/adoption"]')
-    page.wait_for_selector("#report-title[data-community='andes']")
-    assert page.locator("figure svg").count() >= 2
-    active = page.text_content('[data-figure="active"] .value').strip()
-    assert active == "2", active  # ana and the lead were active this month
+    page.wait_for_selector("#report-title[data-community='andes'][data-outside='true']")
+    assert page.locator("figure svg").count() == 0
+    figures = {row[1]: row[2] for row in table_rows(page, "figures")}
+    assert figures["active_members"] == "fewer than 5", figures
+    assert page.locator("#table-daily-active").count() == 0
     screenshot(page, "staff-2-adoption-andes")
     assert axe_violations(page) == []
-
-    # the CSV behind the page's link holds the numbers of the page's table
-    shown = table_rows(page, "daily-active")
-    assert len(shown) == 30 and any(row[1] != "0" for row in shown), shown
-    with page.expect_download() as download:
-        page.click('a[data-export="daily-active"]')
-    assert download.value.suggested_filename == "andes-adoption-daily-active.csv"
-    with open(download.value.path(), encoding="utf-8-sig", newline="") as f:
-        rows = list(csv.reader(f))
-    assert rows[0] == ["day", "dau", "wau", "mau"]
-    assert [[cell or "—" for cell in row] for row in rows[1:]] == shown
 
     # the lead of andes: andes, and nothing of sahel
     context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
@@ -94,7 +86,21 @@ def test_staff_dashboard_charts_csv_and_a_lead_sees_only_their_community(
         assert response.status == 403
         response = lead.goto(hub.service_url + "reports/communities/andes/adoption")
         assert response.status == 200
+        # their own community's full report: exact figures, charts drawn as inline SVG
         assert lead.locator("figure svg").count() >= 2
+        active = lead.text_content('[data-figure="active"] .value').strip()
+        assert active == "2", active  # ana and the lead were active this month
         assert axe_violations(lead) == []
+
+        # the CSV behind the page's link holds the numbers of the page's table
+        shown = table_rows(lead, "daily-active")
+        assert len(shown) == 30 and any(row[1] != "0" for row in shown), shown
+        with lead.expect_download() as download:
+            lead.click('a[data-export="daily-active"]')
+        assert download.value.suggested_filename == "andes-adoption-daily-active.csv"
+        with open(download.value.path(), encoding="utf-8-sig", newline="") as f:
+            rows = list(csv.reader(f))
+        assert rows[0] == ["day", "dau", "wau", "mau"]
+        assert [[cell or "—" for cell in row] for row in rows[1:]] == shown
     finally:
         context.close()

@@ -37,12 +37,19 @@ def test_community_totals(hub):
 def test_overview_suppresses_below_k(hub):
     rows = {r.community: r for r in overview(hub.store, hub.period, k=3)}
     andes, pampa = rows["andes"], rows["pampa"]
-    assert andes.members == 4 and andes.active_members == 4 and andes.weekly_active == 3
+    assert andes.members == 4 and andes.active_members == 4
     assert andes.new_members == Suppressed(3)  # 2 people
     assert andes.activated == Suppressed(3)
-    assert andes.activation_percent == 50.0  # drawn from 4 members
+    # 2 of 4 activated: the percent would tell the hidden count
+    assert andes.activation_percent == Suppressed(3, bounded=False)
+    # 4 active in the period, 3 in its last 7 days: the difference is one person, so the
+    # smaller of the two is hidden too; likewise 3 learners of 4 members
+    assert andes.weekly_active == Suppressed(3, bounded=False)
+    assert andes.learners == Suppressed(3, bounded=False)
+    assert andes.training_percent == Suppressed(3, bounded=False)
+    assert andes.sessions == 4  # four members with a session
     assert pampa.members == Suppressed(3)
-    assert pampa.activation_percent == Suppressed(3)  # 0 of 1 member: still one person
+    assert pampa.activation_percent == Suppressed(3, bounded=False)  # of one member
     assert pampa.weekly_active == 0  # zero singles nobody out
 
 
@@ -50,17 +57,21 @@ def test_metrics_text(hub):
     text = generate_latest(metrics_registry(hub.store, 2)).decode()
     assert 'catalyst_members{community="andes"} 4.0' in text
     assert 'catalyst_onboarding_completed_members{community="andes"} 2.0' in text
-    assert 'catalyst_training_learners{community="andes"} 3.0' in text
-    assert 'catalyst_training_episodes_completed{community="andes"} 2.0' in text
-    assert 'catalyst_onboarding_step_members{community="andes",step="run_code"} 3.0' in text
+    assert 'catalyst_onboarding_step_members{community="andes",step="start_server"} 4.0' in text
+    # 3 of andes's 4 members ran code, 3 are learners: the one who did not would be told
+    assert 'step="run_code"' not in text
+    assert 'catalyst_training_learners{community="andes"}' not in text
+    assert 'catalyst_training_episodes_completed{community="andes"}' not in text
     # one member: below k=2, so no count of pampa's people but zeros (nobody to single out)
     assert 'catalyst_members{community="pampa"}' not in text
     # the data is from March 2026, so nobody is active "today": zeros are exported
     assert 'catalyst_active_members{community="andes",period="30d"} 0.0' in text
     assert "catalyst_min_group_size 2.0" in text
-    filtered = generate_latest(metrics_registry(hub.store, 1, ["pampa"])).decode()
-    assert 'catalyst_members{community="pampa"} 1.0' in filtered
-    assert "andes" not in filtered
+    filtered = generate_latest(metrics_registry(hub.store, 1, ["andes"])).decode()
+    assert 'catalyst_training_learners{community="andes"} 3.0' in filtered
+    assert 'catalyst_training_episodes_completed{community="andes"} 2.0' in filtered
+    assert 'catalyst_onboarding_step_members{community="andes",step="run_code"} 3.0' in filtered
+    assert "pampa" not in filtered
 
 
 def test_dashboard_uses_exported_metrics(hub):
