@@ -96,6 +96,36 @@ class NotFoundPage(PageHandler):
         return super().write_error(status_code, **kwargs)
 
 
+@web.stream_request_body
+class BodyTooLargePage(PageHandler):
+    """What answers a request whose Content-Length is over every limit of the service, as
+    soon as its headers arrive (``app.BodyLimitedApplication``): the 413 its own handler would
+    give, JSON for the API and JSON requests, an error page for forms. The body that follows
+    is read and dropped, so that a proxy sending it reads the answer, not a reset connection.
+    """
+
+    def initialize(self, size: int, limit: int, page: bool) -> None:
+        self.size, self.limit, self.as_page = size, limit, page
+
+    async def prepare(self) -> None:
+        raise web.HTTPError(
+            413,
+            self._(
+                "Request body is {size} bytes; the limit is {limit}.",
+                size=self.size,
+                limit=self.limit,
+            ),
+        )
+
+    def data_received(self, chunk: bytes) -> None:
+        pass
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        if self.as_page:
+            return super().write_error(status_code, **kwargs)
+        return api.APIHandler.write_error(self, status_code, **kwargs)
+
+
 class RootHandler(PageHandler):
     """The service's root (the hub's Services menu links here): the member's page."""
 
