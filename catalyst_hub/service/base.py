@@ -131,7 +131,7 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         no database text column holds NUL, and no name or date of the service has any."""
         values = [*self.path_args, *self.path_kwargs.values()]
         values += [v for vs in self.request.query_arguments.values() for v in vs]
-        if any(has_control_characters(v) for v in values):
+        if any(v is not None and has_control_characters(v) for v in values):
             raise web.HTTPError(
                 400, self._("The address holds a control character, which no name or date has.")
             )
