@@ -13,10 +13,9 @@ from datetime import datetime, timezone
 from html import unescape
 
 import pytest
-from sqlalchemy import select
 from tornado.web import create_signed_value
 
-from catalyst_hub.store import tables as t
+from catalyst_hub.testing.rows import snapshot
 
 # builds data relative to now: CI runs it again at 00:05 and 23:55 UTC
 pytestmark = pytest.mark.clock
@@ -31,17 +30,6 @@ def login_cookies(svc, token: str) -> dict[str, str]:
     secret = service.http_server.request_callback.settings["cookie_secret"]
     name = service.hub_auth.cookie_name
     return {name: create_signed_value(secret, name, token).decode("ascii")}
-
-
-def snapshot(store) -> dict[str, list[str]]:
-    """Every row of this hub, table by table."""
-    out = {}
-    with store.connect() as conn:
-        for table in t.metadata.sorted_tables:
-            if "hub" in table.c:
-                rows = conn.execute(select(table).where(table.c.hub == store.hub)).all()
-                out[table.name] = sorted(repr(tuple(row)) for row in rows)
-    return out
 
 
 def event() -> dict:
