@@ -98,16 +98,22 @@ class NotFoundPage(PageHandler):
 
 @web.stream_request_body
 class BodyTooLargePage(PageHandler):
-    """What answers a request whose Content-Length is over every limit of the service, as
-    soon as its headers arrive (``app.BodyLimitedApplication``): the 413 its own handler would
-    give, JSON for the API and JSON requests, an error page for forms. The body that follows
-    is read and dropped, so that a proxy sending it reads the answer, not a reset connection.
+    """What answers a request whose Content-Length is over every limit of the service
+    (``app.BodyLimitedApplication``): the 413 its own handler would give, JSON for the API
+    and JSON requests, an error page for forms. The body is read and dropped, never held,
+    before the answer: a proxy still sending it when the connection closed would answer 503.
     """
 
     def initialize(self, size: int, limit: int, page: bool) -> None:
         self.size, self.limit, self.as_page = size, limit, page
 
     async def prepare(self) -> None:
+        pass  # no login needed to be told the body is too large
+
+    def data_received(self, chunk: bytes) -> None:
+        pass
+
+    def post(self, *args: Any, **kwargs: Any) -> None:
         raise web.HTTPError(
             413,
             self._(
@@ -117,8 +123,7 @@ class BodyTooLargePage(PageHandler):
             ),
         )
 
-    def data_received(self, chunk: bytes) -> None:
-        pass
+    get = put = patch = delete = post
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         if self.as_page:

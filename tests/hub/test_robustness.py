@@ -7,7 +7,6 @@ error page for pages), and nothing is written. On SQLite and PostgreSQL.
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 import pytest
 
@@ -246,17 +245,18 @@ async def test_pages_and_json_send_security_headers(admin):
 
 
 async def test_parallel_first_requests_of_new_people_all_succeed(catalyst_service, make_event):
-    """Many servers of one person (or many people) sending at once, before the service has
-    seen them: PostgreSQL once refused 2 in 30 on the identity table."""
+    """30 requests at once of a person the service has not seen yet (a person's servers and
+    browser tabs after a restart): PostgreSQL once refused some of them on the identity table.
+    The store's own test (tests/store/test_identity_race.py) races harder."""
     svc = catalyst_service
-    for round_ in range(3):
-        tokens = [svc.token(f"new-{round_}-{uuid.uuid4().hex[:6]}@example.org") for _ in range(3)]
+    for round_ in range(10):
+        token = svc.token(f"new-{round_}@example.org")
 
         async def post(token):
             event = make_event("action", {"action": "cell_executed"})
             return await svc.request("post", "api/events", token, json={"events": [event]})
 
-        answers = await asyncio.gather(*(post(tokens[i % 3]) for i in range(30)))
+        answers = await asyncio.gather(*(post(token) for _ in range(30)))
         assert [r.status_code for r in answers] == [200] * 30, [
             r.text[:200] for r in answers if r.status_code != 200
         ]

@@ -158,3 +158,27 @@ async def test_a_token_needs_no_xsrf_token(browser):
         "post", "me/steps", token, data={"step": "run_code"}, allow_redirects=False
     )
     assert r.status_code == 303, r.text
+
+
+@pytest.mark.parametrize("route", ROUTES)
+@pytest.mark.parametrize("authorization", ["x", "token not-a-token", "Bearer ", "token"])
+async def test_an_authorization_header_does_not_excuse_a_cookie_post(browser, route, authorization):
+    """Only a request authenticated by its token skips the xsrf check: a cookie's request
+    with any other Authorization header (a wrong token, a bare word) is still refused."""
+    svc, cookies, values = browser
+    _, body, kind, _ = ROUTES[route]
+    path = route.format(**values)
+    body = body() if callable(body) else body
+    body = {k: v.format(**values) if isinstance(v, str) else v for k, v in body.items()}
+    kwargs = {"json": body} if kind == "json" else {"data": body}
+    before = snapshot(svc.store)
+    r = await svc.request(
+        "post",
+        path,
+        cookies=cookies,
+        headers={"Authorization": authorization},
+        allow_redirects=False,
+        **kwargs,
+    )
+    assert r.status_code == 403, (route, authorization, r.status_code, r.text[:300])
+    assert snapshot(svc.store) == before, f"{route} changed the database without xsrf"
