@@ -9,8 +9,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from catalyst_hub.i18n import gettext_for
+from catalyst_hub.jsonlimits import MAX_DEPTH
 from catalyst_hub.service.app import CatalystService
 from catalyst_hub.service.base import MAX_FORM_BYTES
 from catalyst_hub.testing.rows import snapshot
@@ -151,8 +155,9 @@ async def test_control_characters_in_addresses_answer_400(admin, char):
 
 
 def nested(depth: int):
+    """A value ``depth`` arrays and objects deep."""
     value: object = "deep"
-    for i in range(depth - 1):
+    for i in range(depth):
         value = [value] if i % 2 else {"a": value}
     return value
 
@@ -165,7 +170,7 @@ async def test_json_bodies_nested_too_deep_or_with_nul_answer_400(admin):
     before = snapshot(svc.store)
     for body in (
         {"confirm": True, "extra": nested(300)},
-        {"confirm": True, "extra": nested(33)},
+        {"confirm": True, "extra": nested(MAX_DEPTH)},  # one level too many with the body
         {"confirm": True, "extra": "a\x00b"},
         {"confirm": True, "a\x00": 1},
     ):
@@ -176,9 +181,9 @@ async def test_json_bodies_nested_too_deep_or_with_nul_answer_400(admin):
         )
         assert_json_error(r, 400)
     assert snapshot(svc.store) == before
-    # 32 levels are fine
+    # MAX_DEPTH levels, the body's own included, are fine
     r = await svc.request(
-        "post", "api/me/erase", member, json={"confirm": True, "extra": nested(31)}
+        "post", "api/me/erase", member, json={"confirm": True, "extra": nested(MAX_DEPTH - 1)}
     )
     assert r.status_code == 200, r.text
 
@@ -260,3 +265,68 @@ async def test_parallel_first_requests_of_new_people_all_succeed(catalyst_servic
         assert [r.status_code for r in answers] == [200] * 30, [
             r.text[:200] for r in answers if r.status_code != 200
         ]
+
+
+#: Report routes with the query parameters each reads (all take ``lang``).
+QUERY_ROUTES = {
+    "reports/overview": ("from", "to", "month", "days", "format", "table"),
+    "reports/communities/andes/adoption": ("from", "to", "month", "days", "format", "table"),
+    "reports/communities/andes/month": ("month", "format", "table"),
+    "reports/audit": ("page", "format", "table", "from", "to", "month", "days"),
+    "training/": ("format",),
+    "training/cohorts/{cohort}": ("format", "table", "status"),
+}
+#: Years at and beyond the edges of what reports and datetime can compute.
+YEAR = st.sampled_from([1, 1999, 2000, 2026, 2100, 2101, 9990, 9999]) | st.integers(0, 10**21)
+ANY_TEXT = st.text(max_size=25) | st.integers(-(10**25), 10**25).map(str)
+NUMBER = ANY_TEXT | st.sampled_from(["0", "1", "-1", "3660", "3661", "²", "٣", "１", "9" * 30])
+PERIOD = st.one_of(
+    st.fixed_dictionaries({}),
+    st.builds(lambda y, m: {"month": f"{y:04d}-{m:02d}"}, YEAR, st.integers(0, 13)),
+    st.builds(lambda text: {"month": text}, ANY_TEXT),
+    st.builds(lambda text: {"days": text}, NUMBER),
+    st.builds(
+        lambda y, m1, m2: {"from": f"{y:04d}-{m1:02d}-01", "to": f"{y:04d}-{m2:02d}-28"},
+        YEAR,
+        st.integers(0, 13),
+        st.integers(0, 13),
+    ),
+    st.builds(lambda a, b: {"from": a, "to": b}, ANY_TEXT, ANY_TEXT),
+)
+OTHER = st.fixed_dictionaries(
+    {},
+    optional={
+        "page": NUMBER,
+        "format": st.sampled_from(["json", "csv", "html"]) | ANY_TEXT,
+        "table": ANY_TEXT,
+        "status": ANY_TEXT,
+        "lang": st.sampled_from(["es", "fr", "xx"]) | ANY_TEXT,
+    },
+)
+
+
+async def test_no_report_query_answers_a_server_error(admin):
+    """Hypothesis writes the query strings; the service, on this test's event loop, answers
+    them while the examples run in a thread."""
+    svc, token = admin
+    cohort = await svc.create_cohort(token)
+    session = requests.Session()
+    session.headers["Authorization"] = f"token {token}"
+
+    @settings(
+        max_examples=300,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(route=st.sampled_from(sorted(QUERY_ROUTES)), period=PERIOD, other=OTHER)
+    def check(route, period, other):
+        params = {
+            k: v for k, v in {**period, **other}.items() if k in QUERY_ROUTES[route] or k == "lang"
+        }
+        r = session.get(svc.url(route.format(cohort=cohort)), params=params, timeout=30)
+        assert r.status_code < 500, (route, params, r.status_code, r.text[:300])
+        if r.status_code >= 400 and r.headers["Content-Type"].startswith("application/json"):
+            assert r.json()["message"], (route, params)
+
+    await asyncio.to_thread(check)
