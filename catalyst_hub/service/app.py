@@ -36,7 +36,7 @@ from ..ingest.ingest import Batch
 from ..store.engine import WalCheckpointer
 from ..store.privacy import begin_purge, purge_chunk
 from . import api, openapi, pages, reports_api
-from .base import OAuthCallbackHandler, StaticFiles
+from .base import MAX_FORM_BYTES, OAuthCallbackHandler, StaticFiles
 from .collector import Collector
 from .limits import RateLimiter
 from .render import make_environment
@@ -115,9 +115,9 @@ MAX_DRAINED_BODY = 1024 * 1024 * 1024
 
 
 class BodyLimitedApplication(web.Application):
-    """A tornado application that answers a request declaring a body larger than the
-    service's largest limit (``CatalystService.max_body_bytes``) with the service's own 413,
-    from its headers alone, before any of the body is read into memory.
+    """A tornado application that answers a request declaring a body larger than its
+    handler's limit (``CatalystService.max_body_bytes`` for ingest, ``MAX_FORM_BYTES`` for the
+    rest) with the service's own 413, from its headers alone: the body is never held.
 
     Without it tornado answers a body over the HTTP server's ``max_body_size`` with a bare
     400 and closes the connection while the client is still sending, which the hub's proxy
@@ -134,32 +134,38 @@ class _BodyLimit(httputil.HTTPMessageDelegate):
         self.delegate = routed
 
     def headers_received(self, start_line, headers):
-        limit = self.app.settings["catalyst"].max_body_bytes
         declared = headers.get("Content-Length", "")
         # digits only, and few of them: tornado refuses anything else itself
         if declared.isascii() and declared.isdigit() and len(declared) < 19:
             size = int(declared)
-            if size > limit:
-                if size <= MAX_DRAINED_BODY:
-                    self.request_conn.set_max_body_size(size)
-                request = httputil.HTTPServerRequest(
-                    connection=self.request_conn,
-                    server_connection=self.server_conn,
-                    start_line=start_line,
-                    headers=headers,
-                )
-                target = getattr(self.app.find_handler(request), "handler_class", None)
-                as_page = (
-                    isinstance(target, type)
-                    and issubclass(target, pages.PageHandler)
-                    and not headers.get("Content-Type", "").startswith("application/json")
-                )
-                self.delegate = self.app.get_handler_delegate(
-                    request,
-                    pages.BodyTooLargePage,
-                    {"size": size, "limit": limit, "page": as_page},
-                )
+            if size > MAX_FORM_BYTES:  # the smallest limit: else no handler refuses it
+                self._refuse_if_too_large(start_line, headers, size)
         return self.delegate.headers_received(start_line, headers)
+
+    def _refuse_if_too_large(self, start_line, headers, size: int) -> None:
+        """Send the request to BodyTooLargePage when its handler would refuse ``size``."""
+        request = httputil.HTTPServerRequest(
+            connection=self.request_conn,
+            server_connection=self.server_conn,
+            start_line=start_line,
+            headers=headers,
+        )
+        target = getattr(self.app.find_handler(request), "handler_class", None)
+        if not isinstance(target, type):
+            return
+        # ingest takes the largest bodies; every other form and JSON body, MAX_FORM_BYTES
+        ingest = issubclass(target, api.EventsHandler)
+        limit = self.app.settings["catalyst"].max_body_bytes if ingest else MAX_FORM_BYTES
+        if size <= limit:
+            return
+        if size <= MAX_DRAINED_BODY:
+            self.request_conn.set_max_body_size(size)
+        as_page = issubclass(target, pages.PageHandler) and not headers.get(
+            "Content-Type", ""
+        ).startswith("application/json")
+        self.delegate = self.app.get_handler_delegate(
+            request, pages.BodyTooLargePage, {"size": size, "limit": limit, "page": as_page}
+        )
 
     def data_received(self, chunk: bytes):
         return self.delegate.data_received(chunk)

@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from catalyst_hub.service.app import CatalystService
+from catalyst_hub.service.base import MAX_FORM_BYTES
 from catalyst_hub.testing.realhub import RealHub
 
 pytestmark = pytest.mark.e2e
@@ -45,7 +46,7 @@ def event() -> dict:
 @pytest.mark.parametrize("size", [5 * 1000 * 1000, 10 * 1000 * 1000, 50 * 1000 * 1000])
 def test_a_body_over_the_limit_gets_the_json_413_through_the_proxy(hub, size):
     token = hub.token("ana")
-    for path in ("api/events", "api/me/erase"):
+    for path, limit in (("api/events", MAX_BODY), ("api/me/erase", MAX_FORM_BYTES)):
         r = requests.post(
             hub.service_url + path,
             data=b" " * size,
@@ -56,7 +57,7 @@ def test_a_body_over_the_limit_gets_the_json_413_through_the_proxy(hub, size):
         assert r.headers["Content-Type"].startswith("application/json")
         assert r.json() == {
             "status": 413,
-            "message": f"Request body is {size} bytes; the limit is {MAX_BODY}.",
+            "message": f"Request body is {size} bytes; the limit is {limit}.",
         }
     # the service still answers afterwards, on the same proxy
     r = hub.service_post("api/events", token, json={"events": [event()]})
