@@ -98,9 +98,9 @@ class NotFoundPage(PageHandler):
 
 @web.stream_request_body
 class BodyTooLargePage(PageHandler):
-    """What answers a request whose Content-Length is over every limit of the service
-    (``app.BodyLimitedApplication``): the 413 its own handler would give, JSON for the API
-    and JSON requests, an error page for forms. The body is read and dropped, never held,
+    """What answers a request whose Content-Length is over its handler's limit
+    (``app.BodyLimitedApplication``): the 413 that handler would give, JSON for the API and
+    JSON requests, an error page for forms. The body is read and dropped, never held,
     before the answer: a proxy still sending it when the connection closed would answer 503.
     """
 
