@@ -5,7 +5,7 @@ TOOLS := .tools
 export PATH := $(CURDIR)/$(TOOLS)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-python test-serverext test-labextension lint format bench browsers clean
+.PHONY: setup demo test test-python test-clock test-serverext test-labextension lint format bench browsers clean
 
 setup: $(VENV)/.installed $(TOOLS)/.installed
 
@@ -26,10 +26,15 @@ $(TOOLS)/.installed:
 demo: setup
 	$(VENV)/bin/catalyst-hub demo
 
-test: setup test-python test-serverext test-labextension
+test: setup test-python test-clock test-serverext test-labextension
 
 test-python:
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# the tests that build data relative to now, again just after and just before midnight UTC
+test-clock:
+	$(PY) -m pytest -m clock --clock=00:05 $(PYTEST_ARGS)
+	$(PY) -m pytest -m clock --clock=23:55 $(PYTEST_ARGS)
 
 test-labextension:
 	cd labextension && { test -d node_modules || npm ci --no-audit --no-fund; } && npm test

@@ -9,6 +9,9 @@ Enabled as a pytest plugin through the ``pytest11`` entry point. Engines:
   which turns the skip into a failure.
 - Every test gets its own ``hub`` name: rows carry it, so tests sharing one PostgreSQL
   database never see each other's rows (which is also how hubs share a database).
+- ``--clock=HH:MM`` runs the tests marked ``clock`` (those that build data relative to now)
+  with the clock set to that UTC time of today, still ticking (time-machine): CI runs them
+  again at 00:05 and at 23:55, where "an hour ago" or "in ten minutes" is another day.
 """
 
 from __future__ import annotations
@@ -21,6 +24,52 @@ import pytest
 POSTGRES_URL = os.environ.get(
     "CATALYST_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
+
+
+def pytest_addoption(parser) -> None:
+    parser.addoption(
+        "--clock",
+        metavar="HH:MM",
+        default=None,
+        help="Run the tests marked clock with the UTC clock set to HH:MM of today.",
+    )
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "clock: builds data relative to the current time (run again with --clock=00:05 and 23:55)",
+    )
+
+
+@pytest.fixture(autouse=True)
+def catalyst_clock(request):
+    """With ``--clock=HH:MM``, a test marked ``clock`` starts at HH:MM UTC of today; the clock
+    goes on from there (a MockHub and the service share the process, so both see it)."""
+    at = request.config.getoption("--clock")
+    if not at or request.node.get_closest_marker("clock") is None:
+        yield None
+        return
+    from datetime import datetime, time, timezone
+
+    import time_machine
+
+    hours, minutes = (int(x) for x in at.split(":"))
+    start = datetime.combine(
+        datetime.now(timezone.utc).date(), time(hours, minutes), tzinfo=timezone.utc
+    )
+    with time_machine.travel(start, tick=True):
+        yield start
+
+
+def earlier_today(hours: float = 1.0):
+    """An aware time ``hours`` before now, but within today (UTC): for data a report of the
+    current calendar day must count, whatever the hour the test runs at."""
+    from datetime import datetime, timedelta, timezone
+
+    now = datetime.now(timezone.utc)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return max(midnight, now - timedelta(hours=hours))
 
 
 def require_all() -> bool:

@@ -10,7 +10,12 @@ def utcnow() -> datetime:
 
 
 def parse_time(value: str | datetime) -> datetime:
-    """Parse an ISO 8601 time (``Z`` or an offset; naive means UTC) into naive UTC."""
+    """Parse an ISO 8601 time (``Z`` or an offset; naive means UTC) into naive UTC.
+
+    Raises ValueError, with a message fit for a client, for anything that is not such a time
+    or whose UTC time falls outside the years 1 to 9999 (``0001-01-01T00:00+01:00``). A leap
+    second (``23:59:60``) is refused too: Python's datetime cannot hold one.
+    """
     if type(value) is str and value.endswith("Z") and len(value) > 11 and value[10] in "T ":
         # the usual form clients send, on the ingest hot path: no aware time built
         try:
@@ -22,13 +27,32 @@ def parse_time(value: str | datetime) -> datetime:
                 return parsed
     if isinstance(value, datetime):
         parsed = value
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(
+                value.replace("Z", "+00:00") if value.endswith("Z") else value
+            )
+        except ValueError:
+            raise ValueError(f"not an ISO 8601 time: {value[:40]!r}") from None
     else:
-        parsed = datetime.fromisoformat(
-            value.replace("Z", "+00:00") if value.endswith("Z") else value
-        )
+        raise ValueError(f"not an ISO 8601 time: {type(value).__name__}")
     if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+        try:
+            parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+        except OverflowError:
+            raise ValueError(f"time out of range once in UTC: {str(value)[:40]!r}") from None
     return parsed
+
+
+def is_time(value: object) -> bool:
+    """Whether ``value`` is a string ``parse_time`` accepts (a JSON schema ``format`` check)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        parse_time(value)
+    except ValueError:
+        return False
+    return True
 
 
 def isoformat(value: datetime | None) -> str | None:

@@ -8,7 +8,8 @@ grouped SQL that runs the same on SQLite and PostgreSQL; date arithmetic is done
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -32,6 +33,52 @@ from ..timeutil import utcnow
 
 #: Default length of a report period, in days (ending today).
 DEFAULT_DAYS = 30
+#: Longest report period, in days (about ten years).
+MAX_DAYS = 3660
+#: Years a report period may fall in: the service's records start after the first and end
+#: before the last, and reports can add or take away a year or two without leaving
+#: datetime's range.
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+
+Gettext = Callable[..., str]
+
+
+def english(message: str, **values: Any) -> str:
+    """The untranslated message (the default ``_`` of report functions)."""
+    return message.format(**values) if values else message
+
+
+def whole_number(text: str, most_digits: int = 18) -> int | None:
+    """The number that ``text`` spells in ASCII digits (no sign, no spaces, no other
+    script's digits such as ``²`` or ``٣``, at most ``most_digits`` of them), else None."""
+    if not (text.isascii() and text.isdigit()) or len(text) > most_digits:
+        return None
+    return int(text)
+
+
+_MONTH = re.compile(r"(?P<year>[0-9]{4})-(?P<month>[0-9]{2})", re.ASCII)
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+
+
+def _check_year(year: int, _: Gettext) -> None:
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise ValueError(
+            _("dates must be in the years {first} to {last}", first=FIRST_YEAR, last=LAST_YEAR)
+        )
+
+
+def _day(text: str, _: Gettext) -> date:
+    """A ``YYYY-MM-DD`` date of a report period (ValueError, translated by ``_``)."""
+    try:
+        if _DAY.fullmatch(text) is None:
+            raise ValueError
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            _("dates must be YYYY-MM-DD, not {value}", value=repr(text[:20]))
+        ) from None
+    _check_year(day.year, _)
+    return day
 
 
 @dataclass(frozen=True)
@@ -80,33 +127,44 @@ class Period:
         month: str | None = None,
         days: str | None = None,
         today: date | None = None,
+        _: Gettext = english,
     ) -> Period:
         """From query arguments: ``month=YYYY-MM``, ``days=N`` or ``from``/``to`` dates.
 
-        Raises ValueError with a message fit for the user."""
+        Raises ValueError with a message fit for the user, translated by ``_``."""
         today = today or utcnow().date()
         if month:
-            try:
-                year, mon = (int(x) for x in month.split("-"))
-                return cls.month(year, mon)
-            except (ValueError, TypeError):
-                raise ValueError(f"month must be YYYY-MM, not {month!r}") from None
+            return cls.parse_month(month, _)
         if days:
-            if not days.isdigit() or not 1 <= int(days) <= 3660:
-                raise ValueError(f"days must be a number from 1 to 3660, not {days!r}")
-            return cls.last_days(int(days), today)
-        if start or end:
-            try:
-                first = (
-                    date.fromisoformat(start) if start else today - timedelta(days=DEFAULT_DAYS - 1)
+            count = whole_number(days)
+            if count is None or not 1 <= count <= MAX_DAYS:
+                raise ValueError(
+                    _(
+                        "days must be a number from 1 to {most}, not {value}",
+                        most=MAX_DAYS,
+                        value=repr(days[:20]),
+                    )
                 )
-                last = date.fromisoformat(end) if end else today
-            except ValueError:
-                raise ValueError("dates must be YYYY-MM-DD") from None
-            if (last - first).days > 3660:
-                raise ValueError("a period may span at most ten years")
+            return cls.last_days(count, today)
+        if start or end:
+            first = _day(start, _) if start else today - timedelta(days=DEFAULT_DAYS - 1)
+            last = _day(end, _) if end else today
+            if last < first:
+                raise ValueError(_("the period ends before it starts"))
+            if (last - first).days >= MAX_DAYS:
+                raise ValueError(_("a period may span at most {most} days", most=MAX_DAYS))
             return cls(first, last)
         return cls.last_days(DEFAULT_DAYS, today)
+
+    @classmethod
+    def parse_month(cls, text: str, _: Gettext = english) -> Period:
+        """The calendar month ``YYYY-MM`` (ValueError, translated by ``_``, for anything else)."""
+        match = _MONTH.fullmatch(text)
+        if match is None or not 1 <= int(match["month"]) <= 12:
+            raise ValueError(_("month must be YYYY-MM, not {value}", value=repr(text[:20])))
+        year = int(match["year"])
+        _check_year(year, _)
+        return cls.month(year, int(match["month"]))
 
     def to_json(self) -> dict[str, str]:
         return {"start": self.start.isoformat(), "end": self.end.isoformat()}

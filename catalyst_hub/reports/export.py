@@ -74,11 +74,22 @@ def _csv_value(value: Any) -> str:
         return value.isoformat() + "Z"
     if isinstance(value, date):
         return value.isoformat()
-    # a cell starting with = + - @ is a formula in spreadsheets: neutralise (CSV injection)
     text = str(value)
-    if isinstance(value, str) and text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    if isinstance(value, str) and _is_formula(text):
         return "'" + text
     return text
+
+
+#: What makes spreadsheets read a text cell as a formula (CSV injection): one of these
+#: first, or after spaces and control characters, which some spreadsheets skip.
+_FORMULA_START = ("=", "+", "-", "@")
+_CONTROL = "".join(map(chr, [*range(0x20), 0x7F]))
+
+
+def _is_formula(text: str) -> bool:
+    """Whether a text cell must be neutralised: it starts with a control character (a
+    newline, a tab, NUL...; no plain text needs one first) or reads as a formula."""
+    return text[:1] in tuple(_CONTROL) or text.lstrip(" " + _CONTROL).startswith(_FORMULA_START)
 
 
 def adoption_tables(report: Adoption, _: Gettext) -> list[DataTable]:

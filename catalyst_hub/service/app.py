@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 
 from jupyterhub.services.auth import HubOAuth
 from jupyterhub.utils import url_path_join
-from tornado import httpserver, web
+from tornado import httpserver, httputil, web
 from tornado.ioloop import IOLoop, PeriodicCallback
 from traitlets import (
     Any,
@@ -36,7 +36,7 @@ from ..ingest.ingest import Batch
 from ..store.engine import WalCheckpointer
 from ..store.privacy import begin_purge, purge_chunk
 from . import api, logs, openapi, pages, reports_api
-from .base import OAuthCallbackHandler
+from .base import MAX_FORM_BYTES, OAuthCallbackHandler, StaticFiles
 from .collector import Collector
 from .limits import RateLimiter
 from .render import make_environment
@@ -107,6 +107,74 @@ def tune_garbage_collector() -> None:
     gc.freeze()
     _, older, oldest = gc.get_threshold()
     gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
+
+
+#: Largest declared body the service reads (and drops) after answering 413: beyond it tornado
+#: closes the connection with a bare 400 instead.
+MAX_DRAINED_BODY = 1024 * 1024 * 1024
+
+
+class BodyLimitedApplication(web.Application):
+    """A tornado application that answers a request declaring a body larger than its
+    handler's limit (``CatalystService.max_body_bytes`` for ingest, ``MAX_FORM_BYTES`` for the
+    rest) with the service's own 413, from its headers alone: the body is never held.
+
+    Without it tornado answers a body over the HTTP server's ``max_body_size`` with a bare
+    400 and closes the connection while the client is still sending, which the hub's proxy
+    turns into a 503 page."""
+
+    def start_request(self, server_conn, request_conn) -> httputil.HTTPMessageDelegate:
+        routed = super().start_request(server_conn, request_conn)
+        return _BodyLimit(self, server_conn, request_conn, routed)
+
+
+class _BodyLimit(httputil.HTTPMessageDelegate):
+    def __init__(self, app: BodyLimitedApplication, server_conn, request_conn, routed) -> None:
+        self.app, self.server_conn, self.request_conn = app, server_conn, request_conn
+        self.delegate = routed
+
+    def headers_received(self, start_line, headers):
+        declared = headers.get("Content-Length", "")
+        # digits only, and few of them: tornado refuses anything else itself
+        if declared.isascii() and declared.isdigit() and len(declared) < 19:
+            size = int(declared)
+            if size > MAX_FORM_BYTES:  # the smallest limit: else no handler refuses it
+                self._refuse_if_too_large(start_line, headers, size)
+        return self.delegate.headers_received(start_line, headers)
+
+    def _refuse_if_too_large(self, start_line, headers, size: int) -> None:
+        """Send the request to BodyTooLargePage when its handler would refuse ``size``."""
+        request = httputil.HTTPServerRequest(
+            connection=self.request_conn,
+            server_connection=self.server_conn,
+            start_line=start_line,
+            headers=headers,
+        )
+        target = getattr(self.app.find_handler(request), "handler_class", None)
+        if not isinstance(target, type):
+            return
+        # ingest takes the largest bodies; every other form and JSON body, MAX_FORM_BYTES
+        ingest = issubclass(target, api.EventsHandler)
+        limit = self.app.settings["catalyst"].max_body_bytes if ingest else MAX_FORM_BYTES
+        if size <= limit:
+            return
+        if size <= MAX_DRAINED_BODY:
+            self.request_conn.set_max_body_size(size)
+        as_page = issubclass(target, pages.PageHandler) and not headers.get(
+            "Content-Type", ""
+        ).startswith("application/json")
+        self.delegate = self.app.get_handler_delegate(
+            request, pages.BodyTooLargePage, {"size": size, "limit": limit, "page": as_page}
+        )
+
+    def data_received(self, chunk: bytes):
+        return self.delegate.data_received(chunk)
+
+    def finish(self) -> None:
+        self.delegate.finish()
+
+    def on_connection_close(self) -> None:
+        self.delegate.on_connection_close()
 
 
 class CatalystService(CatalystApp):
@@ -340,7 +408,7 @@ class CatalystService(CatalystApp):
         return [(url_path_join(prefix, pattern), handler) for pattern, handler in routes]
 
     def make_app(self) -> web.Application:
-        return web.Application(
+        return BodyLimitedApplication(
             self.handlers(),
             catalyst=self,
             hub_auth=self.hub_auth,
@@ -349,6 +417,7 @@ class CatalystService(CatalystApp):
             jinja_env=make_environment(self.extra_template_paths),
             default_handler_class=pages.NotFoundPage,
             static_path=str(Path(__file__).parent / "static"),
+            static_handler_class=StaticFiles,
             static_url_prefix=url_path_join(self.service_prefix, "static/"),
             log_function=self._log_request,
             # HTML, JSON, CSV and SVG shrink 4-8 times: many members are on slow links
@@ -378,6 +447,9 @@ class CatalystService(CatalystApp):
     async def start_server(self) -> httpserver.HTTPServer:
         """Listen and start the collector; returns the server (tests stop it)."""
         parsed = urlparse(self.url)
+        # Bodies declared too large are answered by the service's own 413 (see
+        # BodyLimitedApplication); this limit, above the service's, only bounds bodies sent
+        # in chunks, whose size is not known in advance.
         self.http_server = httpserver.HTTPServer(
             self.make_app(), max_body_size=self.max_body_bytes * 2, xheaders=True
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 from collections.abc import Callable
 from functools import partial
 from http.client import responses
@@ -16,6 +17,7 @@ from tornado import web
 
 from ..i18n import gettext_for, negotiate
 from ..identity import Actor
+from ..jsonlimits import MAX_DEPTH, JSONLimitError, check_json
 from . import scopes
 
 T = TypeVar("T")
@@ -33,6 +35,28 @@ TRANSIENT_DB_ERRORS = (db_errors.OperationalError, db_errors.InterfaceError, db_
 DB_RETRY_AFTER = (2, 6)
 
 
+#: The Content-Security-Policy of every answer. Pages load their style sheets from the
+#: service's static files and run no script; charts are inline SVG. ``frame-ancestors``
+#: lets the hub's own pages (the same origin) frame them, and nobody else.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'self'; "
+    "frame-ancestors 'self'"
+)
+
+
+def set_security_headers(handler: web.RequestHandler) -> None:
+    handler.set_header("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    handler.set_header("X-Content-Type-Options", "nosniff")
+
+
+class StaticFiles(web.StaticFileHandler):
+    """The service's style sheets, with the same security headers as its pages."""
+
+    def set_default_headers(self) -> None:
+        super().set_default_headers()
+        set_security_headers(self)
+
+
 class DatabaseUnavailable(web.HTTPError):
     """503 with a Retry-After header (both error writers copy ``headers`` to the answer)."""
 
@@ -46,6 +70,10 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
     the event loop, and deadlock when the hub shares it, as in tests)."""
 
     actor: Actor | None = None
+
+    def set_default_headers(self) -> None:
+        super().set_default_headers()
+        set_security_headers(self)
 
     @property
     def catalyst(self):
@@ -65,6 +93,7 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         return self.catalyst.log
 
     async def prepare(self) -> None:
+        self.refuse_control_characters()
         model = await self.hub_auth.get_user(self, sync=False)
         self._not_allowed = False
         if model:
@@ -86,15 +115,26 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
 
         HubOAuth quietly ignores the login cookie of such a request, which would look like no
         login at all: a 401, or a redirect to log in that loses the form. Saying 403 tells the
-        truth. Token-authenticated requests need no xsrf token.
+        truth. Token-authenticated requests need no xsrf token; a request that merely carries
+        an ``Authorization`` header (a wrong token, or none at all) is not one of them.
         """
         if (
             self.current_user is None
             and self.request.method not in ("GET", "HEAD", "OPTIONS")
             and self.hub_auth.get_token(self, in_cookie=True)
-            and not self.hub_auth.get_token(self, in_cookie=False)
+            and not getattr(self, "_token_authenticated", False)
         ):
             self.check_xsrf_cookie()  # raises 403 when the token is missing or wrong
+
+    def refuse_control_characters(self) -> None:
+        """400 for a path or query argument holding a control character (NUL among them):
+        no database text column holds NUL, and no name or date of the service has any."""
+        values = [*self.path_args, *self.path_kwargs.values()]
+        values += [v for vs in self.request.query_arguments.values() for v in vs]
+        if any(v is not None and has_control_characters(v) for v in values):
+            raise web.HTTPError(
+                400, self._("The address holds a control character, which no name or date has.")
+            )
 
     def get_current_user(self):
         return getattr(self, "_hub_auth_user_cache", None)
@@ -225,6 +265,30 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         self.finish(orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS))
 
 
+def has_control_characters(value: str | bytes) -> bool:
+    """Whether ``value`` holds a C0 control character or DEL (tab included)."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    return _CONTROL.search(value) is not None
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_json_limits(handler: BaseHandler, data: Any) -> None:
+    """400 for decoded JSON nested too deep or holding NUL (see ``catalyst_hub.jsonlimits``)."""
+    try:
+        check_json(data)
+    except JSONLimitError as e:
+        if e.reason == "depth":
+            message = handler._(
+                "Request body is nested more than {depth} levels deep.", depth=MAX_DEPTH
+            )
+        else:
+            message = handler._("Request body holds the NUL character, which text may not hold.")
+        raise web.HTTPError(400, message) from None
+
+
 class APIHandler(BaseHandler):
     """JSON in, JSON out; errors are ``{"status", "message"}``; never redirects to login."""
 
@@ -232,21 +296,22 @@ class APIHandler(BaseHandler):
         self.raise_unauthenticated()
 
     def check_xsrf_cookie(self):
-        # Token-authenticated API calls are not subject to xsrf; cookie-authenticated ones are.
-        if getattr(self, "_token_authenticated", False) or self.request.headers.get(
-            "Authorization"
-        ):
+        # Token-authenticated API calls are not subject to xsrf; cookie-authenticated ones are,
+        # whatever other header they carry (HubOAuth sets the flag only for a valid token).
+        if getattr(self, "_token_authenticated", False):
             return None
         return super().check_xsrf_cookie()
 
     def json_body(self) -> Any:
         self.check_body_size()
         try:
-            return orjson.loads(self.request.body)
+            data = orjson.loads(self.request.body)
         except orjson.JSONDecodeError as e:
             raise web.HTTPError(
                 400, self._("Request body is not valid JSON: {error}", error=str(e))
             ) from None
+        check_json_limits(self, data)
+        return data
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         message = responses.get(status_code, "Error")

@@ -96,6 +96,41 @@ class NotFoundPage(PageHandler):
         return super().write_error(status_code, **kwargs)
 
 
+@web.stream_request_body
+class BodyTooLargePage(PageHandler):
+    """What answers a request whose Content-Length is over its handler's limit
+    (``app.BodyLimitedApplication``): the 413 that handler would give, JSON for the API and
+    JSON requests, an error page for forms. The body is read and dropped, never held,
+    before the answer: a proxy still sending it when the connection closed would answer 503.
+    """
+
+    def initialize(self, size: int, limit: int, page: bool) -> None:
+        self.size, self.limit, self.as_page = size, limit, page
+
+    async def prepare(self) -> None:
+        pass  # no login needed to be told the body is too large
+
+    def data_received(self, chunk: bytes) -> None:
+        pass
+
+    def post(self, *args: Any, **kwargs: Any) -> None:
+        raise web.HTTPError(
+            413,
+            self._(
+                "Request body is {size} bytes; the limit is {limit}.",
+                size=self.size,
+                limit=self.limit,
+            ),
+        )
+
+    get = put = patch = delete = post
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        if self.as_page:
+            return super().write_error(status_code, **kwargs)
+        return api.APIHandler.write_error(self, status_code, **kwargs)
+
+
 class RootHandler(PageHandler):
     """The service's root (the hub's Services menu links here): the member's page."""
 

@@ -43,7 +43,13 @@ from ..reports.cohorts import (
     remove_members,
     update_cohort,
 )
-from ..reports.common import Period, Suppressed, community_exists, known_communities
+from ..reports.common import (
+    Period,
+    Suppressed,
+    community_exists,
+    known_communities,
+    whole_number,
+)
 from ..reports.export import (
     DataTable,
     adoption_tables,
@@ -73,12 +79,14 @@ from ..reports.training import SignOffError, completion_matrix, sign_off
 from ..reports.usage import usage
 from ..timeutil import utcnow
 from . import scopes
-from .base import APIHandler
+from .base import APIHandler, check_json_limits
 from .pages import PageHandler
 
 FORMATS = ("html", "csv", "json")
 KINDS = ("adoption", "funnel", "usage", "month")
 MAX_LEARNERS_PER_REQUEST = 500
+#: Last page of the audit log one may ask for (pages of 200 entries).
+MAX_AUDIT_PAGE = 10**9 - 1
 #: Fields of a training form or JSON body that hold several values.
 LIST_FIELDS = ("lessons", "usernames", "remove")
 
@@ -110,7 +118,7 @@ class ReportHandler(PageHandler):
         arg = self.get_query_argument
         try:
             return Period.parse(
-                arg("from", None), arg("to", None), arg("month", None), arg("days", None)
+                arg("from", None), arg("to", None), arg("month", None), arg("days", None), _=self._
             )
         except ValueError as e:
             raise web.HTTPError(400, str(e)) from None
@@ -368,11 +376,10 @@ class CommunityReport(ReportHandler):
         arg = self.get_query_argument("month", None)
         today = utcnow().date()
         try:
-            year, month = (int(x) for x in arg.split("-")) if arg else (today.year, today.month)
-            Period.month(year, month)
-        except (ValueError, TypeError):
-            raise web.HTTPError(400, self._("month must be YYYY-MM")) from None
-        return year, month
+            start = Period.parse_month(arg, self._).start if arg else today
+        except ValueError as e:
+            raise web.HTTPError(400, str(e)) from None
+        return start.year, start.month
 
     async def outside_report(self, community: str, kind: str) -> None:
         """The report's figures through the suppression policy, without per-day detail."""
@@ -697,10 +704,12 @@ class TrainingHandler(ReportHandler):
         """The cohort, if it is in a community this token leads; else 404 (nothing of
         another community is revealed, not even that the cohort exists)."""
         allowed = self.training_scope()
-        number = int(cohort_id)
+        number = whole_number(cohort_id)
         # beyond the id column's range (a 32-bit integer in PostgreSQL) there is no cohort
         cohort = (
-            await self.run_db(get_cohort, self.catalyst.store, number) if number < 2**31 else None
+            await self.run_db(get_cohort, self.catalyst.store, number)
+            if number is not None and number < 2**31
+            else None
         )
         if cohort is None or not (allowed is scopes.ALL or cohort.community in allowed):
             raise web.HTTPError(404, self._("No such cohort."))
@@ -713,6 +722,7 @@ class TrainingHandler(ReportHandler):
                 data = orjson.loads(self.request.body or b"{}")
             except orjson.JSONDecodeError:
                 raise web.HTTPError(400, self._("Request body is not valid JSON.")) from None
+            check_json_limits(self, data)
             if not isinstance(data, dict):
                 raise web.HTTPError(400, self._("Request body must be a JSON object."))
         else:
@@ -979,10 +989,11 @@ class AuditPage(ReportHandler):
         allowed = self.allowed(scopes.ADMIN)
         if not allowed:
             raise web.HTTPError(403, self._("This needs the scope {scope}", scope=scopes.ADMIN))
-        try:
-            page = max(0, int(self.get_query_argument("page", "0")))
-        except ValueError:
-            raise web.HTTPError(400, self._("page must be a number")) from None
+        page = whole_number(self.get_query_argument("page", "0"), most_digits=9)
+        if page is None:
+            raise web.HTTPError(
+                400, self._("page must be a number from 0 to {most}", most=MAX_AUDIT_PAGE)
+            )
         total, rows = await self.run_db(
             audit_entries,
             self.catalyst.store,

@@ -17,7 +17,7 @@ from ..identity import member_id as keyed_member_id
 from ..projections import projector as projection
 from ..timeutil import isoformat, utcnow
 from . import tables as t
-from .sql import upsert
+from .sql import dialect_insert
 
 if TYPE_CHECKING:
     from ..projections import StoredEvent
@@ -69,11 +69,13 @@ class Store:
             return known
         mid = self.pseudonym(username)
         with self.begin() as conn:
-            upsert(
-                conn,
-                t.identities,
-                [{"hub": self.hub, "username": username, "member_id": mid, "created": utcnow()}],
-                ["hub", "username"],
+            # DO NOTHING on a conflict of any unique column, not of the key alone: two first
+            # requests of one person at once both insert, and PostgreSQL then reports the
+            # loser's conflict on member_id (unique too) as an error, not as a conflict of
+            # (hub, username). The member id is derived from the name, so either row is right.
+            conn.execute(
+                dialect_insert(conn, t.identities).on_conflict_do_nothing(),
+                {"hub": self.hub, "username": username, "member_id": mid, "created": utcnow()},
             )
         self._known_members[username] = mid
         return mid

@@ -26,10 +26,7 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from sqlalchemy import create_engine, text
-from sqlalchemy.pool import NullPool
 
-from catalyst_hub.pytest_plugin import POSTGRES_URL, missing
 from catalyst_hub.service.openapi import load_spec
 from catalyst_hub.testing.realhub import RealHub
 
@@ -46,32 +43,13 @@ CONFORMANCE = [
 MIN_CASES = {"admin": 250, "anonymous": 100, "negative": 100}
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def database(request, tmp_path_factory):
-    """A database URL: SQLite, or a PostgreSQL database of its own (dropped afterwards)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('schemathesis-db') / 'catalyst.sqlite'}"
-        return
-    name = f"catalyst_schemathesis_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as e:
-        missing(f"PostgreSQL is not reachable at {POSTGRES_URL}: {e}")
-    yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
 @pytest.fixture(scope="module")
-def live(tmp_path_factory, database):
+def live(tmp_path_factory, e2e_database):
     """A real hub with an admin (every catalyst scope), two members of andes, and data:
     events, and a cohort of andes with a learner."""
     hub = RealHub(
         tmp_path_factory.mktemp("schemathesis") / "hub",
-        db_url=database,
+        db_url=e2e_database,
         users={"admin": "admin-pass", "ana": "ana-pass", "lead": "lead-pass"},
         groups={
             "community-andes": ["ana", "lead"],

@@ -12,13 +12,16 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import datetime, timedelta, timezone
 from urllib.parse import quote
 
 import pytest
 
 import catalyst_hub.store  # noqa: F401  (loads before ingest)
 from catalyst_hub.ingest import Ingestor, Sender
+from catalyst_hub.pytest_plugin import earlier_today
+
+# builds data relative to now: CI runs it again at 00:05 and 23:55 UTC
+pytestmark = pytest.mark.clock
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = '"><img src=x onerror=alert(1)>'
@@ -75,7 +78,7 @@ async def hostile(catalyst_service, make_event):
     """Members of two hostile communities, one with a hostile username; a hostile cohort."""
     svc = catalyst_service
     store, ingestor = svc.store, Ingestor(svc.store)
-    when = datetime.now(timezone.utc) - timedelta(hours=1)
+    when = earlier_today(hours=1)
     names = [(LEARNER, COMMUNITY), (FORMULA_LEARNER, COMMUNITY)]
     names += [(f"m{i}@example.org", COMMUNITY) for i in range(5)]
     names += [(f"f{i}@example.org", FORMULA_COMMUNITY) for i in range(5)]

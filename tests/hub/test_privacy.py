@@ -15,6 +15,9 @@ from catalyst_hub.store import privacy
 from catalyst_hub.store import tables as t
 from catalyst_hub.timeutil import utcnow
 
+# builds data relative to now: CI runs it again at 00:05 and 23:55 UTC
+pytestmark = pytest.mark.clock
+
 
 def login_cookies(catalyst_service, token: str) -> dict[str, str]:
     """The cookie HubOAuth sets after a browser's OAuth login, holding ``token``."""

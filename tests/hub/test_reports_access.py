@@ -7,13 +7,15 @@ metrics scraper. Community a has six members, b two (below k=5, so suppressed in
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-
 import pytest
 
 import catalyst_hub.store  # noqa: F401  (loads before ingest: projections and store import each other)
 from catalyst_hub.ingest import Ingestor, Sender
+from catalyst_hub.pytest_plugin import earlier_today
 from catalyst_hub.store import tables as t
+
+# builds data relative to now: CI runs it again at 00:05 and 23:55 UTC
+pytestmark = pytest.mark.clock
 
 HOSTILE = "<script>alert(1)</script>"
 
@@ -64,7 +66,7 @@ async def seed(service, make_event) -> dict[str, str]:
     """Six active members in a, two in b, one in a community with a hostile name."""
     store = service.store
     ingestor = Ingestor(store)
-    now = datetime.now(timezone.utc) - timedelta(hours=1)
+    now = earlier_today(hours=1)
     people = {f"a{i}": "a" for i in range(1, 7)} | {"b1": "b", "b2": "b", "h1": HOSTILE}
     ids = {}
     for name, community in people.items():
