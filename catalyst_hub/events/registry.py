@@ -86,6 +86,16 @@ class EventSchema:
                     f"{kind}: only from {_kinds(kinds)} (x-value-senders of {name})"
                 )
 
+    def allowed_senders(self, payload: dict[str, Any]) -> frozenset[str]:
+        """The sender kinds that may send this valid payload (with its defaults filled in)."""
+        kinds = self.senders
+        for name, field_kinds in self.field_senders.items():
+            if name in payload:
+                kinds &= field_kinds
+        for name, per_value in self.value_senders.items():
+            kinds &= per_value.get(payload.get(name), kinds)
+        return kinds
+
 
 def _kinds(kinds: frozenset[str]) -> str:
     return " or ".join(f"the {k}" for k in sorted(kinds)) or "nobody"
