@@ -36,6 +36,7 @@ from sqlalchemy import (
     case,
     delete,
     func,
+    literal_column,
     or_,
     select,
     tuple_,
@@ -252,7 +253,9 @@ def result_processor(column, dialect) -> Callable[[Any], Any] | None:
 def saturating_sum(current: ColumnElement, new: ColumnElement) -> ColumnElement:
     """``current + new`` capped at COUNTER_MAX, computed so that no intermediate value
     overflows a 32-bit integer (both are at most COUNTER_MAX already)."""
-    return case((new > COUNTER_MAX - current, COUNTER_MAX), else_=current + new)
+    # literals, not parameters: the compiled upserts bind the row's columns only
+    cap = literal_column(str(COUNTER_MAX))
+    return case((new > cap - current, cap), else_=current + new)
 
 
 #: The ``source`` of a lead's sign-off.
@@ -274,8 +277,10 @@ def _outranks(source: str | None, completed, current_source: str | None, current
 
 def _outranks_sql(tp, x) -> ColumnElement:
     """``_outranks`` of the proposed row ``x`` over the stored row ``tp``, in SQL."""
-    lead = func.coalesce(x.source, "") == LEAD_SOURCE
-    current_lead = func.coalesce(tp.source, "") == LEAD_SOURCE
+    # literals, not parameters: the compiled upserts bind the row's columns only
+    empty, lead_source = literal_column("''"), literal_column(f"'{LEAD_SOURCE}'")
+    lead = func.coalesce(x.source, empty) == lead_source
+    current_lead = func.coalesce(tp.source, empty) == lead_source
     return and_(
         x.completed.is_not(None),
         or_(
