@@ -23,7 +23,14 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection
 
-from ..events import COLLECTOR, LEAD, MEMBER, EventError, SchemaRegistry, SenderRefused, registry
+from ..events import (
+    MEMBER,
+    SENDER_KINDS,
+    EventError,
+    SchemaRegistry,
+    SenderRefused,
+    registry,
+)
 from ..projections import StoredEvent
 from ..store import Store
 from ..store.privacy import WITHDRAWN, already_stored, consent_decisions
@@ -57,7 +64,7 @@ class Sender:
     kind: str = MEMBER
 
     def __post_init__(self) -> None:
-        if self.kind not in (MEMBER, COLLECTOR, LEAD):
+        if self.kind not in SENDER_KINDS:
             raise ValueError(f"unknown sender kind {self.kind!r}")
 
 
@@ -86,13 +93,15 @@ class Batch:
         self.has_consent = any(e.schema == "consent" for e in self.events)
 
 
-def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> None:
-    keys = [key for key, _ in pairs]
-    if len(set(keys)) < len(keys):
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    unique = dict(pairs)  # in C: the cheapest way to see a repeated key
+    if len(unique) < len(pairs):
+        keys = [key for key, _ in pairs]
         twice = sorted({key for key in keys if keys.count(key) > 1})
         raise BatchError(
             "a JSON object of the body has the same key twice: " + ", ".join(map(repr, twice))
         )
+    return unique
 
 
 def parse_batch(body: bytes, max_events: int) -> list[Any]:
@@ -102,8 +111,8 @@ def parse_batch(body: bytes, max_events: int) -> list[Any]:
     except orjson.JSONDecodeError as e:
         raise BatchError(f"request body is not valid JSON: {e}") from None
     # orjson keeps the last of duplicate keys, silently: what was validated might not be what
-    # the sender meant (or what another parser reads). A second, checking parse refuses them;
-    # the hook builds nothing, and the body is known to be valid JSON already.
+    # the sender meant (or what another parser reads). A second, checking parse refuses them
+    # (about 1.5 µs an event); the body is known to be valid JSON already.
     try:
         json.loads(body, object_pairs_hook=_refuse_duplicate_keys)
     except RecursionError:
