@@ -193,7 +193,7 @@ class SchemaRegistry:
         if found is None:
             known = self.versions(short)
             if not known:
-                raise EventError(f"unknown schema {name!r}; known: {', '.join(self.names)}")
+                raise EventError(f"unknown schema {name[:64]!r}; known: {', '.join(self.names)}")
             raise EventError(
                 f"schema {short!r} has no version {version}; known versions: "
                 + ", ".join(map(str, known))
