@@ -336,6 +336,13 @@ class CatalystService(CatalystApp):
         self.rate_limiter = RateLimiter(
             self.rate_limit, self.rate_burst, self.rate_limit_bytes, self.rate_burst_bytes
         )
+        if self.rate_limit_bytes > 0 and self.rate_burst_bytes < self.max_body_bytes:
+            self.log.warning(
+                "CatalystService.rate_burst_bytes (%d) is below max_body_bytes (%d): requests "
+                "larger than the burst are never accepted",
+                self.rate_burst_bytes,
+                self.max_body_bytes,
+            )
         if self.collector_enabled and self.hub_auth.api_token:
             self.collector = Collector(parent=self, app=self)
 
