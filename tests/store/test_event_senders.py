@@ -68,3 +68,10 @@ def test_a_sender_kind_is_one_of_the_known_kinds():
     assert Sender("m", "andes").kind == MEMBER
     with pytest.raises(ValueError, match="unknown sender kind"):
         Sender("m", "andes", "admin")
+
+
+def test_nul_is_refused_and_its_escape_as_text_is_not():
+    _, payload = registry.validate("action", 1, {"action": "cell_executed", "app": "\\u0000"})
+    assert payload["app"] == "\\u0000"  # six characters, no NUL
+    with pytest.raises(ValueError, match=r"payload\.app holds a NUL character"):
+        registry.validate("action", 1, {"action": "cell_executed", "app": "a\x00"})
