@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -166,7 +165,7 @@ def envelopes(draw) -> dict:
         # an opt-out would drop every later example's events (the privacy tests cover it)
         payload["decision"] = "given"
     return {
-        "id": str(uuid.uuid4()),
+        "id": str(draw(st.uuids(version=4))),
         "schema": event_schema.name,
         "version": event_schema.version,
         "time": draw(times(wild)),
