@@ -52,11 +52,14 @@ class EventsHandler(APIHandler):
                     limit=limit,
                 ),
             )
+        limiter = self.catalyst.rate_limiter
+        # bytes before parsing (the cost of a body is parsing it), events once they are known
+        limiter.check(self, actor.member_id, 0, len(self.request.body))
         try:
             raws = parse_batch(self.request.body, self.catalyst.max_batch_events)
         except BatchError as e:
             raise web.HTTPError(400, str(e)) from None
-        self.catalyst.rate_limiter.check(self, actor.member_id, len(raws), len(self.request.body))
+        limiter.check(self, actor.member_id, len(raws))
         sender = Sender(member_id=actor.member_id, community=actor.community)
         # validated here, on the event loop (CPU only), so the database thread does database
         # work only; a valid batch waits to be stored, with other requests' (group commit)

@@ -262,6 +262,9 @@ async def test_rate_limit_counts_bytes(catalyst_service, make_event):
     missing = size + len(r.request.body) - 4000
     assert abs(int(r.headers["Retry-After"]) - missing) <= 60
     assert rows(svc.store, t.events) == 15
+    # bytes are counted before the body is parsed: the cost of a body is parsing it
+    r = await post(svc, token, b"[" * 3000)
+    assert r.status_code == 429, r.text
     # another member has an allowance of their own
     r = await post(svc, svc.token("bob@example.org"), batch())
     assert r.status_code == 200, r.text
