@@ -20,6 +20,7 @@ from traitlets import Integer, Unicode
 from .catalyst_app import CatalystApp
 from .ingest import Ingestor, Sender
 from .localhub import LocalHub, ProxyMissing
+from .seed import sender_kind
 from .timeutil import isoformat, utcnow
 
 COMMUNITIES = {
@@ -225,9 +226,10 @@ class DemoApp(CatalystApp):
         items = []
         for community, names in COMMUNITIES.items():
             for i, name in enumerate(names):
-                sender = Sender(store.member_id(name), community)
+                member_id = store.member_id(name)
                 items += [
-                    (e, sender) for e in demo_events(name, PROGRESS[i % len(PROGRESS)], rng, now)
+                    (e, Sender(member_id, community, sender_kind(e["schema"], e["payload"])))
+                    for e in demo_events(name, PROGRESS[i % len(PROGRESS)], rng, now)
                 ]
         stored = ingestor.ingest_trusted(items)
         self.log.info(

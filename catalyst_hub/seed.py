@@ -11,7 +11,8 @@ Three ways in, all ending in the same projections:
 - ``bulk`` (default): ``Store.append`` in large batches, fast;
 - ``ingest``: ``Ingestor.ingest`` in per-member batches, the service's validation path;
 - ``--via-api URL``: HTTP POSTs to a running service's ``api/events``, with each member's
-  token from ``--token-file`` (JSON ``{username: token}``), as server extensions do.
+  token from ``--token-file`` (JSON ``{username: token}``), as server extensions do; the
+  server sessions, which only the service's collector asserts, go to the store directly.
 """
 
 from __future__ import annotations
@@ -565,7 +566,7 @@ def seed_store(
         if path == "api":
             tokens = orjson.loads(Path(token_file).read_bytes()) if token_file else {}
             return asyncio.run(
-                _seed_api(plan, via_api, tokens, batch_size or 1000, clients, progress)
+                _seed_api(store, plan, via_api, tokens, batch_size or 1000, clients, progress)
             )
         raise ValueError(f"unknown path {path!r}")
     finally:
@@ -594,15 +595,26 @@ def _seed_bulk(store, plan: Consortium, batch_size: int, progress: Progress) -> 
     return written
 
 
+def sender_kind(schema: str, payload: dict[str, Any]) -> str:
+    """Who sends a generated event: the member's server extension where it may, else the
+    only sender the schema allows (the collector for server sessions)."""
+    from .events import MEMBER, registry
+
+    kinds = registry.lookup(schema, 1).allowed_senders(payload)
+    return MEMBER if MEMBER in kinds else min(kinds)
+
+
 def _per_member_batches(
     plan: Consortium, batch_size: int, window: int = 50_000
-) -> Iterator[tuple[int, list[dict]]]:
-    """Envelopes grouped by member, as each member's server extension would send them:
-    a window of the stream at a time, each member's part of it in batches of ``batch_size``."""
-    pending: dict[int, list[dict]] = {}
+) -> Iterator[tuple[tuple[int, str], list[dict]]]:
+    """Envelopes grouped by member and sender kind, as each member's server extension (and
+    the collector) would send them: a window of the stream at a time, each member's part of
+    it in batches of ``batch_size``."""
+    pending: dict[tuple[int, str], list[dict]] = {}
     count = 0
     for n, event_id, schema, when, payload in plan.generate():
-        pending.setdefault(n, []).append(envelope(event_id, schema, when, payload))
+        key = (n, sender_kind(schema, payload))
+        pending.setdefault(key, []).append(envelope(event_id, schema, when, payload))
         count += 1
         if count >= window:
             yield from _split(pending, batch_size)
@@ -610,10 +622,10 @@ def _per_member_batches(
     yield from _split(pending, batch_size)
 
 
-def _split(pending: dict[int, list[dict]], batch_size: int) -> Iterator[tuple[int, list[dict]]]:
-    for n, envelopes in pending.items():
+def _split(pending: dict, batch_size: int) -> Iterator[tuple[Any, list[dict]]]:
+    for key, envelopes in pending.items():
         for i in range(0, len(envelopes), batch_size):
-            yield n, envelopes[i : i + batch_size]
+            yield key, envelopes[i : i + batch_size]
 
 
 def _seed_ingest(store, plan: Consortium, batch_size: int, progress: Progress) -> int:
@@ -622,11 +634,11 @@ def _seed_ingest(store, plan: Consortium, batch_size: int, progress: Progress) -
     ids = write_identities(store, plan)
     ingestor = Ingestor(store)
     written = 0
-    for n, envelopes in _per_member_batches(plan, batch_size):
-        sender = Sender(ids[n], community_name(plan.members[n].community))
+    for (n, kind), envelopes in _per_member_batches(plan, batch_size):
+        sender = Sender(ids[n], community_name(plan.members[n].community), kind)
         ok, results = ingestor.ingest(envelopes, sender)
         if not ok:
-            bad = next(r for r in results if r.status == "error")
+            bad = next(r for r in results if r.status in ("error", "refused"))
             raise RuntimeError(f"generated event rejected: {bad.message}")
         written += len(envelopes)
         progress.update(len(envelopes))
@@ -634,6 +646,7 @@ def _seed_ingest(store, plan: Consortium, batch_size: int, progress: Progress) -
 
 
 async def _seed_api(
+    store,
     plan: Consortium,
     url: str,
     tokens: dict[str, str],
@@ -688,10 +701,22 @@ async def _seed_api(
         written += len(envelopes)
         progress.update(len(envelopes))
 
+    from .events import MEMBER
+    from .ingest import Ingestor, Sender
+
+    ingestor = Ingestor(store)
     tasks = [asyncio.ensure_future(worker()) for _ in range(clients)]
-    for n, envelopes in _per_member_batches(plan, batch_size):
+    for (n, kind), envelopes in _per_member_batches(plan, batch_size):
         if errors:
             break
+        if kind != MEMBER:
+            # what the service asserts itself (the collector's server sessions) is never sent
+            # with a member's token: written as the service's collector writes it
+            m = plan.members[n]
+            sender = Sender(store.member_id(m.username), community_name(m.community), kind)
+            written += ingestor.ingest_trusted([(e, sender) for e in envelopes])
+            progress.update(len(envelopes))
+            continue
         await queue.put((plan.members[n].username, envelopes))
     for _ in tasks:
         await queue.put(None)

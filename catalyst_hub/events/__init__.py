@@ -1,5 +1,23 @@
 """Versioned JSON schemas of the events catalyst_hub records, and their validation."""
 
-from .registry import EventError, SchemaRegistry, registry
+from .registry import (
+    COLLECTOR,
+    LEAD,
+    MEMBER,
+    SENDER_KINDS,
+    EventError,
+    SchemaRegistry,
+    SenderRefused,
+    registry,
+)
 
-__all__ = ["EventError", "SchemaRegistry", "registry"]
+__all__ = [
+    "COLLECTOR",
+    "LEAD",
+    "MEMBER",
+    "SENDER_KINDS",
+    "EventError",
+    "SchemaRegistry",
+    "SenderRefused",
+    "registry",
+]

@@ -31,17 +31,27 @@ from sqlalchemy import (
     Date,
     DateTime,
     Table,
+    and_,
     bindparam,
+    case,
     delete,
+    func,
+    literal_column,
+    or_,
     select,
     tuple_,
     update,
 )
+from sqlalchemy.sql.elements import ColumnElement
 
 from ..catalog import Catalog
 from ..store import tables as t
-from ..store.sql import dialect_insert, earliest, if_newer, latest, of_earliest, placeholder
+from ..store.sql import dialect_insert, earliest, if_newer, latest, placeholder
 from ..timeutil import parse_time, utcnow
+
+#: Most a daily counter (events, seconds of a member's day) holds: sums saturate there, so
+#: whatever arrives the integer columns never overflow (PostgreSQL's integer is 32 bits).
+COUNTER_MAX = 2**31 - 1
 
 #: Events that show the member themself was active at the event's time.
 ACTIVE_SCHEMAS = frozenset(
@@ -240,6 +250,47 @@ def result_processor(column, dialect) -> Callable[[Any], Any] | None:
     return process
 
 
+def saturating_sum(current: ColumnElement, new: ColumnElement) -> ColumnElement:
+    """``current + new`` capped at COUNTER_MAX, computed so that no intermediate value
+    overflows a 32-bit integer (both are at most COUNTER_MAX already)."""
+    # literals, not parameters: the compiled upserts bind the row's columns only
+    cap = literal_column(str(COUNTER_MAX))
+    return case((new > cap - current, cap), else_=current + new)
+
+
+#: The ``source`` of a lead's sign-off.
+LEAD_SOURCE = "lead"
+
+
+def _outranks(source: str | None, completed, current_source: str | None, current) -> bool:
+    """Whether a completion (``source`` at ``completed``) replaces the current one of an
+    episode: a lead's sign-off outranks any other, so no later or backdated report of the
+    learner's (or their exercises) replaces it; between equals, the earlier counts.
+    An order-free merge: the same completion wins whatever order they arrive in."""
+    if current is None:
+        return True
+    lead, current_lead = source == LEAD_SOURCE, current_source == LEAD_SOURCE
+    if lead != current_lead:
+        return lead
+    return completed < current
+
+
+def _outranks_sql(tp, x) -> ColumnElement:
+    """``_outranks`` of the proposed row ``x`` over the stored row ``tp``, in SQL."""
+    # literals, not parameters: the compiled upserts bind the row's columns only
+    empty, lead_source = literal_column("''"), literal_column(f"'{LEAD_SOURCE}'")
+    lead = func.coalesce(x.source, empty) == lead_source
+    current_lead = func.coalesce(tp.source, empty) == lead_source
+    return and_(
+        x.completed.is_not(None),
+        or_(
+            tp.completed.is_(None),
+            and_(lead, ~current_lead),
+            and_(or_(lead, ~current_lead), x.completed < tp.completed),
+        ),
+    )
+
+
 def _min(a, b):
     return b if a is None or (b is not None and b < a) else a
 
@@ -361,8 +412,8 @@ class Projector:
                 if day is None:
                     days[day_key] = [community, count, seconds]
                 else:
-                    day[1] += count
-                    day[2] += seconds
+                    day[1] = min(day[1] + count, COUNTER_MAX)
+                    day[2] = min(day[2] + seconds, COUNTER_MAX)
             if schema == "exercise_completed":
                 lesson, episode = payload["lesson"], payload["episode"]
                 exercise_key = (hub, member_id, lesson, episode, payload["exercise"])
@@ -447,8 +498,8 @@ class Projector:
             [(*k, *day) for k, day in days.items()],
             ["hub", "member_id", "day"],
             lambda x: {
-                "events": t.daily_activity.c.events + x.events,
-                "seconds": t.daily_activity.c.seconds + x.seconds,
+                "events": saturating_sum(t.daily_activity.c.events, x.events),
+                "seconds": saturating_sum(t.daily_activity.c.seconds, x.seconds),
             },
         )
         upsert_tuples(
@@ -597,14 +648,14 @@ class Projector:
         signed_off_by: str | None = None,
     ) -> None:
         # [community, first_activity, completed, source, signed_off_by]: the earliest activity,
-        # and who completed it first
+        # and the completion that counts (see _outranks)
         episode = episodes.get(key)
         if episode is None:
             episodes[key] = [community, time, completed, source, signed_off_by]
             return
         if time < episode[1]:
             episode[1] = time
-        if completed is not None and (episode[2] is None or completed < episode[2]):
+        if completed is not None and _outranks(source, completed, episode[3], episode[2]):
             episode[2:] = [completed, source, signed_off_by]
 
     def _write_episodes(self, conn: Connection, episodes: dict, exercises: dict) -> None:
@@ -629,12 +680,11 @@ class Projector:
             lambda x: {
                 "community": t.training_progress.c.community,
                 "first_activity": earliest(tp.first_activity, x.first_activity),
-                "completed": earliest(tp.completed, x.completed),
-                # who completed it: whoever did first
-                "source": of_earliest(tp.completed, x.completed, tp.source, x.source),
-                "signed_off_by": of_earliest(
-                    tp.completed, x.completed, tp.signed_off_by, x.signed_off_by
-                ),
+                # the completion that counts, with who made it (see _outranks)
+                **{
+                    name: case((_outranks_sql(tp, x), getattr(x, name)), else_=getattr(tp, name))
+                    for name in ("completed", "source", "signed_off_by")
+                },
             },
         )
         touched = {key[:4] for key in exercises}
@@ -683,7 +733,12 @@ class Projector:
         if complete_rows:
             conn.execute(
                 update(tp)
-                .where(*where, (tp.c.completed.is_(None)) | (tp.c.completed > bindparam("v_last")))
+                .where(
+                    *where,
+                    (tp.c.completed.is_(None)) | (tp.c.completed > bindparam("v_last")),
+                    # exercises never replace a lead's sign-off (see _outranks)
+                    tp.c.source.is_(None) | (tp.c.source != LEAD_SOURCE),
+                )
                 .values(completed=bindparam("v_last"), source="exercises", signed_off_by=None),
                 complete_rows,
             )

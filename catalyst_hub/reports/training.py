@@ -182,6 +182,7 @@ def sign_off(
     """Record that ``lead`` signed off ``episode`` for ``learner``: an ``episode_completed``
     event about the learner, projected like any other. Returns whether it was stored."""
     # imported here: catalyst_hub.ingest imports projections, which need the store loaded first
+    from ..events import LEAD
     from ..ingest import Ingestor, Sender
 
     if learner not in cohort.members:
@@ -199,7 +200,8 @@ def sign_off(
     }
     return (
         Ingestor(store).ingest_trusted(
-            [(raw, Sender(member_id=learner, community=cohort.community))]
+            # the only sender of a lead's sign-off: the service stamps ``signed_off_by`` itself
+            [(raw, Sender(member_id=learner, community=cohort.community, kind=LEAD))]
         )
         == 1
     )

@@ -20,7 +20,7 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
-from ..events import EventError, registry
+from ..events import MEMBER, EventError, registry
 
 if TYPE_CHECKING:
     from .app import CatalystExtension
@@ -120,6 +120,8 @@ def validate_frontend_event(raw: Any) -> tuple[str, dict[str, Any]]:
         raise EventError(f"schema {schema.name!r} cannot be sent from the frontend")
     if "source" in payload and payload["source"] != "self":
         raise EventError("only self-reports (source 'self') can be sent from the frontend")
+    # what the service would refuse from the member's token never enters the outbox
+    schema.check_sender(payload, MEMBER)
     return schema.name, payload
 
 

@@ -22,10 +22,14 @@ from tornado.ioloop import PeriodicCallback
 from traitlets import Float
 from traitlets.config import LoggingConfigurable
 
-from ..events import registry
+from ..events import MEMBER, registry
 from .outbox import Outbox, make_envelope
 
 ActivityKey = tuple[str, str | None, str | None]  # kind, language, app
+#: the most an activity event may say (its schema's bounds): a busier window says the most
+_ACTIVITY = registry.lookup("activity", 1).schema["properties"]
+MAX_COUNT = _ACTIVITY["count"]["maximum"]
+MAX_SECONDS = _ACTIVITY["seconds"]["maximum"]
 
 
 class Recorder(LoggingConfigurable):
@@ -103,7 +107,10 @@ class Recorder(LoggingConfigurable):
 
     def record(self, schema: str, payload: dict[str, Any], version: int = 1) -> bool:
         """Record any other event (consent, step, exercise, episode); validated first."""
-        _, payload = registry.validate(schema, version, payload)
+        event_schema, payload = registry.validate(schema, version, payload)
+        # sent with the member's own (server) token: what the service would refuse, never queued
+        event_schema.check_kind(MEMBER)
+        event_schema.check_sender(payload, MEMBER)
         if schema == "consent":
             self.set_consent(payload["decision"])
         elif not self.recording:
@@ -148,8 +155,8 @@ class Recorder(LoggingConfigurable):
         ):
             payload: dict[str, Any] = {
                 "kind": kind,
-                "count": min(n, 1_000_000),
-                "seconds": int(window),
+                "count": min(n, MAX_COUNT),
+                "seconds": min(int(window), MAX_SECONDS),
             }
             if language:
                 payload["language"] = language

@@ -52,11 +52,14 @@ class EventsHandler(APIHandler):
                     limit=limit,
                 ),
             )
+        limiter = self.catalyst.rate_limiter
+        # bytes before parsing (the cost of a body is parsing it), events once they are known
+        limiter.check(self, actor.member_id, 0, len(self.request.body))
         try:
             raws = parse_batch(self.request.body, self.catalyst.max_batch_events)
         except BatchError as e:
             raise web.HTTPError(400, str(e)) from None
-        self.catalyst.rate_limiter.check(self, actor.member_id, len(raws))
+        limiter.check(self, actor.member_id, len(raws))
         sender = Sender(member_id=actor.member_id, community=actor.community)
         # validated here, on the event loop (CPU only), so the database thread does database
         # work only; a valid batch waits to be stored, with other requests' (group commit)
@@ -70,14 +73,25 @@ class EventsHandler(APIHandler):
             "duplicate": statuses["duplicate"],
             "dropped": statuses["dropped"],
             "errors": statuses["error"],
+            "refused": statuses["refused"],
             "results": [r.to_json() for r in results],
         }
-        if not stored:
-            body["status"] = 400
+        status = 200
+        if statuses["refused"]:
+            # a member's token asserting what only the collector or a lead may (see x-senders)
+            status = 403
+            body["message"] = self._(
+                "No event was stored: {count} event(s) may not be sent with a member's token.",
+                count=body["refused"],
+            )
+        elif not stored:
+            status = 400
             body["message"] = self._(
                 "No event was stored: {count} event(s) are invalid.", count=body["errors"]
             )
-        self.write_json(body, status=200 if stored else 400)
+        if status != 200:
+            body["status"] = status
+        self.write_json(body, status=status)
 
 
 class MeHandler(APIHandler):

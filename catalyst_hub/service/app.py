@@ -219,6 +219,17 @@ class CatalystService(CatalystApp):
         2000.0, config=True, help="Events per second one member may send on average (0: no limit)."
     )
     rate_burst = Float(20000.0, config=True, help="Events one member may send in a burst.")
+    rate_limit_bytes = Float(
+        1024 * 1024,
+        config=True,
+        help="Bytes of ingest request bodies per second one member may send on average (0: no limit).",
+    )
+    rate_burst_bytes = Float(
+        16 * 1024 * 1024,
+        config=True,
+        help="""Bytes of ingest request bodies one member may send in a burst; keep it at least
+        max_body_bytes, or the largest requests are never accepted.""",
+    )
     min_group_size = Integer(
         5,
         config=True,
@@ -391,7 +402,16 @@ class CatalystService(CatalystApp):
             self.checkpointer.start()
         self.ingestor = Ingestor(self.store)
         self.group_commit = GroupCommit(self.ingestor, self.ingest_executor)
-        self.rate_limiter = RateLimiter(self.rate_limit, self.rate_burst)
+        self.rate_limiter = RateLimiter(
+            self.rate_limit, self.rate_burst, self.rate_limit_bytes, self.rate_burst_bytes
+        )
+        if self.rate_limit_bytes > 0 and self.rate_burst_bytes < self.max_body_bytes:
+            self.log.warning(
+                "CatalystService.rate_burst_bytes (%d) is below max_body_bytes (%d): requests "
+                "larger than the burst are never accepted",
+                self.rate_burst_bytes,
+                self.max_body_bytes,
+            )
         if self.collector_enabled and self.hub_auth.api_token:
             self.collector = Collector(parent=self, app=self)
 

@@ -23,7 +23,7 @@ from traitlets import Any as AnyTrait
 from traitlets import Float, Integer
 from traitlets.config import LoggingConfigurable
 
-from ..ingest import Sender
+from ..ingest import COLLECTOR, Sender
 from ..timeutil import isoformat, parse_time, utcnow
 
 NAMESPACE = uuid.UUID("6f1c1c3e-2b7a-4e8e-9d56-3c1f0a6e7b21")
@@ -157,7 +157,7 @@ class Collector(LoggingConfigurable):
         items = [(raw, sender) for raw, sender in items if raw["id"] not in self._sent]
         stored = 0
         if items:
-            stored = await self._run_db(app.ingestor.ingest_trusted, items)
+            stored = await self._run_db(app.ingestor.ingest_trusted, items, COLLECTOR)
             self._sent.update(raw["id"] for raw, _ in items)
         self.polls += 1
         self.log.debug("collector: poll %d stored %d event(s)", self.polls, stored)

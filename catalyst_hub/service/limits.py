@@ -1,34 +1,70 @@
-"""Per-sender rate limiting of ingest (a token bucket per member, in memory)."""
+"""Per-sender rate limiting of ingest (token buckets per member, in memory): events and bytes."""
 
 from __future__ import annotations
 
+import math
 import time
 
 from tornado import web
 
 
 class RateLimiter:
-    """Allow ``rate`` events a second per member with bursts up to ``burst``; 429 beyond.
+    """Allow ``rate`` events a second per member with bursts up to ``burst``, and ``byte_rate``
+    bytes of request body a second with bursts up to ``byte_burst``; 429 beyond either.
 
     A server extension's outbox sends at most a batch every few seconds, so honest clients
-    never meet the limit; it protects the database from a runaway or hostile token.
+    never meet the limits; they protect the database from a runaway or hostile token. Bytes
+    count as well as events: a few events padded to the largest body each cost the service
+    parsing and validation far beyond their number.
     """
 
-    def __init__(self, rate: float, burst: float) -> None:
+    def __init__(
+        self, rate: float, burst: float, byte_rate: float = 0.0, byte_burst: float = 0.0
+    ) -> None:
         self.rate = rate
         self.burst = burst
-        self._buckets: dict[str, tuple[float, float]] = {}
+        self.byte_rate = byte_rate
+        self.byte_burst = byte_burst
+        # key: (event tokens, byte tokens, time of the last refill)
+        self._buckets: dict[str, tuple[float, float, float]] = {}
 
-    def check(self, handler: web.RequestHandler, key: str, cost: int) -> None:
-        if self.rate <= 0:
+    def check(self, handler: web.RequestHandler, key: str, cost: int, size: int = 0) -> None:
+        """Spend ``cost`` events and ``size`` bytes of ``key``'s allowance, or raise 429 (and
+        spend nothing: a refused request costs nothing but the wait)."""
+        events_limited, bytes_limited = self.rate > 0, self.byte_rate > 0
+        if not events_limited and not bytes_limited:
             return
         now = time.monotonic()
-        tokens, last = self._buckets.get(key, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - last) * self.rate)
-        if cost > tokens:
-            wait = max(1, int((cost - tokens) / self.rate + 0.999))
-            self._buckets[key] = (tokens, now)
-            error = web.HTTPError(429, f"Too many events from this sender; retry in {wait} s.")
-            error.headers = {"Retry-After": str(wait)}  # written by APIHandler.write_error
-            raise error
-        self._buckets[key] = (tokens - cost, now)
+        tokens, byte_tokens, last = self._buckets.get(key, (self.burst, self.byte_burst, now))
+        elapsed = now - last
+        tokens = min(self.burst, tokens + elapsed * self.rate)
+        byte_tokens = min(self.byte_burst, byte_tokens + elapsed * self.byte_rate)
+        self._buckets[key] = (tokens, byte_tokens, now)
+        _ = handler._
+        if events_limited and cost > tokens:
+            wait = _wait(cost, tokens, self.rate, self.burst)
+            raise _too_many(
+                _("Too many events from this sender; retry in {wait} s.", wait=wait), wait
+            )
+        if bytes_limited and size > byte_tokens:
+            wait = _wait(size, byte_tokens, self.byte_rate, self.byte_burst)
+            raise _too_many(
+                _("Too many bytes from this sender; retry in {wait} s.", wait=wait), wait
+            )
+        self._buckets[key] = (
+            tokens - cost if events_limited else tokens,
+            byte_tokens - size if bytes_limited else byte_tokens,
+            now,
+        )
+
+
+def _wait(cost: float, tokens: float, rate: float, burst: float) -> int:
+    """Whole seconds until ``cost`` fits (a cost larger than the burst never fits: then the
+    time to refill the whole burst, after which a smaller request passes)."""
+    return max(1, math.ceil((min(cost, burst) - tokens) / rate))
+
+
+def _too_many(message: str, wait: int) -> web.HTTPError:
+    error = web.HTTPError(429, message)
+    error.headers = {"Retry-After": str(wait)}  # written by APIHandler.write_error
+    return error

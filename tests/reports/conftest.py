@@ -31,6 +31,7 @@ import pytest
 import catalyst_hub.store  # noqa: F401  (loads before ingest: projections and store import each other)
 from catalyst_hub.ingest import Ingestor, Sender
 from catalyst_hub.reports.common import Period
+from catalyst_hub.seed import sender_kind
 
 PERIOD = Period(date(2026, 3, 2), date(2026, 3, 15))
 NOW = datetime(2026, 3, 12, 11, 0)
@@ -66,9 +67,14 @@ def hub(catalyst_store, make_event) -> Hub:
     store.excluded_members = {ids["staff"]}
 
     def send(name: str, *events: tuple, community: str = "andes") -> None:
-        raws = [make_event(schema, payload, time=time) for schema, payload, time in events]
-        stored, results = ingestor.ingest(raws, Sender(ids[name], community))
-        assert stored, [r.to_json() for r in results]
+        # each event from the sender that may assert it (sessions: the collector)
+        by_kind: dict[str, list[dict]] = {}
+        for schema, payload, time in events:
+            raw = make_event(schema, payload, time=time)
+            by_kind.setdefault(sender_kind(schema, payload), []).append(raw)
+        for kind, raws in by_kind.items():
+            stored, results = ingestor.ingest(raws, Sender(ids[name], community, kind))
+            assert stored, [r.to_json() for r in results]
 
     def active(time):
         return ("activity", {"kind": "kernel", "count": 3, "seconds": 60}, time)

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, insert, select
 
 import catalyst_hub.store  # noqa: F401  (first: importing ingest first hits an import cycle)
-from catalyst_hub.ingest import Ingestor, Sender
+from catalyst_hub.ingest import COLLECTOR, Ingestor, Sender
 from catalyst_hub.store import privacy
 from catalyst_hub.store import tables as t
 from catalyst_hub.timeutil import utcnow
@@ -47,7 +47,8 @@ def consent(make_event, decision: str, time=None, version: str = "1"):
 
 
 def activity(make_event, time=None):
-    """Events touching every projection: a step, a day of activity, training, a session."""
+    """A member's events touching every projection they may send to: a step, a day of
+    activity, training (sessions come from the collector: ``session``)."""
     time = time or utcnow()
     return [
         make_event("action", {"action": "logged_in"}, time=time),
@@ -56,12 +57,17 @@ def activity(make_event, time=None):
             {"lesson": "hub-basics", "episode": "first-notebook", "exercise": "hello"},
             time=time,
         ),
-        make_event(
-            "server_started",
-            {"server_name": "", "started": time.isoformat() + "Z", "profile": "python-small"},
-            time=time,
-        ),
+        make_event("activity", {"kind": "kernel", "count": 2, "seconds": 60}, time=time),
     ]
+
+
+def session(ingestor, make_event, sender: Sender, time=None) -> int:
+    """A server session of ``sender``'s, as the collector records it."""
+    time = time or utcnow()
+    started = {"server_name": "", "started": time.isoformat() + "Z", "profile": "python-small"}
+    return ingestor.ingest_trusted(
+        [(make_event("server_started", started, time=time), sender)], COLLECTOR
+    )
 
 
 # -- consent on the ingest path ---------------------------------------------------------------
@@ -131,7 +137,8 @@ def test_the_collector_records_nothing_about_a_member_who_opted_out(
         [
             (make_event("server_started", started, time=now), ana),
             (make_event("server_started", started, time=now), bea),
-        ]
+        ],
+        COLLECTOR,
     )
     assert stored == 1
     assert count(catalyst_store, t.server_sessions, ana.member_id) == 0
@@ -148,12 +155,14 @@ def test_export_holds_everything_about_me_and_nothing_of_others(
     bea = sender_for(catalyst_store, "bea@example.org")
     mine = activity(make_event) + [consent(make_event, "given")]
     ingestor.ingest(mine, ana)
+    session(ingestor, make_event, ana)
     ingestor.ingest(activity(make_event), bea)
 
     data = privacy.export_member(catalyst_store, ana.member_id)
     json.dumps(data)  # JSON-ready
     assert [row["username"] for row in data["identity"]] == ["ana@example.org"]
-    assert sorted(e["id"] for e in data["events"]) == sorted(e["id"] for e in mine)
+    assert len(data["events"]) == len(mine) + 1  # and the session's
+    assert {e["id"] for e in mine} <= {e["id"] for e in data["events"]}
     assert data["consent"]["decision"] == "given" and data["consent"]["version"] == "1"
     tables = data["tables"]
     assert len(tables["members"]) == 1 and len(tables["daily_activity"]) == 1
@@ -173,6 +182,7 @@ def test_erasure_removes_identity_events_and_rows_and_logs_no_identity(
     ana = sender_for(store, "ana@example.org")
     bea = sender_for(store, "bea@example.org")
     ingestor.ingest(activity(make_event) + [consent(make_event, "given")], ana)
+    session(ingestor, make_event, ana)
     ingestor.ingest(activity(make_event), bea)
     # a lead read ana's progress earlier: the audit row names her by member id
     with store.begin() as conn:
@@ -186,12 +196,12 @@ def test_erasure_removes_identity_events_and_rows_and_logs_no_identity(
             )
         )
     before = member_rows(store, ana.member_id)
-    assert before["events"] == 4 and before["members"] == 1 and before["member_steps"] >= 2
+    assert before["events"] == 5 and before["members"] == 1 and before["member_steps"] >= 2
     others = member_rows(store, bea.member_id)
 
     erasure = privacy.erase_member(store, ana.member_id)
 
-    assert erasure.events == 4 and erasure.identities == 1
+    assert erasure.events == 5 and erasure.identities == 1
     assert erasure.rows["members"] == 1 and erasure.rows["daily_activity"] == 1
     assert set(member_rows(store, ana.member_id).values()) == {0}
     assert member_rows(store, bea.member_id) == others

@@ -2,12 +2,13 @@
 
 import random
 import uuid
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 
 from catalyst_hub.catalog import Catalog
-from catalyst_hub.ingest import Ingestor, Sender
+from catalyst_hub.ingest import COLLECTOR, LEAD, Ingestor, Sender
 from catalyst_hub.projections import Projector
 from catalyst_hub.store import Store
 from catalyst_hub.store import tables as t
@@ -29,8 +30,11 @@ def workload(n_members: int = 12, seed: int = 7) -> list[tuple[dict, Sender, int
         "notebook_saved",
     ]
     for m in range(n_members):
-        sender = Sender(member_id=f"member-{m:02d}", community=rng.choice(["andes", "sahel"]))
+        member = Sender(member_id=f"member-{m:02d}", community=rng.choice(["andes", "sahel"]))
+        # each kind of event from the sender that may assert it
+        collector, lead = replace(member, kind=COLLECTOR), replace(member, kind=LEAD)
         for _ in range(40):
+            sender = member
             when = START + timedelta(days=rng.randint(0, 30), minutes=rng.randint(0, 600))
             kind = rng.random()
             if kind < 0.3:
@@ -54,20 +58,21 @@ def workload(n_members: int = 12, seed: int = 7) -> list[tuple[dict, Sender, int
                     },
                 )
             elif kind < 0.8:
+                signed_off = rng.random() < 0.5
                 raw = (
                     "episode_completed",
-                    {
-                        "lesson": "sharing",
-                        "episode": "publish",
-                        "source": rng.choice(["self", "lead"]),
-                    },
+                    {"lesson": "sharing", "episode": "publish", "source": "self"},
                 )
+                if signed_off:
+                    raw[1].update(source="lead", signed_off_by="member-00")
+                    sender = lead
             elif kind < 0.85:
                 raw = (
                     "consent",
                     {"decision": rng.choice(["given", "withdrawn"]), "notice_version": "1"},
                 )
             elif kind < 0.93:
+                sender = collector
                 started = when.isoformat() + "Z"
                 raw = (
                     "server_started",

@@ -15,6 +15,7 @@ from sqlalchemy import delete, func, select
 
 from catalyst_hub.demo import demo_events
 from catalyst_hub.ingest import Ingestor, Sender
+from catalyst_hub.seed import sender_kind
 from catalyst_hub.store import privacy
 from catalyst_hub.store import tables as t
 from catalyst_hub.timeutil import isoformat, utcnow
@@ -54,8 +55,11 @@ def test_rebuild_after_a_purge_keeps_the_projections(catalyst_store, make_event)
     # a month of demo life for researchers at every stage (sessions, steps, training, consent)
     items = []
     for i, name in enumerate(["ana@example.org", "kofi@example.org", "lucia@example.org"]):
-        sender = Sender(store.member_id(name), "andes")
-        items += [(e, sender) for e in demo_events(name, 8 - 2 * i, rng, now)]
+        member_id = store.member_id(name)
+        items += [
+            (e, Sender(member_id, "andes", sender_kind(e["schema"], e["payload"])))
+            for e in demo_events(name, 8 - 2 * i, rng, now)
+        ]
     # and rows that straddle the horizon
     bea = Sender(store.member_id("bea@example.org"), "sahel")
     before, after = horizon - timedelta(hours=1), horizon + timedelta(hours=1)
@@ -96,7 +100,10 @@ def test_rebuild_after_a_purge_keeps_the_projections(catalyst_store, make_event)
         ),
         envelope("consent", {"decision": "given", "notice_version": "1"}, before, make_event),
     ]
-    items += [(e, bea) for e in straddling]
+    items += [
+        (e, Sender(bea.member_id, bea.community, sender_kind(e["schema"], e["payload"])))
+        for e in straddling
+    ]
     ingestor.ingest_trusted(items)
     assert store.rebuild() > 0
     live = projections(store)
