@@ -9,6 +9,7 @@ from traitlets.config import Application
 from . import __version__
 from .catalog import Catalog
 from .catalyst_app import CatalystApp
+from .identity import load_or_create_secret
 from .projections import Projector
 from .store import make_engine, upgrade
 
@@ -19,7 +20,7 @@ class DbUpgradeApp(CatalystApp):
 
     def start(self) -> None:
         self.engine = make_engine(self.db_url)
-        upgrade(self.engine)
+        upgrade(self.engine, secrets={self.hub_name: load_or_create_secret(self.secret_file)})
         # what a migration cannot compute without the hub's catalog (the service does it too
         # when it starts, for its own hub)
         self.ensure_activation(Projector(Catalog.load(self.catalog_files)))

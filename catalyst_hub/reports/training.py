@@ -197,12 +197,10 @@ def sign_off(
         "time": utcnow().isoformat() + "Z",
         "payload": {"lesson": lesson, "episode": episode, "source": "lead", "signed_off_by": lead},
     }
-    return (
-        Ingestor(store).ingest_trusted(
-            [(raw, Sender(member_id=learner, community=cohort.community))]
-        )
-        == 1
+    stored, _ = Ingestor(store).ingest_trusted(
+        [(raw, Sender(member_id=learner, community=cohort.community))]
     )
+    return bool(stored)
 
 
 @dataclass

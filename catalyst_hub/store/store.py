@@ -40,6 +40,10 @@ class Store:
         self._known_members: dict[str, str] = {}
         #: member ids of staff and service accounts that reports leave out
         self.excluded_members: set[str] = set()
+        #: how recording starts and the notice in force (``c.CatalystService.consent_mode``,
+        #: ``consent_notice_version``): what the ingest path stores before a decision
+        self.consent_mode = "opt-in"
+        self.notice_version = "1"
 
     @contextmanager
     def begin(self):
@@ -63,12 +67,17 @@ class Store:
         return self._known_members.get(username)
 
     def member_id(self, username: str) -> str:
-        """The member id of ``username``, recording the identity on first sight."""
+        """The member id of ``username``, recording the identity on first sight, unless the
+        member erased their data and has not decided on the notice since (then nothing is
+        written, and the next call looks again)."""
         known = self._known_members.get(username)
         if known:
             return known
         mid = self.pseudonym(username)
+        e = t.member_erasures.c
         with self.begin() as conn:
+            if conn.execute(select(e.erased).where(e.hub == self.hub, e.member_id == mid)).first():
+                return mid
             upsert(
                 conn,
                 t.identities,
