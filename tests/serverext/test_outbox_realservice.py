@@ -37,6 +37,9 @@ def realhub(tmp_path_factory):
         raise
     hub.api("post", "users", json={"usernames": [USER]})
     hub.user_token = hub.token(USER)
+    # USER accepted the notice (the service's default is opt-in), as the me page records it
+    r = hub.service_post("me/consent", hub.user_token, data={"decision": "given"})
+    assert r.status_code in (200, 303), r.text
     yield hub
     hub.stop()
 
