@@ -213,12 +213,13 @@ class CatalystTestHub:
 
     def decide(self, name: str, decision: str, groups: list[str] = ()) -> None:
         """Record ``name``'s decision on the current notice, as ``POST me/consent`` does."""
+        from catalyst_hub.reports.progress import member_progress
         from catalyst_hub.service.api import record_own_event
-        from catalyst_hub.store.privacy import consent_of
 
         service = self.service
         actor = service.actor_for({"name": name, "groups": list(groups)})
-        if consent_of(service.store, actor.member_id) == decision:
+        known = member_progress(service.store, actor.member_id, actor.community, "en")["consent"]
+        if known == {"decision": decision, "version": service.consent_notice_version}:
             return  # another token of the same user
         record_own_event(
             service,

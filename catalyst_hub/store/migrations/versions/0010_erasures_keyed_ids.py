@@ -12,7 +12,7 @@ hub's secret: ``catalyst-hub db upgrade --config=...`` passes its hub's (Alembic
 ``secrets``, {hub: secret}); a hub whose old-style ids are found without its secret stops
 the migration, with the command to run. Each secret is checked against the hub's identities.
 
-Revision ID: 0010_erasures_keyed_collector_ids
+Revision ID: 0010_erasures_keyed_ids
 Revises: 0009_step_member_community
 Create Date: 2026-12-03 11:00:00
 """
@@ -24,7 +24,7 @@ from alembic import context, op
 
 from catalyst_hub.identity import keyed_uuid, member_id
 
-revision = "0010_erasures_keyed_collector_ids"
+revision = "0010_erasures_keyed_ids"
 down_revision = "0009_step_member_community"
 branch_labels = None
 depends_on = None
