@@ -108,14 +108,10 @@ def _new_ids(conn, hub: str, username: str, member: str) -> dict[str, list[str]]
 
 
 def upgrade() -> None:
-    op.create_table(
-        "member_erasures",
-        sa.Column("hub", sa.String(64), primary_key=True),
-        sa.Column("member_id", sa.String(64), primary_key=True),
-        sa.Column("erased", sa.DateTime, nullable=False),
-    )
     secrets: dict[str, bytes] = context.config.attributes.get("secrets") or {}
     conn = op.get_bind()
+    # every check before any write (SQLite runs DDL outside the migration's transaction)
+    plan: list[tuple[str, str, str, str]] = []
     for ident in conn.execute(sa.select(identities)).all():
         hub, username, member = ident.hub, ident.username, ident.member_id
         found = _new_ids(conn, hub, username, member)
@@ -132,12 +128,22 @@ def upgrade() -> None:
                 f"the secret given for hub {hub!r} is not the one its member ids were made "
                 "with: run `catalyst-hub db upgrade` with that hub's secret_file"
             )
-        for old, parts in found.items():
-            conn.execute(
-                sa.update(events)
-                .where(events.c.hub == hub, events.c.member_id == member, events.c.id == old)
-                .values(id=keyed_uuid(secret, hub, member, *parts))
-            )
+        plan += [
+            (hub, member, old, keyed_uuid(secret, hub, member, *parts))
+            for old, parts in found.items()
+        ]
+    op.create_table(
+        "member_erasures",
+        sa.Column("hub", sa.String(64), primary_key=True),
+        sa.Column("member_id", sa.String(64), primary_key=True),
+        sa.Column("erased", sa.DateTime, nullable=False),
+    )
+    for hub, member, old, new in plan:
+        conn.execute(
+            sa.update(events)
+            .where(events.c.hub == hub, events.c.member_id == member, events.c.id == old)
+            .values(id=new)
+        )
 
 
 def downgrade() -> None:
