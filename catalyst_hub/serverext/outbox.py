@@ -345,6 +345,7 @@ class Outbox(LoggingConfigurable):
         self._last_probe = 0.0
         self.delivered = 0
         self.deferred = 0
+        self.discarded = 0
         #: asks the service for the member's decision and reports it to ``decision_known``
         #: (the extension sets it); called while events are held, every decision_check_seconds
         self.decision_probe: Callable[[], Awaitable[Any]] | None = None
@@ -395,8 +396,18 @@ class Outbox(LoggingConfigurable):
             future.add_done_callback(self._kick_if_released)
             return future
         if decision == "withdrawn":
-            return self._executor_call(self.store.drop_held)
+            future = self._executor_call(self.store.drop_held)
+            future.add_done_callback(self._count_discarded)
+            return future
         return None
+
+    def _count_discarded(self, future: asyncio.Future[int]) -> None:
+        if not future.cancelled() and future.exception() is None and future.result():
+            self.discarded += future.result()
+            self.log.info(
+                "catalyst_hub: the member opted out: deleted %d event(s) kept for their decision",
+                future.result(),
+            )
 
     def _kick_if_released(self, future: asyncio.Future[int]) -> None:
         if not future.cancelled() and future.exception() is None and future.result():
