@@ -221,6 +221,12 @@ class RealHub:
         r.raise_for_status()
         return r.json()["token"]
 
+    def decide(self, username: str, decision: str = "given") -> None:
+        """``username`` answers the service's recording notice (as on its ``me`` page): the
+        service's default is opt-in, which stores little of an undecided member's."""
+        r = self.service_post("me/consent", self.token(username), data={"decision": decision})
+        r.raise_for_status()
+
     def start_server(self, username: str, timeout: float = 60) -> str:
         """Start ``username``'s server and wait until it is ready; returns its URL."""
         r = self.api("post", f"users/{username}/server")
