@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from catalyst_hub.catalog import Catalog
 from catalyst_hub.store import DatabaseNeedsUpgrade, check_current, make_engine, upgrade
-from catalyst_hub.store.engine import alembic_config
+from catalyst_hub.store.engine import alembic_config, current_revision
 from catalyst_hub.store.tables import metadata
 
 
@@ -289,14 +289,14 @@ def _old_id(*parts: str) -> str:
     return str(uuid.uuid5(OLD_NAMESPACE, "/".join(parts)))
 
 
-def _old_collector_rows(hub: str, username: str):
+def _old_collector_rows(hub: str, username: str, secret: bytes = SECRET):
     """What the collector stored at 0009 for one member with a server: ids, rows, the hub's
     user model that produced them."""
     from catalyst_hub.identity import member_id
     from catalyst_hub.store import tables as t
     from catalyst_hub.timeutil import isoformat, parse_time
 
-    member = member_id(SECRET, hub, username)
+    member = member_id(secret, hub, username)
     started = isoformat(parse_time("2026-11-30T09:00:00.250000Z"))
     last = parse_time("2026-11-30T10:30:00Z")
     now = datetime(2026, 11, 30, 12, 0)
@@ -346,10 +346,11 @@ def _old_collector_rows(hub: str, username: str):
     return member, user, with_tables
 
 
-def _at_0009_with_old_ids(url: str, hub: str, username: str):
+def _at_0009_with_old_ids(url: str, hub: str, username: str, secret: bytes = SECRET):
     engine = make_engine(url)
-    upgrade(engine, "0009_step_member_community")
-    member, user, with_tables = _old_collector_rows(hub, username)
+    if current_revision(engine) is None:
+        upgrade(engine, "0009_step_member_community")
+    member, user, with_tables = _old_collector_rows(hub, username, secret)
     with engine.begin() as conn:
         for table, rows in with_tables:
             conn.execute(insert(table), rows)
@@ -408,12 +409,17 @@ def check_current_fails(engine) -> bool:
     return False
 
 
-def test_cli_upgrade_rekeys_with_the_configured_secret(tmp_path):
+def test_cli_upgrade_rekeys_every_hub_with_its_secret(tmp_path):
+    """Two hubs share the database, each with its own secret: one run with this hub's config
+    and the other's secret file re-keys both."""
     from catalyst_hub.store import tables as t
 
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    other = b"sahel-secret-" + b"2" * 32
     engine, _, _ = _at_0009_with_old_ids(url, "andes", "ana@example.org")
-    (tmp_path / "secret").write_text(SECRET.decode())
+    _at_0009_with_old_ids(url, "sahel", "kofi@example.org", other)[0].dispose()
+    (tmp_path / "andes-secret").write_text(SECRET.decode())
+    (tmp_path / "sahel-secret").write_text(other.decode())
     run = subprocess.run(
         [
             sys.executable,
@@ -423,7 +429,8 @@ def test_cli_upgrade_rekeys_with_the_configured_secret(tmp_path):
             "upgrade",
             f"--db-url={url}",
             "--CatalystApp.hub_name=andes",
-            f"--CatalystApp.secret_file={tmp_path / 'secret'}",
+            f"--CatalystApp.secret_file={tmp_path / 'andes-secret'}",
+            f"--DbUpgradeApp.other_hub_secret_files=sahel={tmp_path / 'sahel-secret'}",
         ],
         capture_output=True,
         text=True,
@@ -432,6 +439,8 @@ def test_cli_upgrade_rekeys_with_the_configured_secret(tmp_path):
     assert run.returncode == 0, run.stderr
     check_current(engine)
     with engine.connect() as conn:
-        ids = list(conn.execute(select(t.events.c.id)).scalars())
-    assert ids and not any(i == _old_id("andes", "ana@example.org", "logged_in") for i in ids)
+        ids = set(conn.execute(select(t.events.c.id)).scalars())
+    old = {_old_id("andes", "ana@example.org", "logged_in")}
+    old.add(_old_id("sahel", "kofi@example.org", "logged_in"))
+    assert len(ids) == 8 and not (ids & old)
     engine.dispose()
