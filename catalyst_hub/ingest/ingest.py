@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -259,26 +259,27 @@ class Ingestor:
         decision in force of each member: the latest by event time of the projected one and
         this batch's consent events (as the projector will merge them).
 
-        - a member's consent events are always stored; one lifts an erasure tombstone (a
-          fresh decision starts a new record);
-        - erased (no decision since) or opted out: nothing else (dropped);
+        - a member's consent events are always stored; an acceptance lifts an erasure
+          tombstone (accepting the notice again starts a new record);
+        - erased (not accepted since) or opted out: nothing else (dropped);
         - accepted the current notice, or not decided in "opt-out" mode: everything;
         - otherwise (opt-in, not decided on the current notice): essential events only, the
           others deferred.
         """
         states = recording_states(self.store, {e.member_id for e in events}, conn)
-        erased = {member for member, state in states.items() if state.erased is not None}
-        decided: set[str] = set()
         for e in events:
             if e.schema == "consent":
-                decided.add(e.member_id)
-                known = states.get(e.member_id)
-                if known is None or known.erased or known.time is None or e.time >= known.time:
-                    states[e.member_id] = RecordingState(
-                        e.payload["decision"], e.payload["notice_version"], e.time
+                known = states.get(e.member_id) or RecordingState()
+                if known.time is None or e.time >= known.time:
+                    decision, version = e.payload["decision"], e.payload["notice_version"]
+                    states[e.member_id] = replace(
+                        known, decision=decision, version=version, time=e.time
                     )
-        if decided & erased:
-            lift_erasures(self.store, decided & erased, conn)
+        lifted = [m for m, s in states.items() if s.erased is not None and s.decision == GIVEN]
+        if lifted:
+            lift_erasures(self.store, lifted, conn)
+            for member in lifted:
+                states[member] = replace(states[member], erased=None)
         verdicts = {member: self._verdict(state) for member, state in states.items()}
         kept: list[StoredEvent] = []
         held: dict[str, str] = {}

@@ -126,8 +126,8 @@ def record_own_event(app, actor: Actor, schema: str, payload: dict[str, Any]) ->
 
 
 def ensure_identity(app, actor: Actor) -> None:
-    """After a decision on the notice: the identity row of a member who erased their data
-    and came back (not written while the erasure stood)."""
+    """After a decision on the notice: the identity row of a member who erased their data,
+    came back and accepted it again (not written while the erasure stands)."""
     if app.store.known_member_id(actor.username) is None:
         app.store.member_id(actor.username)
 
@@ -137,6 +137,8 @@ def erase_own_data(app, actor: Actor, stop_recording: bool) -> tuple[Erasure, bo
 
     Erasing removes the consent events too, so an opt-out is recorded again afterwards when the
     member had opted out (erasure must not silently turn recording back on) or asks for it.
+    Either way the erasure's tombstone stands until the member accepts the notice again: until
+    then nothing else is recorded, not even their identity.
     """
     keep_out = stop_recording or consent_of(app.store, actor.member_id) == WITHDRAWN
     erasure = erase_member(app.store, actor.member_id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -94,7 +94,7 @@ class RecordingState:
     decision: str | None = None
     version: str | None = None
     time: datetime | None = None
-    #: when the member erased their data, if no decision on the notice came since
+    #: when the member erased their data, if they have not accepted the notice since
     erased: datetime | None = None
 
 
@@ -112,23 +112,19 @@ def recording_states(
         for row in conn.execute(_CONSENTS, params)
     }
     for row in conn.execute(_ERASED, params):
-        states[row.member_id] = RecordingState(erased=row.erased)
+        # a decision recorded since the erasure (an opt-out) stands beside the tombstone
+        states[row.member_id] = replace(
+            states.get(row.member_id) or RecordingState(), erased=row.erased
+        )
     return states
 
 
 def lift_erasures(store: Store, member_ids: Iterable[str], conn: Connection) -> None:
-    """A fresh decision on the notice: the erased members of ``member_ids`` start a new record."""
+    """They accepted the notice again: the erased members of ``member_ids`` start a new record."""
     ids = sorted(set(member_ids))
     if ids:
         e = t.member_erasures.c
         conn.execute(delete(t.member_erasures).where(e.hub == store.hub, e.member_id.in_(ids)))
-
-
-def is_erased(store: Store, member_id: str, conn: Connection) -> bool:
-    """Whether ``member_id`` erased their data and has not decided on the notice since."""
-    e = t.member_erasures.c
-    query = select(e.erased).where(e.hub == store.hub, e.member_id == member_id)
-    return conn.execute(query).first() is not None
 
 
 _ERASED = select(t.member_erasures.c.member_id, t.member_erasures.c.erased).where(
@@ -287,7 +283,7 @@ def erase_member(store: Store, member_id: str) -> Erasure:
             .values(subject=None)
         )
         rows.update(_erase_from_others(conn, store.hub, member_id))
-        # the tombstone, with the deletion: until the member decides on the notice again, no
+        # the tombstone, with the deletion: until the member accepts the notice again, no
         # writer (collector, ingest, pages) records them, nor their identity
         upsert(
             conn,

@@ -68,7 +68,7 @@ class Store:
 
     def member_id(self, username: str) -> str:
         """The member id of ``username``, recording the identity on first sight, unless the
-        member erased their data and has not decided on the notice since (then nothing is
+        member erased their data and has not accepted the notice since (then nothing is
         written, and the next call looks again)."""
         known = self._known_members.get(username)
         if known:

@@ -218,7 +218,7 @@ retention_horizons = Table(
     Column("updated", DateTime, nullable=False),
 )
 
-# Erasure tombstones: a member who erased their data, until they decide on the notice again.
+# Erasure tombstones: a member who erased their data, until they accept the notice again.
 # Every writer (collector, ingest, pages, the identity table) consults it first, so an erased
 # person is not recorded again by someone else's poll or a late delivery. Keyed by member id
 # only, never a username; erasure writes the row in the transaction that deletes the rest.
