@@ -304,7 +304,7 @@ def erase_member(store: Store, member_id: str) -> Erasure:
                 detail=json.dumps(erasure.to_json(), sort_keys=True),
             )
         )
-    # the next sight of the username must record the identity row again
+    # the next sight of the username must see the tombstone, not a cached identity
     store.forget_member(member_id)
     return erasure
 

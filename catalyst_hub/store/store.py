@@ -165,7 +165,8 @@ class Store:
 
     def forget_member(self, member_id: str) -> None:
         """Drop a member from the identity cache (after erasing them), so the next sight of
-        their username records the identity row again."""
+        their username looks at the database again (where the erasure's tombstone keeps the
+        identity unrecorded until they accept the notice again)."""
         self._known_members = {u: m for u, m in self._known_members.items() if m != member_id}
 
 
