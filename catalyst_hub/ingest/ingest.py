@@ -275,7 +275,13 @@ class Ingestor:
                     states[e.member_id] = replace(
                         known, decision=decision, version=version, time=e.time
                     )
-        lifted = [m for m, s in states.items() if s.erased is not None and s.decision == GIVEN]
+        # an acceptance made after the erasure: a late delivery of an older one is not a
+        # decision to start again
+        lifted = [
+            member
+            for member, s in states.items()
+            if s.erased is not None and s.decision == GIVEN and s.time >= s.erased
+        ]
         if lifted:
             lift_erasures(self.store, lifted, conn)
             for member in lifted:

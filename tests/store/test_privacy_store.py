@@ -293,3 +293,26 @@ def test_another_members_event_of_the_same_id_is_no_redelivery(
     ok, results = ingestor.ingest([event], ana)
     assert ok and [r.status for r in results] == ["dropped"]
     assert count(catalyst_store, t.events, ana.member_id) == 1  # the opt-out only
+
+
+def test_only_an_acceptance_after_the_erasure_starts_a_new_record(
+    catalyst_store, ingestor, make_event
+):
+    """An acceptance sent before the erasure and delivered after it (a server's outbox)
+    does not lift the tombstone; an opt-out does not either; accepting again does."""
+    catalyst_store.consent_mode = "opt-in"
+    ana = sender_for(catalyst_store, "ana@example.org")
+    early = consent(make_event, "given", time=utcnow() - timedelta(minutes=5))
+    ok, _ = ingestor.ingest(activity(make_event), ana)
+    privacy.erase_member(catalyst_store, ana.member_id)
+
+    for late in ([early], [consent(make_event, "withdrawn")]):
+        ok, results = ingestor.ingest([*late, *activity(make_event)], ana)
+        assert ok and [r.status for r in results[1:]] == ["dropped"] * 3
+    assert catalyst_store.member_id("ana@example.org") == ana.member_id
+    assert count(catalyst_store, t.identities) == 0
+
+    ok, results = ingestor.ingest([consent(make_event, "given"), *activity(make_event)], ana)
+    assert [r.status for r in results] == ["stored"] * 4
+    assert catalyst_store.member_id("ana@example.org") == ana.member_id
+    assert count(catalyst_store, t.identities) == 1
