@@ -261,7 +261,8 @@ class Ingestor:
 
         - a member's consent events are always stored; an acceptance lifts an erasure
           tombstone (accepting the notice again starts a new record);
-        - erased (not accepted since) or opted out: nothing else (dropped);
+        - erased (not accepted since) or opted out: nothing else (dropped); and nothing dated
+          before the member's erasure, ever (a late delivery from a server's outbox);
         - accepted the current notice, or not decided in "opt-out" mode: everything;
         - otherwise (opt-in, not decided on the current notice): essential events only, the
           others deferred.
@@ -270,6 +271,8 @@ class Ingestor:
         for e in events:
             if e.schema == "consent":
                 known = states.get(e.member_id) or RecordingState()
+                if known.horizon is not None and e.time < known.horizon:
+                    continue  # from before the erasure: dropped below
                 if known.time is None or e.time >= known.time:
                     decision, version = e.payload["decision"], e.payload["notice_version"]
                     states[e.member_id] = replace(
@@ -283,13 +286,17 @@ class Ingestor:
             if s.erased is not None and s.decision == GIVEN and s.time >= s.erased
         ]
         if lifted:
-            lift_erasures(self.store, lifted, conn)
+            lift_erasures(self.store, lifted, utcnow(), conn)
             for member in lifted:
                 states[member] = replace(states[member], erased=None)
         verdicts = {member: self._verdict(state) for member, state in states.items()}
         kept: list[StoredEvent] = []
         held: dict[str, str] = {}
         for e in events:
+            state = states.get(e.member_id)
+            if state is not None and state.horizon is not None and e.time < state.horizon:
+                held[e.id] = "dropped"
+                continue
             verdict = verdicts.get(e.member_id) or self._verdict(RecordingState())
             if (
                 e.schema == "consent"

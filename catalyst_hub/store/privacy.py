@@ -96,6 +96,8 @@ class RecordingState:
     time: datetime | None = None
     #: when the member erased their data, if they have not accepted the notice since
     erased: datetime | None = None
+    #: when the member last erased their data: nothing dated before it is stored again
+    horizon: datetime | None = None
 
 
 def recording_states(
@@ -114,20 +116,31 @@ def recording_states(
     for row in conn.execute(_ERASED, params):
         # a decision recorded since the erasure (an opt-out) stands beside the tombstone
         states[row.member_id] = replace(
-            states.get(row.member_id) or RecordingState(), erased=row.erased
+            states.get(row.member_id) or RecordingState(),
+            erased=row.erased if row.accepted is None else None,
+            horizon=row.erased,
         )
     return states
 
 
-def lift_erasures(store: Store, member_ids: Iterable[str], conn: Connection) -> None:
-    """They accepted the notice again: the erased members of ``member_ids`` start a new record."""
+def lift_erasures(
+    store: Store, member_ids: Iterable[str], accepted: datetime, conn: Connection
+) -> None:
+    """They accepted the notice again: the erased members of ``member_ids`` start a new
+    record (the erasure's time stays: what is older is never stored again)."""
     ids = sorted(set(member_ids))
     if ids:
         e = t.member_erasures.c
-        conn.execute(delete(t.member_erasures).where(e.hub == store.hub, e.member_id.in_(ids)))
+        conn.execute(
+            update(t.member_erasures)
+            .where(e.hub == store.hub, e.member_id.in_(ids))
+            .values(accepted=accepted)
+        )
 
 
-_ERASED = select(t.member_erasures.c.member_id, t.member_erasures.c.erased).where(
+_ERASED = select(
+    t.member_erasures.c.member_id, t.member_erasures.c.erased, t.member_erasures.c.accepted
+).where(
     t.member_erasures.c.hub == bindparam("hub"),
     t.member_erasures.c.member_id.in_(bindparam("ids", expanding=True)),
 )
@@ -288,9 +301,9 @@ def erase_member(store: Store, member_id: str) -> Erasure:
         upsert(
             conn,
             t.member_erasures,
-            [{"hub": store.hub, "member_id": member_id, "erased": now}],
+            [{"hub": store.hub, "member_id": member_id, "erased": now, "accepted": None}],
             ["hub", "member_id"],
-            lambda new: {"erased": new.erased},
+            lambda new: {"erased": new.erased, "accepted": None},
         )
         erasure = Erasure(receipt=receipt, events=events, identities=identities, rows=rows)
         conn.execute(

@@ -76,7 +76,10 @@ class Store:
         mid = self.pseudonym(username)
         e = t.member_erasures.c
         with self.begin() as conn:
-            if conn.execute(select(e.erased).where(e.hub == self.hub, e.member_id == mid)).first():
+            erased = select(e.erased).where(
+                e.hub == self.hub, e.member_id == mid, e.accepted.is_(None)
+            )
+            if conn.execute(erased).first():
                 return mid
             upsert(
                 conn,

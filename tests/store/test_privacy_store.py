@@ -316,3 +316,8 @@ def test_only_an_acceptance_after_the_erasure_starts_a_new_record(
     assert [r.status for r in results] == ["stored"] * 4
     assert catalyst_store.member_id("ana@example.org") == ana.member_id
     assert count(catalyst_store, t.identities) == 1
+    # the new record is new: what a server made before the erasure is never stored again
+    before = activity(make_event, utcnow() - timedelta(minutes=5))
+    ok, results = ingestor.ingest([early, *before], ana)
+    assert ok and [r.status for r in results] == ["dropped"] * 4
+    assert privacy.consent_of(catalyst_store, ana.member_id) == "given"

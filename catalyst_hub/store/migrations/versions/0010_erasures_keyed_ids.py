@@ -1,7 +1,7 @@
 """erasure tombstones, and the collector's event ids keyed with the deployment's secret
 
-``member_erasures`` remembers, by member id, who erased their data until they decide on the
-notice again, so no writer records them meanwhile.
+``member_erasures`` remembers, by member id, who erased their data and when: no writer
+records them until they accept the notice again, nor anything dated before the erasure.
 
 The collector made its event ids as uuid5 of hub and username (with a namespace in the
 source): with a copy of the events and a list of candidate emails anyone could name every
@@ -137,6 +137,7 @@ def upgrade() -> None:
         sa.Column("hub", sa.String(64), primary_key=True),
         sa.Column("member_id", sa.String(64), primary_key=True),
         sa.Column("erased", sa.DateTime, nullable=False),
+        sa.Column("accepted", sa.DateTime),
     )
     for hub, member, old, new in plan:
         conn.execute(
