@@ -121,20 +121,20 @@ class CatalystApp(Application):
     def init_store(self, check: bool = True) -> Store:
         make_private_dir(self.data_dir)
         self.engine = make_engine(self.db_url)
+        secret = load_or_create_secret(self.secret_file)
         if check and current_revision(self.engine) is None:
             # a new, empty database: create the tables, as JupyterHub does with its own
             self.log.info(
                 "creating catalyst_hub tables in %s",
                 self.engine.url.render_as_string(hide_password=True),
             )
-            upgrade(self.engine)
+            upgrade(self.engine, secrets={self.hub_name: secret})
         if check:
             try:
                 check_current(self.engine)
             except DatabaseNeedsUpgrade as e:
                 self.log.critical("%s", e)
                 self.exit(1)
-        secret = load_or_create_secret(self.secret_file)
         self.store = Store(self.engine, self.hub_name, secret, Catalog.load(self.catalog_files))
         self.store.excluded_members = {self.store.member_id(u) for u in self.excluded_users}
         if check:

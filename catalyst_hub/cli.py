@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
-from traitlets import Bool, Unicode
+from traitlets import Bool, Dict, Unicode
 from traitlets.config import Application
 
 from . import __version__
 from .catalog import Catalog
 from .catalyst_app import CatalystApp
+from .identity import load_or_create_secret
 from .projections import Projector
 from .store import make_engine, upgrade
 
@@ -18,9 +20,23 @@ class DbUpgradeApp(CatalystApp):
     name = "catalyst-hub db upgrade"
     description = "Create or migrate catalyst_hub's tables to this version (Alembic)."
 
+    other_hub_secret_files = Dict(
+        value_trait=Unicode(),
+        config=True,
+        help="""{hub name: secret file} of the other hubs sharing this database, for
+        migrations that re-key rows with each hub's secret (this hub's is secret_file).""",
+    )
+
     def start(self) -> None:
         self.engine = make_engine(self.db_url)
-        upgrade(self.engine)
+        secrets = {}
+        for hub, path in self.other_hub_secret_files.items():
+            if not Path(path).is_file():  # another hub's: never made up here
+                self.log.critical("no secret file %s (of hub %s)", path, hub)
+                self.exit(1)
+            secrets[hub] = load_or_create_secret(path)
+        secrets[self.hub_name] = load_or_create_secret(self.secret_file)
+        upgrade(self.engine, secrets=secrets)
         # what a migration cannot compute without the hub's catalog (the service does it too
         # when it starts, for its own hub)
         self.ensure_activation(Projector(Catalog.load(self.catalog_files)))

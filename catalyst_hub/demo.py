@@ -231,9 +231,11 @@ class DemoApp(CatalystApp):
                     (e, Sender(member_id, community, sender_kind(e["schema"], e["payload"])))
                     for e in demo_events(name, PROGRESS[i % len(PROGRESS)], rng, now)
                 ]
-        stored = ingestor.ingest_trusted(items)
+        stored, _ = ingestor.ingest_trusted(items)
         self.log.info(
-            "demo data: %d events for %d researchers", stored, sum(map(len, COMMUNITIES.values()))
+            "demo data: %d events for %d researchers",
+            len(stored),
+            sum(map(len, COMMUNITIES.values())),
         )
         self.engine.dispose()
 

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,22 @@ def member_id(secret: bytes, hub: str, username: str) -> str:
     """32 hex characters (128 bits) of HMAC-SHA256 over hub and username."""
     message = hub.encode("utf-8") + b"\x00" + username.encode("utf-8")
     return hmac.new(secret, message, hashlib.sha256).hexdigest()[:32]
+
+
+def keyed_uuid(secret: bytes, *parts: str) -> str:
+    """A deterministic UUID of ``parts`` keyed with the deployment's secret (HMAC-SHA256).
+
+    For ids derived from what they describe (the collector's events), so a re-poll gives the
+    same id, while nobody without the secret can test a guessed username against them.
+    """
+    message = b"\x00".join(part.encode("utf-8") for part in ("catalyst-id", *parts))
+    digest = hmac.new(secret, message, hashlib.sha256).digest()
+    # RFC 9562 version 8 (custom; uuid.UUID takes version=8 from Python 3.14 only), so it
+    # never reads as a uuid5 of a published namespace
+    raw = bytearray(digest[:16])
+    raw[6] = (raw[6] & 0x0F) | 0x80
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    return str(uuid.UUID(bytes=bytes(raw)))
 
 
 def load_or_create_secret(path: str | Path) -> bytes:

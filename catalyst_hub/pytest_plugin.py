@@ -157,12 +157,17 @@ def catalyst_hub_name() -> str:
 
 @pytest.fixture
 def catalyst_store(catalyst_db_url, catalyst_hub_name):
-    """A Store on a migrated database with the packaged catalog, for this test's hub."""
+    """A Store on a migrated database with the packaged catalog, for this test's hub.
+
+    Its ``consent_mode`` is "opt-out" (members record until they object), so tests of
+    projections and reports need no consent events; tests of the consent rules set
+    ``store.consent_mode = "opt-in"``, the service's default (``catalyst_service`` keeps it)."""
     from catalyst_hub.catalog import Catalog
     from catalyst_hub.store import Store, make_engine
 
     engine = make_engine(catalyst_db_url)
     store = Store(engine, catalyst_hub_name, b"test-secret-" + b"0" * 32, Catalog.load())
+    store.consent_mode = "opt-out"
     yield store
     engine.dispose()
 
@@ -243,10 +248,34 @@ class CatalystTestHub:
         roles: list[str] = (),
         admin: bool = False,
         scopes=None,
+        consent: str | None = "given",
     ) -> str:
+        """An API token of the user ``name``; with ``consent`` ("given" or "withdrawn") the
+        user has answered the service's current notice so, through the service's own path
+        (as the ``me`` page records it); ``consent=None`` leaves them undecided."""
         user = self.user(name, groups=groups, roles=roles, admin=admin)
         kwargs = {"scopes": scopes} if scopes is not None else {}
-        return user.new_api_token(**kwargs)
+        token = user.new_api_token(**kwargs)
+        if consent is not None:
+            self.decide(name, consent, groups)
+        return token
+
+    def decide(self, name: str, decision: str, groups: list[str] = ()) -> None:
+        """Record ``name``'s decision on the current notice, as ``POST me/consent`` does."""
+        from catalyst_hub.reports.progress import member_progress
+        from catalyst_hub.service.api import record_own_event
+
+        service = self.service
+        actor = service.actor_for({"name": name, "groups": list(groups)})
+        known = member_progress(service.store, actor.member_id, actor.community, "en")["consent"]
+        if known == {"decision": decision, "version": service.consent_notice_version}:
+            return  # another token of the same user
+        record_own_event(
+            service,
+            actor,
+            "consent",
+            {"decision": decision, "notice_version": service.consent_notice_version},
+        )
 
     async def request(self, method: str, path: str, token: str | None = None, **kwargs):
         from jupyterhub.tests.utils import async_requests

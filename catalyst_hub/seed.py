@@ -70,6 +70,12 @@ def community_name(c: int) -> str:
     return f"community{c}"
 
 
+#: The notice the synthetic members answer: the service's default ``consent_notice_version``,
+#: so a seeded hub's members have decided on the notice in force (the ingest path defers
+#: other events until then).
+NOTICE_VERSION = "1"
+
+
 @dataclass
 class Member:
     n: int
@@ -275,10 +281,10 @@ class Consortium:
         first = m.visits == 0
         m.visits += 1
         if first:
-            add("consent", {"decision": "given", "notice_version": "2024-1"}, clock)
+            add("consent", {"decision": "given", "notice_version": NOTICE_VERSION}, clock)
             add("action", {"action": "logged_in"}, clock + timedelta(seconds=5))
         elif m.visits == 40 and rng.random() < 0.05:
-            add("consent", {"decision": "withdrawn", "notice_version": "2024-1"}, clock)
+            add("consent", {"decision": "withdrawn", "notice_version": NOTICE_VERSION}, clock)
         if m.depth < 2:
             # logged in, looked around, never started a server
             for i in range(max(0, budget - len(out))):
@@ -714,7 +720,8 @@ async def _seed_api(
             # with a member's token: written as the service's collector writes it
             m = plan.members[n]
             sender = Sender(store.member_id(m.username), community_name(m.community), kind)
-            written += ingestor.ingest_trusted([(e, sender) for e in envelopes])
+            stored, _ = ingestor.ingest_trusted([(e, sender) for e in envelopes])
+            written += len(stored)
             progress.update(len(envelopes))
             continue
         await queue.put((plan.members[n].username, envelopes))

@@ -27,6 +27,14 @@ c.CommunityMapper.group_prefix = "community-"
 # Staff, test and service accounts left out of statistics.
 # c.CatalystApp.excluded_users = {"admin", "hub-champion@example.org"}
 
+# How recording starts: "opt-in" (default) stores only the essential events (the decision,
+# server start and stop) until a member accepts the notice; "opt-out" where the legal basis
+# is legitimate interest. The notice and the privacy page say which.
+# c.CatalystService.consent_mode = "opt-in"
+
+# Hubs sharing this database with other secrets: their secret files, for `db upgrade`.
+# c.DbUpgradeApp.other_hub_secret_files = {"sahel-hub": "/srv/sahel/catalyst_hub_secret"}
+
 # Ingest limits.
 # c.CatalystService.max_batch_events = 1000
 # c.CatalystService.max_body_bytes = 4 * 1024 * 1024

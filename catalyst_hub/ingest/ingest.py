@@ -33,7 +33,15 @@ from ..events import (
 )
 from ..projections import StoredEvent
 from ..store import Store
-from ..store.privacy import WITHDRAWN, already_stored, consent_decisions
+from ..store.privacy import (
+    ESSENTIAL_EVENTS,
+    GIVEN,
+    WITHDRAWN,
+    RecordingState,
+    already_stored,
+    lift_erasures,
+    recording_states,
+)
 from ..timeutil import parse_time, utcnow
 
 ENVELOPE_FIELDS = frozenset({"id", "schema", "version", "time", "payload"})
@@ -45,6 +53,14 @@ EARLIEST_EVENT_TIME = datetime(2015, 1, 1)
 MAX_MERGED_EVENTS = 20_000
 #: A UUID as ``str(uuid.UUID(...))`` writes it: such an id needs no parsing.
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+#: Why an event was acknowledged without being stored, per status (English: the API handler
+#: translates them for the client).
+HELD_MESSAGES = {
+    "dropped": "not stored: the member opted out of recording or erased their data",
+    "deferred": "not stored yet: kept by the client until the member decides on the recording notice",
+}
 
 
 class BatchError(ValueError):
@@ -71,7 +87,7 @@ class Sender:
 @dataclass(slots=True)
 class EventResult:
     id: str | None
-    status: str  # stored | duplicate | dropped | error | refused | rejected
+    status: str  # stored | duplicate | dropped | deferred | error | refused | rejected
     message: str | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -238,7 +254,7 @@ class Ingestor:
         per batch, None or the error that kept it from being stored.
 
         Batches are merged when they share no event id and carry no consent event: then
-        which events are kept depends on the projected consent only, as it would one batch
+        which events are kept depends on the stored decisions only, as it would one batch
         at a time. When a merged transaction fails, each of its batches is tried alone, so
         one batch's error fails that batch only.
         """
@@ -260,55 +276,104 @@ class Ingestor:
     def _store_group(self, group: list[Batch]) -> None:
         """Store the events of ``group`` (batches with distinct event ids) in one transaction."""
         events = group[0].events if len(group) == 1 else [e for b in group for e in b.events]
-        kept: list[StoredEvent] = []
+        held: dict[str, str] = {}
 
         def keep(events: list[StoredEvent], conn: Connection) -> list[StoredEvent]:
-            # in the storing transaction: an opt-out committed meanwhile is seen
-            kept[:] = self.without_opted_out(events, conn)
+            # in the storing transaction: an opt-out or an erasure committed meanwhile is seen
+            kept, not_kept = self.admit(events, conn)
+            held.update(not_kept)
             return kept
 
         stored = self.store.append(events, keep)
-        dropped = set()
-        if len(kept) < len(events):
-            kept_ids = {e.id for e in kept}
-            not_kept = [e for e in events if e.id not in kept_ids]
-            # a redelivery of an event stored before the opt-out is still a duplicate
-            dropped = {e.id for e in not_kept} - already_stored(self.store, not_kept)
+        if held:
+            # a redelivery of an event stored before the decision is still a duplicate
+            for event_id in already_stored(self.store, [e for e in events if e.id in held]):
+                del held[event_id]
         for batch in group:
             seen: set[str] = set()
             for r in batch.results:
-                if r.id in dropped:
-                    # acknowledged, so the client's outbox clears it, but never stored
-                    r.status, r.message = (
-                        "dropped",
-                        "not stored: the member opted out of recording",
-                    )
+                if r.id in held:
+                    # "dropped": acknowledged, so the client's outbox clears it, never stored;
+                    # "deferred": the client keeps it until the member decides
+                    r.status = held[r.id]
+                    r.message = HELD_MESSAGES[r.status]
                 else:
                     r.status = "stored" if r.id in stored and r.id not in seen else "duplicate"
                 seen.add(r.id)
 
-    def without_opted_out(
-        self, events: list[StoredEvent], conn: Connection | None = None
-    ) -> list[StoredEvent]:
-        """The events to store: nothing but consent events from a member whose consent is
-        withdrawn. The decision in force is the latest by event time, of the projected one
-        and this batch's consent events (as the projector will merge them)."""
-        decisions = consent_decisions(self.store, {e.member_id for e in events}, conn)
+    def admit(
+        self, events: list[StoredEvent], conn: Connection
+    ) -> tuple[list[StoredEvent], dict[str, str]]:
+        """The events to store, and the status ("dropped", "deferred") of the others, by the
+        decision in force of each member: the latest by event time of the projected one and
+        this batch's consent events (as the projector will merge them).
+
+        - a member's consent events are always stored; an acceptance lifts an erasure
+          tombstone (accepting the notice again starts a new record);
+        - erased (not accepted since) or opted out: nothing else (dropped); and nothing dated
+          before the member's erasure, ever (a late delivery from a server's outbox);
+        - accepted the current notice, or not decided in "opt-out" mode: everything;
+        - otherwise (opt-in, not decided on the current notice): essential events only, the
+          others deferred.
+        """
+        states = recording_states(self.store, {e.member_id for e in events}, conn)
         for e in events:
             if e.schema == "consent":
-                known = decisions.get(e.member_id)
-                if known is None or e.time >= known[1]:
-                    decisions[e.member_id] = (e.payload["decision"], e.time)
-        opted_out = {member for member, (decision, _) in decisions.items() if decision == WITHDRAWN}
-        if not opted_out:
-            return events
-        return [e for e in events if e.schema == "consent" or e.member_id not in opted_out]
+                known = states.get(e.member_id) or RecordingState()
+                if known.horizon is not None and e.time < known.horizon:
+                    continue  # from before the erasure: dropped below
+                if known.time is None or e.time >= known.time:
+                    decision, version = e.payload["decision"], e.payload["notice_version"]
+                    states[e.member_id] = replace(
+                        known, decision=decision, version=version, time=e.time
+                    )
+        # an acceptance made after the erasure: a late delivery of an older one is not a
+        # decision to start again
+        lifted = [
+            member
+            for member, s in states.items()
+            if s.erased is not None and s.decision == GIVEN and s.time >= s.erased
+        ]
+        if lifted:
+            lift_erasures(self.store, lifted, utcnow(), conn)
+            for member in lifted:
+                states[member] = replace(states[member], erased=None)
+        verdicts = {member: self._verdict(state) for member, state in states.items()}
+        kept: list[StoredEvent] = []
+        held: dict[str, str] = {}
+        for e in events:
+            state = states.get(e.member_id)
+            if state is not None and state.horizon is not None and e.time < state.horizon:
+                held[e.id] = "dropped"
+                continue
+            verdict = verdicts.get(e.member_id) or self._verdict(RecordingState())
+            if (
+                e.schema == "consent"
+                or verdict == "store"
+                or (verdict == "essential" and e.schema in ESSENTIAL_EVENTS)
+            ):
+                kept.append(e)
+            else:
+                held[e.id] = "dropped" if verdict == "dropped" else "deferred"
+        return kept, held
 
-    def ingest_trusted(self, items: list[tuple[Any, Sender]], kind: str | None = None) -> int:
+    def _verdict(self, state: RecordingState) -> str:
+        """ "store" (everything), "essential" (essential events only) or "dropped"."""
+        if state.erased is not None or state.decision == WITHDRAWN:
+            return "dropped"
+        # the deployment's settings, on the Store so every writer's Ingestor obeys them
+        if state.decision == GIVEN and state.version == self.store.notice_version:
+            return "store"
+        return "store" if self.store.consent_mode == "opt-out" else "essential"
+
+    def ingest_trusted(
+        self, items: list[tuple[Any, Sender]], kind: str | None = None
+    ) -> tuple[set[str], set[str]]:
         """Store events the service made itself (the collector, a lead's sign-off), each with
         its own sender; ``kind``, when given, is every sender's kind (the collector's).
-        They are validated like any other, senders' kinds too; an invalid one is a bug and
-        raises."""
+        Returns the ids stored now, and those held by their member's decision (the others
+        were in the log already). They are validated like any other, senders' kinds too; an
+        invalid one is a bug and raises."""
         received = utcnow()
         events = {}
         for raw, sender in items:
@@ -316,7 +381,15 @@ class Ingestor:
                 sender = replace(sender, kind=kind)
             event = self.validate(raw, sender, received)
             events[event.id] = event
-        return len(self.store.append(list(events.values()), self.without_opted_out))
+        held: dict[str, str] = {}
+
+        def keep(events: list[StoredEvent], conn: Connection) -> list[StoredEvent]:
+            kept, not_kept = self.admit(events, conn)
+            held.update(not_kept)
+            return kept
+
+        stored = self.store.append(list(events.values()), keep)
+        return stored, set(held)
 
 
 def _time_in_window(name: str, value: Any, received: datetime) -> datetime:

@@ -198,13 +198,11 @@ def sign_off(
         "time": utcnow().isoformat() + "Z",
         "payload": {"lesson": lesson, "episode": episode, "source": "lead", "signed_off_by": lead},
     }
-    return (
-        Ingestor(store).ingest_trusted(
-            # the only sender of a lead's sign-off: the service stamps ``signed_off_by`` itself
-            [(raw, Sender(member_id=learner, community=cohort.community, kind=LEAD))]
-        )
-        == 1
+    stored, _ = Ingestor(store).ingest_trusted(
+        # the only sender of a lead's sign-off: the service stamps ``signed_off_by`` itself
+        [(raw, Sender(member_id=learner, community=cohort.community, kind=LEAD))]
     )
+    return bool(stored)
 
 
 @dataclass

@@ -147,6 +147,8 @@ class CatalystExtension(ExtensionApp):
             on_consent=self.recorder.set_consent,
             log=self.log,
         )
+        # while events wait for the member's decision, the outbox asks the service for it
+        self.outbox.decision_probe = self.progress.refresh
         for name in sorted(self.enabled_detectors):
             detector = DETECTORS[name](self.recorder, self.serverapp, parent=self)
             detector.attach()

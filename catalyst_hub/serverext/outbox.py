@@ -9,6 +9,12 @@ event id, which makes the whole path exactly-once.
 Threading: one dedicated thread owns the SQLite connection and does all disk work; the
 delivery loop runs on the server's event loop and uses tornado's non-blocking HTTP client.
 
+Consent first: until the member decides on the recording notice the service stores only the
+essential events and answers ``deferred`` for the others. The outbox keeps those on disk,
+marked held, and stops sending them: they go again once the member accepts (a consent event
+of theirs stored, or the service saying so when asked, see ``decision_probe``), and are
+deleted when they opt out (the service answers ``dropped`` for anything sent after that).
+
 Bound and drop policy: the file holds at most ``max_events`` events. When an append goes
 over the bound, the oldest events of the lowest tier are deleted first: ``activity`` (tier
 0), then ``action`` (tier 1), and only when nothing else is left the events that record a
@@ -29,7 +35,7 @@ import sqlite3
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -47,15 +53,18 @@ T = TypeVar("T")
 #: Drop tiers: lower tiers are dropped first when the outbox is full.
 TIER_ACTIVITY, TIER_ACTION, TIER_ESSENTIAL = 0, 1, 2
 TIER_NAMES = {TIER_ACTIVITY: "activity", TIER_ACTION: "action", TIER_ESSENTIAL: "essential"}
-ACKED = frozenset({"stored", "duplicate"})
+#: Answers after which an event leaves the outbox ("dropped": the member opted out).
+ACKED = frozenset({"stored", "duplicate", "dropped"})
+DEFERRED = "deferred"
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _DDL = """
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
     tier INTEGER NOT NULL,
-    body TEXT NOT NULL
+    body TEXT NOT NULL,
+    held INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS events_tier ON events (tier, seq);
 CREATE TABLE IF NOT EXISTS actions_sent (action TEXT PRIMARY KEY, time TEXT NOT NULL);
@@ -132,6 +141,9 @@ class OutboxStore:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(_DDL)
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(events)")}
+            if "held" not in columns:  # an outbox written by version 1
+                conn.execute("ALTER TABLE events ADD COLUMN held INTEGER NOT NULL DEFAULT 0")
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except BaseException:
             conn.close()
@@ -222,10 +234,33 @@ class OutboxStore:
         self.dropped.update(now)
 
     def batch(self, limit: int) -> list[tuple[str, str]]:
+        """The next events to send: the oldest not held for the member's decision."""
         assert self.conn is not None
         return self.conn.execute(
-            "SELECT id, body FROM events ORDER BY seq LIMIT ?", (limit,)
+            "SELECT id, body FROM events WHERE held = 0 ORDER BY seq LIMIT ?", (limit,)
         ).fetchall()
+
+    def hold(self, ids: Iterable[str]) -> None:
+        """Keep these events until the member decides (the service deferred them)."""
+        assert self.conn is not None
+        with self.conn:
+            self.conn.executemany("UPDATE events SET held = 1 WHERE id = ?", [(i,) for i in ids])
+
+    def release_held(self) -> int:
+        """The member accepted: send the held events again. Returns how many."""
+        assert self.conn is not None
+        with self.conn:
+            return self.conn.execute("UPDATE events SET held = 0 WHERE held = 1").rowcount
+
+    def drop_held(self) -> int:
+        """The member opted out: delete the held events. Returns how many."""
+        assert self.conn is not None
+        with self.conn:
+            return self.conn.execute("DELETE FROM events WHERE held = 1").rowcount
+
+    def held_count(self) -> int:
+        assert self.conn is not None
+        return self.conn.execute("SELECT count(*) FROM events WHERE held = 1").fetchone()[0]
 
     def delete(self, ids: Iterable[str]) -> int:
         assert self.conn is not None
@@ -289,6 +324,12 @@ class Outbox(LoggingConfigurable):
     flush_interval = Float(2.0, config=True, help="Seconds between delivery rounds.")
     batch_size = Integer(200, config=True, help="Most events in one delivery request.")
     max_events = Integer(10000, config=True, help="Most events kept on disk (see the drop policy).")
+    decision_check_seconds = Float(
+        60.0,
+        config=True,
+        help="""While events wait for the member's decision on the recording notice, how often
+        to ask the service whether they decided (on another device, on the service's page).""",
+    )
 
     def __init__(self, path: str, service_url: str, token: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -303,7 +344,13 @@ class Outbox(LoggingConfigurable):
         self._kick = asyncio.Event()
         self._effective_batch = self.batch_size
         self._failing_since: float | None = None
+        self._last_probe = 0.0
         self.delivered = 0
+        self.deferred = 0
+        self.discarded = 0
+        #: asks the service for the member's decision and reports it to ``decision_known``
+        #: (the extension sets it); called while events are held, every decision_check_seconds
+        self.decision_probe: Callable[[], Awaitable[Any]] | None = None
 
     # -- disk (always in the outbox thread) -------------------------------------------------
 
@@ -339,6 +386,38 @@ class Outbox(LoggingConfigurable):
 
     async def count(self) -> int:
         return await self.run(self.store.count)
+
+    async def held(self) -> int:
+        return await self.run(self.store.held_count)
+
+    def decision_known(self, decision: str | None) -> asyncio.Future[int] | None:
+        """The member's decision on the current notice, when learned: "given" sends the held
+        events again, "withdrawn" deletes them."""
+        if decision == "given":
+            future = self._executor_call(self.store.release_held)
+            future.add_done_callback(self._kick_if_released)
+            return future
+        if decision == "withdrawn":
+            future = self._executor_call(self.store.drop_held)
+            future.add_done_callback(self._count_discarded)
+            return future
+        return None
+
+    def _count_discarded(self, future: asyncio.Future[int]) -> None:
+        if not future.cancelled() and future.exception() is None and future.result():
+            self.discarded += future.result()
+            self.log.info(
+                "catalyst_hub: the member opted out: deleted %d event(s) kept for their decision",
+                future.result(),
+            )
+
+    def _kick_if_released(self, future: asyncio.Future[int]) -> None:
+        if not future.cancelled() and future.exception() is None and future.result():
+            self.kick()
+
+    def _executor_call(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        loop = asyncio.get_running_loop()
+        return loop.run_in_executor(self._executor, partial(self.store.call, fn, *args))
 
     # -- delivery loop ----------------------------------------------------------------------
 
@@ -394,7 +473,22 @@ class Outbox(LoggingConfigurable):
                 delay = retry_after if retry_after is not None else random.uniform(0, cap)
             else:
                 attempt = 0
+                await self._probe_decision()
             await self._sleep(delay)
+
+    async def _probe_decision(self) -> None:
+        """While events are held, ask now and then whether the member decided meanwhile."""
+        if self.decision_probe is None:
+            return
+        if time.monotonic() - self._last_probe < self.decision_check_seconds:
+            return
+        if not await self.run(self.store.held_count):
+            return
+        self._last_probe = time.monotonic()
+        try:
+            await self.decision_probe()
+        except Exception as e:  # the service may be away: asked again later
+            self.log.debug("catalyst_hub: could not ask for the member's decision: %s", e)
 
     async def deliver_pending(self) -> tuple[str, float | None]:
         """Send everything pending, batch after batch. Returns ("ok"|"retry"|"auth", retry_after)."""
@@ -470,14 +564,22 @@ class Outbox(LoggingConfigurable):
     async def _apply_results(
         self, batch: list[tuple[str, str]], results: list[dict[str, Any]]
     ) -> None:
-        ids = {event_id for event_id, _ in batch}
+        bodies = dict(batch)
         acked: list[str] = []
+        held: list[str] = []
+        decision: str | None = None
         for result in results:
             event_id, status = result.get("id"), result.get("status")
-            if event_id not in ids:
+            if event_id not in bodies:
                 continue
             if status in ACKED:
                 acked.append(event_id)
+                if status == "stored":
+                    event = json.loads(bodies[event_id])
+                    if event.get("schema") == "consent":
+                        decision = event["payload"].get("decision")
+            elif status == DEFERRED:
+                held.append(event_id)
             elif status == "error":
                 # permanent: this event can never be stored; resending it would block the rest
                 self.log.error(
@@ -487,9 +589,20 @@ class Outbox(LoggingConfigurable):
                 )
                 acked.append(event_id)
             # "rejected": valid but not stored because of another event; sent again next round
+        if held:
+            await self.run(self.store.hold, held)
+            self.deferred += len(held)
+            self.log.info(
+                "catalyst_hub: keeping %d event(s) until the member decides on the recording "
+                "notice",
+                len(held),
+            )
         if acked:
             await self.run(self.store.delete, acked)
             self.delivered += sum(1 for r in results if r.get("status") in ACKED)
+        if decision is not None:
+            # the member's own decision, now stored by the service
+            await self.decision_known(decision)
 
     def _failing(self, reason: str, pending: int) -> None:
         if self._failing_since is None:

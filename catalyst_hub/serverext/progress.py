@@ -22,6 +22,17 @@ from .outbox import Outbox
 LAST_KNOWN_KEY = "progress"
 
 
+def decision_in_force(progress: dict[str, Any]) -> str | None:
+    """The member's decision on the notice in force, from ``api/me``: an acceptance of an
+    older version of the notice is no decision on this one (the service defers meanwhile)."""
+    consent = progress.get("consent") or {}
+    decision = consent.get("decision")
+    notice = progress.get("notice") or {}
+    if decision == "given" and notice.get("version") not in (None, consent.get("version")):
+        return None
+    return decision
+
+
 class ProgressClient:
     def __init__(
         self,
@@ -103,7 +114,7 @@ class ProgressClient:
         self._cache[lang or ""] = (time.monotonic(), data)
         consent = data.get("consent")
         if isinstance(consent, dict):
-            self.on_consent(consent.get("decision"))
+            self.on_consent(decision_in_force(data))
         self._last = data
         self.outbox.submit_state(LAST_KNOWN_KEY, json.dumps(data))
         return data

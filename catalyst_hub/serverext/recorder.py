@@ -7,7 +7,8 @@ It applies the rules that hold for every event source:
 - ``activity`` is counted in memory and written as one event per kind (and language or app)
   per window of about a minute, never one per request;
 - when the member's last known consent decision is "withdrawn", nothing is recorded except
-  consent events.
+  consent events. Before any decision events are recorded as usual: the service defers them,
+  and the outbox keeps them until the decision (see ``outbox``).
 """
 
 from __future__ import annotations
@@ -120,6 +121,11 @@ class Recorder(LoggingConfigurable):
 
     def set_consent(self, decision: str | None) -> None:
         """The member's latest consent decision, from the service or from the frontend."""
+        if decision is not None:
+            # events the service deferred until this decision: sent, or deleted
+            released = self.outbox.decision_known(decision)
+            if released is not None:
+                self._track(released)
         if decision == self.consent or decision is None:
             return
         self.consent = decision

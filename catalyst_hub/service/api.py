@@ -12,7 +12,7 @@ from .. import __version__
 from ..events import registry
 from ..identity import Actor
 from ..ingest import BatchError, EventResult, Sender
-from ..ingest.ingest import parse_batch
+from ..ingest.ingest import HELD_MESSAGES, parse_batch
 from ..reports.progress import member_progress
 from ..store.privacy import WITHDRAWN, Erasure, consent_of, erase_member, export_member
 from ..timeutil import isoformat, utcnow
@@ -67,11 +67,17 @@ class EventsHandler(APIHandler):
         stored = batch is not None
         if stored:
             await self.catalyst.group_commit.store(batch)
+            if batch.has_consent:
+                await self.run_db(ensure_identity, self.catalyst, actor)
         statuses = Counter(r.status for r in results)
+        for r in results:
+            if r.status in HELD_MESSAGES:
+                r.message = self._(r.message)
         body = {
             "stored": statuses["stored"],
             "duplicate": statuses["duplicate"],
             "dropped": statuses["dropped"],
+            "deferred": statuses["deferred"],
             "errors": statuses["error"],
             "refused": statuses["refused"],
             "results": [r.to_json() for r in results],
@@ -122,12 +128,22 @@ def envelope(schema: str, payload: dict[str, Any]) -> dict[str, Any]:
 
 def record_own_event(app, actor: Actor, schema: str, payload: dict[str, Any]) -> EventResult:
     """Record an event about ``actor`` through the ingest path (blocking: run it off the loop).
-    Its status is "dropped" when the member opted out."""
+    Its status is "dropped" when the member opted out or erased their data, "deferred" when
+    they have not decided on the notice (opt-in)."""
     sender = Sender(member_id=actor.member_id, community=actor.community)
     stored, results = app.ingestor.ingest([envelope(schema, payload)], sender)
     if not stored:  # an event the service builds itself is valid: this is a bug
         raise RuntimeError(f"could not record {schema}: {results[0].message}")
+    if schema == "consent":
+        ensure_identity(app, actor)
     return results[0]
+
+
+def ensure_identity(app, actor: Actor) -> None:
+    """After a decision on the notice: the identity row of a member who erased their data,
+    came back and accepted it again (not written while the erasure stands)."""
+    if app.store.known_member_id(actor.username) is None:
+        app.store.member_id(actor.username)
 
 
 def erase_own_data(app, actor: Actor, stop_recording: bool) -> tuple[Erasure, bool]:
@@ -135,6 +151,8 @@ def erase_own_data(app, actor: Actor, stop_recording: bool) -> tuple[Erasure, bo
 
     Erasing removes the consent events too, so an opt-out is recorded again afterwards when the
     member had opted out (erasure must not silently turn recording back on) or asks for it.
+    Either way the erasure's tombstone stands until the member accepts the notice again: until
+    then nothing else is recorded, not even their identity.
     """
     keep_out = stop_recording or consent_of(app.store, actor.member_id) == WITHDRAWN
     erasure = erase_member(app.store, actor.member_id)

@@ -34,7 +34,7 @@ from ..i18n import LANGUAGES, gettext_for
 from ..ingest import EventResult, Ingestor
 from ..ingest.ingest import Batch
 from ..store.engine import WalCheckpointer
-from ..store.privacy import begin_purge, purge_chunk
+from ..store.privacy import CONSENT_MODES, begin_purge, purge_chunk
 from . import api, logs, openapi, pages, reports_api
 from .base import MAX_FORM_BYTES, OAuthCallbackHandler, StaticFiles
 from .collector import Collector
@@ -252,12 +252,29 @@ class CatalystService(CatalystApp):
         help="""Version of the consent notice. Change it whenever the notice's meaning changes:
         members are asked again, and each decision records the version it answered.""",
     )
+    consent_mode = Unicode(
+        "opt-in",
+        config=True,
+        help="""How recording starts. "opt-in" (default): until a member accepts the current
+        notice only the essential events (see the privacy page) are stored; the others wait
+        in their server's outbox, sent if they accept, dropped if they opt out. "opt-out",
+        for deployments whose legal basis is legitimate interest: recording starts at once
+        and stops when the member opts out. The packaged notice says which applies.""",
+    )
+
+    @validate("consent_mode")
+    def _validate_consent_mode(self, proposal):
+        if proposal.value not in CONSENT_MODES:
+            raise TraitError(f"consent_mode must be one of {', '.join(CONSENT_MODES)}")
+        return proposal.value
+
     consent_notice = Dict(
         config=True,
         help="""The consent notice per language: {"en": {"title": ..., "body": ...}, "es": ...}.
         The body is plain text, paragraphs separated by a blank line; "{retention_days}" is
         replaced by the retention setting. Missing languages fall back to English. The packaged
-        default (en, es, pt, fr) says what is recorded, why, who can see it and for how long.""",
+        default (en, es, pt, fr) says what is recorded, why, who can see it, for how long,
+        and how recording starts ("{consent_mode}" is replaced by a sentence on it).""",
     )
 
     @default("consent_notice")
@@ -278,6 +295,7 @@ class CatalystService(CatalystApp):
                 _(
                     "How long: detailed records are deleted after {retention_days} days; what they add up to (your activity per day, the steps you reached, the training you completed) is kept until you erase your data. Your username is stored apart from the records and removed when you erase your data."
                 ),
+                "{consent_mode}",
                 _(
                     "You can opt out at any time: the hub then stops recording anything about you. You can also download or erase your data from the privacy choices on your progress page."
                 ),
@@ -319,11 +337,24 @@ class CatalystService(CatalystApp):
         bodies = {lang: text.get("body", "") for lang, text in self.consent_notice.items()}
         # str.replace, not format: a deployment's own text may contain other braces
         body = localized(bodies, language).replace("{retention_days}", str(self.retention_days))
+        body = body.replace("{consent_mode}", self.consent_mode_text(language))
         return {
             "version": self.consent_notice_version,
+            "mode": self.consent_mode,
             "title": localized(titles, language),
             "body": body,
         }
+
+    def consent_mode_text(self, language: str) -> str:
+        """One sentence on how recording starts with this deployment's ``consent_mode``."""
+        _ = gettext_for(language)
+        if self.consent_mode == "opt-out":
+            return _(
+                "This hub records on the basis of its legitimate interest: recording starts when you first use the hub, and stops when you opt out."
+            )
+        return _(
+            "Nothing beyond the essential records (your decision, and when your server starts and stops) is kept until you accept this notice; what happens meanwhile waits in your server and is sent only if you accept."
+        )
 
     def start_retention(self) -> None:
         """Purge expired raw events now and then every ``retention_interval`` (call once the
@@ -400,6 +431,8 @@ class CatalystService(CatalystApp):
         if WalCheckpointer.applies_to(self.engine):
             self.checkpointer = WalCheckpointer(self.engine)
             self.checkpointer.start()
+        self.store.consent_mode = self.consent_mode
+        self.store.notice_version = self.consent_notice_version
         self.ingestor = Ingestor(self.store)
         self.group_commit = GroupCommit(self.ingestor, self.ingest_executor)
         self.rate_limiter = RateLimiter(

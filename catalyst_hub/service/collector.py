@@ -1,8 +1,15 @@
 """The collector: polls the hub's REST API and records server sessions as events.
 
 Works whatever a member runs (JupyterLab, RStudio, any image behind the proxy), since it
-only reads the hub's view of servers. Event ids are derived from what they describe
-(uuid5), so polling again, or after a restart, never records a session twice.
+only reads the hub's view of servers. Event ids are derived from what they describe, keyed
+with the deployment's secret and the member id (never the username: nobody without the
+secret can test a guessed name against them), so polling again, or after a restart, never
+records a session twice.
+
+What is recorded follows each member's stored decision (see ``Ingestor.admit``): nothing for
+an opted-out or erased member, not even their identity; essential events only until the
+member decides (opt-in). Its memory of what it sent is only a shortcut: after a restart the
+stored decisions, not that memory, keep it from recording anyone again.
 
 Least-privilege role for the service's token (see jupyter_config/jupyterhub_config.py)::
 
@@ -13,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlencode
@@ -23,17 +29,18 @@ from traitlets import Any as AnyTrait
 from traitlets import Float, Integer
 from traitlets.config import LoggingConfigurable
 
+from ..identity import keyed_uuid
 from ..ingest import COLLECTOR, Sender
 from ..timeutil import isoformat, parse_time, utcnow
 
-NAMESPACE = uuid.UUID("6f1c1c3e-2b7a-4e8e-9d56-3c1f0a6e7b21")
 #: what a server's user_options may call the environment and the size (KubeSpawner profiles)
 ENVIRONMENT_KEYS = ("image", "environment", "profile_option_image", "image_option")
 SIZE_KEYS = ("size", "resource_allocation", "profile_option_size", "mem_limit")
 
 
-def event_id(*parts: str) -> str:
-    return str(uuid.uuid5(NAMESPACE, "/".join(parts)))
+def event_id(secret: bytes, hub: str, member_id: str, *parts: str) -> str:
+    """The id of a collector event about ``member_id`` (migration 0010 makes the same)."""
+    return keyed_uuid(secret, hub, member_id, *parts)
 
 
 class Collector(LoggingConfigurable):
@@ -115,25 +122,20 @@ class Collector(LoggingConfigurable):
         if self._running is None:
             self._running = await self._run_db(app.store.open_sessions)
         items: list[tuple[dict, Sender]] = []
+        usernames: dict[str, str] = {}
         seen: set[tuple[str, str, str]] = set()
         now = utcnow()
         try:
             async for user in self.users():
                 # the keyed id, computed without writing: a user's identity is recorded only
-                # with something new to record about them (an erased member who merely still
-                # has an account on the hub stays erased)
+                # once something about them is stored (an erased or opted-out member who
+                # merely still has an account on the hub stays unrecorded)
                 sender = Sender(
                     app.store.pseudonym(user["name"]),
                     app.communities.community_for(list(user.get("groups") or [])),
                 )
-                fresh = [
-                    item
-                    for item in self._user_events(user, sender, seen)
-                    if item[0]["id"] not in self._sent
-                ]
-                if fresh:
-                    await self._run_db(app.store.member_id, user["name"])
-                items.extend(fresh)
+                usernames[sender.member_id] = user["name"]
+                items.extend(self._user_events(user, sender, seen))
         except HTTPClientError as e:
             raise RuntimeError(f"hub API answered {e.code}") from e
         # only a complete listing tells which servers are gone
@@ -142,7 +144,9 @@ class Collector(LoggingConfigurable):
                 continue
             member_id, server_name, started = key
             raw = {
-                "id": event_id(app.hub_name, member_id, server_name, started, "stop"),
+                "id": event_id(
+                    app.store.secret, app.hub_name, member_id, server_name, started, "stop"
+                ),
                 "schema": "server_stopped",
                 "version": 1,
                 "time": isoformat(now),
@@ -157,21 +161,27 @@ class Collector(LoggingConfigurable):
         items = [(raw, sender) for raw, sender in items if raw["id"] not in self._sent]
         stored = 0
         if items:
-            stored = await self._run_db(app.ingestor.ingest_trusted, items, COLLECTOR)
-            self._sent.update(raw["id"] for raw, _ in items)
+            # held events (a member who has not decided) are not marked sent: tried again
+            # at the next poll, and stored once the member accepts
+            new, held = await self._run_db(app.ingestor.ingest_trusted, items, COLLECTOR)
+            self._sent.update(raw["id"] for raw, _ in items if raw["id"] not in held)
+            stored = len(new)
+            members = {sender.member_id for raw, sender in items if raw["id"] in new}
+            for member in sorted(members & usernames.keys()):
+                if app.store.known_member_id(usernames[member]) is None:
+                    await self._run_db(app.store.member_id, usernames[member])
         self.polls += 1
         self.log.debug("collector: poll %d stored %d event(s)", self.polls, stored)
         return stored
 
     def _user_events(self, user: dict, sender: Sender, seen: set) -> list[tuple[dict, Sender]]:
-        hub = self.app.hub_name
-        name = user["name"]
+        hub, secret, member = self.app.hub_name, self.app.store.secret, sender.member_id
         out = []
         if user.get("last_activity"):
             out.append(
                 (
                     {
-                        "id": event_id(hub, name, "logged_in"),
+                        "id": event_id(secret, hub, member, "logged_in"),
                         "schema": "action",
                         "version": 1,
                         "time": isoformat(parse_time(user["last_activity"])),
@@ -196,7 +206,7 @@ class Collector(LoggingConfigurable):
             out.append(
                 (
                     {
-                        "id": event_id(hub, name, server_name, started_iso, "start"),
+                        "id": event_id(secret, hub, member, server_name, started_iso, "start"),
                         "schema": "server_started",
                         "version": 1,
                         "time": started_iso,
@@ -218,7 +228,12 @@ class Collector(LoggingConfigurable):
                     (
                         {
                             "id": event_id(
-                                hub, name, server_name, last_time.date().isoformat(), "activity"
+                                secret,
+                                hub,
+                                member,
+                                server_name,
+                                last_time.date().isoformat(),
+                                "activity",
                             ),
                             "schema": "activity",
                             "version": 1,

@@ -14,14 +14,14 @@ from tornado import web
 
 from ..i18n import LANGUAGES
 from ..reports.progress import member_progress
-from ..store.privacy import WITHDRAWN
+from ..store.privacy import ESSENTIAL_EVENTS, WITHDRAWN
 from . import api
 from .base import BaseHandler
 from .render import render
 
 LANGUAGE_COOKIE = "catalyst-lang"
 #: Outcomes a redirect back to ``me`` may announce (anything else is ignored).
-STATUSES = ("saved", "dropped", "consent-given", "consent-withdrawn")
+STATUSES = ("saved", "dropped", "deferred", "consent-given", "consent-withdrawn")
 
 
 class PageHandler(BaseHandler):
@@ -162,6 +162,11 @@ class MePage(PageHandler):
         )
 
 
+def outcome(result) -> str:
+    """The status a self-report redirects with: saved, or why not (opted out, not decided)."""
+    return result.status if result.status in ("dropped", "deferred") else "saved"
+
+
 class StepReportHandler(PageHandler):
     """``POST me/steps``: the member says they did a step the catalog lets them report."""
 
@@ -179,9 +184,7 @@ class StepReportHandler(PageHandler):
             "step_reached",
             {"step": step_id, "source": "self"},
         )
-        self.back_to_me(
-            "dropped" if result.status == "dropped" else "saved", anchor=f"step-{step_id}"
-        )
+        self.back_to_me(outcome(result), anchor=f"step-{step_id}")
 
 
 class EpisodeReportHandler(PageHandler):
@@ -202,10 +205,7 @@ class EpisodeReportHandler(PageHandler):
             "episode_completed",
             {"lesson": lesson, "episode": episode, "source": "self"},
         )
-        self.back_to_me(
-            "dropped" if result.status == "dropped" else "saved",
-            anchor=f"episode-{lesson}-{episode}",
-        )
+        self.back_to_me(outcome(result), anchor=f"episode-{lesson}-{episode}")
 
 
 class ConsentHandler(PageHandler):
@@ -262,6 +262,13 @@ class PrivacyPage(PageHandler):
             # the smallest group cross-community views show, when the reports define one
             min_group_size=getattr(app, "min_group_size", None),
             collector_enabled=app.collector_enabled,
+            consent_mode=app.consent_mode,
+            # the one list the ingest path enforces
+            essential_events=[
+                (name, reason)
+                for name, reason in ESSENTIAL_EVENTS.items()
+                if app.collector_enabled or not name.startswith("server_")
+            ],
         )
 
 

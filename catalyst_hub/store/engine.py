@@ -56,17 +56,22 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
 
 
-def alembic_config(engine: Engine) -> AlembicConfig:
+def alembic_config(engine: Engine, secrets: dict[str, bytes] | None = None) -> AlembicConfig:
     config = AlembicConfig()
     config.set_main_option("script_location", "catalyst_hub.store:migrations")
     config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
     config.attributes["engine"] = engine
+    # data migrations that re-key rows need the hubs' secrets, which Alembic cannot find
+    config.attributes["secrets"] = dict(secrets or {})
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Create or migrate the schema (``catalyst-hub db upgrade``)."""
-    command.upgrade(alembic_config(engine), revision)
+def upgrade(
+    engine: Engine, revision: str = "head", secrets: dict[str, bytes] | None = None
+) -> None:
+    """Create or migrate the schema (``catalyst-hub db upgrade``); ``secrets`` ({hub: secret})
+    lets migrations re-key those hubs' rows."""
+    command.upgrade(alembic_config(engine, secrets), revision)
 
 
 def current_revision(engine: Engine) -> str | None:

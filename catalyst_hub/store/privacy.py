@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Table, bindparam, delete, insert, select, tup
 
 from ..timeutil import isoformat, utcnow
 from . import tables as t
+from .sql import upsert
 from .store import Store
 
 if TYPE_CHECKING:
@@ -24,6 +25,19 @@ if TYPE_CHECKING:
 
 WITHDRAWN = "withdrawn"
 GIVEN = "given"
+
+#: ``c.CatalystService.consent_mode`` values: "opt-in" stores nothing non-essential until the
+#: member accepts the current notice; "opt-out" (legitimate interest) records until they object.
+CONSENT_MODES = ("opt-in", "opt-out")
+
+#: The essential events: stored whatever the member decided (or before they decided), each
+#: with the reason the privacy page gives. Everything else waits for a decision (opt-in).
+#: An opted-out or erased member's events are not stored at all, except their own decision.
+ESSENTIAL_EVENTS: dict[str, str] = {
+    "consent": "your decision on the notice, so the hub knows whether it may record",
+    "server_started": "when your server starts, to plan the hub's capacity",
+    "server_stopped": "when your server stops, to plan the hub's capacity",
+}
 
 #: The audit action of an erasure; its row names neither the person nor their member id.
 ERASURE_ACTION = "erasure"
@@ -40,7 +54,7 @@ def member_tables() -> list[Table]:
     Found by their columns, so a table added later (by another part) is exported and erased
     without this module knowing it.
     """
-    skip = {t.identities.name, t.events.name, t.audit_log.name}
+    skip = {t.identities.name, t.events.name, t.audit_log.name, t.member_erasures.name}
     return [
         table
         for table in t.metadata.sorted_tables
@@ -60,28 +74,75 @@ def consent_of(store: Store, member_id: str) -> str | None:
         ).scalar()
 
 
-def consent_decisions(
-    store: Store, member_ids: Iterable[str], conn: Connection | None = None
-) -> dict[str, tuple[str, datetime]]:
-    """The projected consent (decision, time) of those of ``member_ids`` who decided, in one
-    query (the ingest path asks for every batch, in its own transaction: ``conn``)."""
+# built once: on the ingest path, building the query cost more than running it
+_CONSENTS = select(
+    t.members.c.member_id,
+    t.members.c.consent,
+    t.members.c.consent_version,
+    t.members.c.consent_time,
+).where(
+    t.members.c.hub == bindparam("hub"),
+    t.members.c.member_id.in_(bindparam("ids", expanding=True)),
+    t.members.c.consent.is_not(None),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingState:
+    """What a member decided, as the log and the erasure tombstones say."""
+
+    decision: str | None = None
+    version: str | None = None
+    time: datetime | None = None
+    #: when the member erased their data, if they have not accepted the notice since
+    erased: datetime | None = None
+    #: when the member last erased their data: nothing dated before it is stored again
+    horizon: datetime | None = None
+
+
+def recording_states(
+    store: Store, member_ids: Iterable[str], conn: Connection
+) -> dict[str, RecordingState]:
+    """The RecordingState of those of ``member_ids`` who decided or erased their data (two
+    queries, in the caller's transaction: the ingest path asks for every batch)."""
     ids = sorted(set(member_ids))
     if not ids:
         return {}
     params = {"hub": store.hub, "ids": ids}
-    if conn is None:
-        with store.connect() as own:
-            rows = own.execute(_CONSENTS, params).all()
-    else:
-        rows = conn.execute(_CONSENTS, params).all()
-    return {row.member_id: (row.consent, row.consent_time) for row in rows}
+    states = {
+        row.member_id: RecordingState(row.consent, row.consent_version, row.consent_time)
+        for row in conn.execute(_CONSENTS, params)
+    }
+    for row in conn.execute(_ERASED, params):
+        # a decision recorded since the erasure (an opt-out) stands beside the tombstone
+        states[row.member_id] = replace(
+            states.get(row.member_id) or RecordingState(),
+            erased=row.erased if row.accepted is None else None,
+            horizon=row.erased,
+        )
+    return states
 
 
-# built once: on the ingest path, building the query cost more than running it
-_CONSENTS = select(t.members.c.member_id, t.members.c.consent, t.members.c.consent_time).where(
-    t.members.c.hub == bindparam("hub"),
-    t.members.c.member_id.in_(bindparam("ids", expanding=True)),
-    t.members.c.consent.is_not(None),
+def lift_erasures(
+    store: Store, member_ids: Iterable[str], accepted: datetime, conn: Connection
+) -> None:
+    """They accepted the notice again: the erased members of ``member_ids`` start a new
+    record (the erasure's time stays: what is older is never stored again)."""
+    ids = sorted(set(member_ids))
+    if ids:
+        e = t.member_erasures.c
+        conn.execute(
+            update(t.member_erasures)
+            .where(e.hub == store.hub, e.member_id.in_(ids))
+            .values(accepted=accepted)
+        )
+
+
+_ERASED = select(
+    t.member_erasures.c.member_id, t.member_erasures.c.erased, t.member_erasures.c.accepted
+).where(
+    t.member_erasures.c.hub == bindparam("hub"),
+    t.member_erasures.c.member_id.in_(bindparam("ids", expanding=True)),
 )
 
 
@@ -235,6 +296,15 @@ def erase_member(store: Store, member_id: str) -> Erasure:
             .values(subject=None)
         )
         rows.update(_erase_from_others(conn, store.hub, member_id))
+        # the tombstone, with the deletion: until the member accepts the notice again, no
+        # writer (collector, ingest, pages) records them, nor their identity
+        upsert(
+            conn,
+            t.member_erasures,
+            [{"hub": store.hub, "member_id": member_id, "erased": now, "accepted": None}],
+            ["hub", "member_id"],
+            lambda new: {"erased": new.erased, "accepted": None},
+        )
         erasure = Erasure(receipt=receipt, events=events, identities=identities, rows=rows)
         conn.execute(
             insert(t.audit_log).values(
@@ -247,7 +317,7 @@ def erase_member(store: Store, member_id: str) -> Erasure:
                 detail=json.dumps(erasure.to_json(), sort_keys=True),
             )
         )
-    # the next sight of the username must record the identity row again
+    # the next sight of the username must see the tombstone, not a cached identity
     store.forget_member(member_id)
     return erasure
 

@@ -40,6 +40,10 @@ class Store:
         self._known_members: dict[str, str] = {}
         #: member ids of staff and service accounts that reports leave out
         self.excluded_members: set[str] = set()
+        #: how recording starts and the notice in force (``c.CatalystService.consent_mode``,
+        #: ``consent_notice_version``): what the ingest path stores before a decision
+        self.consent_mode = "opt-in"
+        self.notice_version = "1"
 
     @contextmanager
     def begin(self):
@@ -63,12 +67,20 @@ class Store:
         return self._known_members.get(username)
 
     def member_id(self, username: str) -> str:
-        """The member id of ``username``, recording the identity on first sight."""
+        """The member id of ``username``, recording the identity on first sight, unless the
+        member erased their data and has not accepted the notice since (then nothing is
+        written, and the next call looks again)."""
         known = self._known_members.get(username)
         if known:
             return known
         mid = self.pseudonym(username)
+        e = t.member_erasures.c
         with self.begin() as conn:
+            erased = select(e.erased).where(
+                e.hub == self.hub, e.member_id == mid, e.accepted.is_(None)
+            )
+            if conn.execute(erased).first():
+                return mid
             # DO NOTHING on a conflict of any unique column, not of the key alone: two first
             # requests of one person at once both insert, and PostgreSQL then reports the
             # loser's conflict on member_id (unique too) as an error, not as a conflict of
@@ -158,7 +170,8 @@ class Store:
 
     def forget_member(self, member_id: str) -> None:
         """Drop a member from the identity cache (after erasing them), so the next sight of
-        their username records the identity row again."""
+        their username looks at the database again (where the erasure's tombstone keeps the
+        identity unrecorded until they accept the notice again)."""
         self._known_members = {u: m for u, m in self._known_members.items() if m != member_id}
 
 

@@ -218,6 +218,20 @@ retention_horizons = Table(
     Column("updated", DateTime, nullable=False),
 )
 
+# Erasure tombstones: a member who erased their data. Until they accept the notice again
+# (``accepted``) nothing of theirs is recorded; and nothing dated before the erasure ever is.
+# Every writer (collector, ingest, pages, the identity table) consults it first, so an erased
+# person is not recorded again by someone else's poll or a late delivery. Keyed by member id
+# only, never a username; erasure writes the row in the transaction that deletes the rest.
+member_erasures = Table(
+    "member_erasures",
+    metadata,
+    Column("hub", String(HUB), primary_key=True),
+    Column("member_id", String(MEMBER), primary_key=True),
+    Column("erased", DateTime, nullable=False),
+    Column("accepted", DateTime),
+)
+
 # The checklists (community -> step ids, as JSON) that each hub's ``members.activated`` was
 # computed with. A service whose catalog gives other checklists (or a database migrated from
 # before the column, which has no row) recomputes the column from member_steps on start.

@@ -327,6 +327,8 @@ def fault_hub(
     try:
         hub.start(timeout=120)
         hub.api("post", "users", json={"usernames": users}).raise_for_status()
+        for user in users:  # they accepted the notice: every event they send is stored
+            hub.decide(user)
         with ThreadPoolExecutor(max_workers=scale.servers) as pool:
             list(pool.map(lambda u: hub.start_server(u, timeout=180), users))
         yield hub, users

@@ -22,6 +22,12 @@ class RealHub(LocalHub):
         env["PATH"] = os.pathsep.join([str(tools), env["PATH"]])
         return env
 
+    def decide(self, username: str, decision: str = "given") -> None:
+        """``username`` answers the service's recording notice (as on its ``me`` page): the
+        service's default is opt-in, which stores little of an undecided member's."""
+        r = self.service_post("me/consent", self.token(username), data={"decision": decision})
+        r.raise_for_status()
+
     def server_token(self, username: str) -> str:
         """The API token the hub gave ``username``'s running server (read from its environment,
         as only that process has it)."""

@@ -4,7 +4,7 @@
  */
 
 import type { IExerciseRef, ILessonRef } from './metadata';
-import type { IProgress } from './progress';
+import { IProgress, needsDecision } from './progress';
 
 export interface IEvent {
   schema: string;
@@ -53,7 +53,8 @@ export function mayRecordActivity(progress: IProgress | null): boolean {
   return (
     progress !== null &&
     progress.active &&
-    progress.consent.decision === 'given'
+    progress.consent.decision === 'given' &&
+    !needsDecision(progress)
   );
 }
 

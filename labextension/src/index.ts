@@ -18,7 +18,11 @@ import {
   trackExecutions
 } from './notebook';
 import { GettingStartedPanel } from './panel';
-import { BUILTIN_NOTICE_VERSION, pendingConsent } from './progress';
+import {
+  BUILTIN_NOTICE_VERSION,
+  needsDecision,
+  pendingConsent
+} from './progress';
 
 namespace CommandIDs {
   export const open = 'catalyst-hub:open-getting-started';
@@ -103,7 +107,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       .then(() => model.refresh())
       .then(() => {
         const progress = model.progress;
-        if (progress?.active && progress.consent.decision === null) {
+        if (progress?.active && needsDecision(progress)) {
           app.shell.activateById(panel.id);
         }
       });

@@ -12,6 +12,7 @@ import {
   IProgress,
   IProgram,
   IStep,
+  needsDecision,
   StepState
 } from './progress';
 
@@ -111,7 +112,7 @@ function GettingStarted(props: {
       </p>
       {progress && progress.active && (
         <>
-          {progress.consent.decision === null && (
+          {needsDecision(progress) && (
             <ConsentNotice
               notice={progress.notice}
               t={t}
@@ -122,7 +123,7 @@ function GettingStarted(props: {
           <Summary progress={progress} t={t} />
           <Checklist steps={progress.steps} t={t} />
           <Training progress={progress} t={t} />
-          {progress.consent.decision !== null && (
+          {!needsDecision(progress) && (
             <PrivacyChoices
               progress={progress}
               t={t}

@@ -56,6 +56,23 @@ export interface INotice {
   body: string;
 }
 
+/**
+ * Whether the member is to be asked: no decision yet, or an acceptance of an
+ * older version of the notice (the service stores only essential events until
+ * the member answers the current one, as its own page asks again).
+ */
+export function needsDecision(progress: IProgress): boolean {
+  const { decision, version } = progress.consent;
+  if (decision === null) {
+    return true;
+  }
+  return (
+    decision === 'given' &&
+    progress.notice !== null &&
+    version !== progress.notice.version
+  );
+}
+
 /** The notice version sent with a decision when the service has no notice. */
 export const BUILTIN_NOTICE_VERSION = 'builtin';
 

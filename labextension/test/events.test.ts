@@ -7,7 +7,7 @@ import {
   mayRecordActivity,
   SessionEvents
 } from '../src/events';
-import { IProgress } from '../src/progress';
+import { IProgress, needsDecision } from '../src/progress';
 import { sampleProgress } from './fixtures';
 
 const exercise = {
@@ -30,6 +30,18 @@ describe('consent gate', () => {
       mayRecordActivity({ ...withDecision('given'), active: false }),
       false
     );
+  });
+
+  it('an acceptance of an older notice is no consent to the current one', () => {
+    const older = {
+      ...withDecision('given'),
+      consent: { decision: 'given', version: '0' }
+    };
+    assert.equal(mayRecordActivity(older as IProgress), false);
+    assert.equal(needsDecision(older as IProgress), true);
+    assert.equal(needsDecision(withDecision('given')), false);
+    assert.equal(needsDecision(withDecision(null)), true);
+    assert.equal(needsDecision(withDecision('withdrawn')), false);
   });
 
   it('sends nothing for cell runs without consent', () => {

@@ -61,6 +61,7 @@ def live(tmp_path_factory, e2e_database):
     hub.start()
     try:
         admin, ana = hub.token("admin"), hub.token("ana")
+        hub.decide("ana")  # she accepted the recording notice (the default is opt-in)
         now = datetime.now(timezone.utc).isoformat()
         events = [
             {

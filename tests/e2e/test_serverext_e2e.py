@@ -62,6 +62,7 @@ def _steps(hub: RealHub, token: str) -> dict[str, str]:
 
 def test_notebook_and_cell_reach_the_service(hub_with_extension):
     hub = hub_with_extension
+    hub.decide(ALICE)  # she accepted the recording notice (the default is opt-in)
     server_url = hub.start_server(ALICE)
     token = hub.server_token(ALICE)
     headers = {"Authorization": f"token {token}"}
@@ -109,3 +110,43 @@ def test_notebook_and_cell_reach_the_service(hub_with_extension):
     files = list(outbox.rglob("catalyst_hub/outbox.sqlite"))
     assert len(files) == 1
     requests.delete(server_url + f"api/kernels/{kernel_id}", headers=headers, timeout=30)
+
+
+def test_an_undecided_members_steps_wait_in_the_outbox_until_accept(hub_with_extension):
+    """Bob has not answered the notice: his server's events are kept in its outbox (on disk,
+    held), not stored; accepting through the extension's local API sends them."""
+    import sqlite3
+
+    hub = hub_with_extension
+    server_url = hub.start_server(BOB)
+    headers = {"Authorization": f"token {hub.server_token(BOB)}"}
+    bob = hub.token(BOB)
+
+    def local(*events):
+        r = requests.post(
+            server_url + "catalyst/events",
+            json={"events": list(events)},
+            headers=headers,
+            timeout=30,
+        )
+        assert r.status_code == 202, r.text
+
+    local({"schema": "action", "version": 1, "payload": {"action": "git_committed"}})
+    outbox = next((Path(hub.workdir) / "homes" / BOB).rglob("catalyst_hub/outbox.sqlite"))
+
+    def held() -> int:
+        with sqlite3.connect(outbox) as conn:
+            return conn.execute("SELECT count(*) FROM events WHERE held = 1").fetchone()[0]
+
+    wait_until(lambda: held() == 1, 30, "the service to defer the event")
+    assert _steps(hub, bob)["use_git"] != "done"
+
+    local(
+        {
+            "schema": "consent",
+            "version": 1,
+            "payload": {"decision": "given", "notice_version": "1"},
+        }
+    )
+    wait_until(lambda: _steps(hub, bob)["use_git"] == "done", 30, "use_git done")
+    wait_until(lambda: held() == 0, 30, "the outbox to empty")

@@ -13,6 +13,7 @@ ALICE, BOB = "alice@example.org", "bob"
 
 
 def test_server_token_event_session_and_isolation(real_hub):
+    real_hub.decide(ALICE)  # she accepted the recording notice (the default is opt-in)
     real_hub.start_server(ALICE)
     token = real_hub.server_token(ALICE)
     event = {

@@ -47,6 +47,8 @@ def test_two_services_share_one_database(tmp_path, shared_postgres):
     )
     with andes, sahel:
         # the same username on two hubs is two members, each seen only by their own hub
+        andes.decide("ana")
+        sahel.decide("ana")
         r = andes.service_post("api/events", andes.token("ana"), json=[event("cell_executed")])
         assert r.status_code == 200, r.text
         r = sahel.service_post("api/events", sahel.token("ana"), json=[event("git_cloned")])

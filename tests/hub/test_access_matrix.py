@@ -150,6 +150,8 @@ async def world(catalyst_service, make_event):
             svc.user(f"{name}@example.org", groups=[f"community-{community}"])
             ids[name] = store.member_id(f"{name}@example.org")
             events = [
+                # they accepted the notice (the service's default is opt-in)
+                make_event("consent", {"decision": "given", "notice_version": "1"}, time=when),
                 make_event("action", {"action": "logged_in"}, time=when),
                 make_event("action", {"action": "cell_executed"}, time=when),
             ]

@@ -47,7 +47,9 @@ async def test_collector_records_start_and_stop_across_pages(catalyst_service):
     hub, store = catalyst_service.hub, catalyst_service.store
     names = ["u1@example.org", "u2", "u3", "u4", "u5"]
     for name in names:
-        catalyst_service.user(name, groups=["community-andes"] if name != "u5" else [])
+        groups = ["community-andes"] if name != "u5" else []
+        catalyst_service.user(name, groups=groups)
+        catalyst_service.decide(name, "given", groups)
     r = await api_request(
         hub,
         "users",

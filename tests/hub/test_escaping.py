@@ -85,6 +85,8 @@ async def hostile(catalyst_service, make_event):
     for name, community in names:
         svc.user(name, groups=[f"community-{community}"])
         events = [
+            # they accepted the notice (the service's default is opt-in)
+            make_event("consent", {"decision": "given", "notice_version": "1"}, time=when),
             make_event("action", {"action": "logged_in"}, time=when),
             make_event("action", {"action": "cell_executed"}, time=when),
         ]

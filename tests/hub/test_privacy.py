@@ -99,7 +99,10 @@ async def test_export_has_my_data_and_nothing_of_another_user(catalyst_service, 
     assert "attachment" in r.headers["Content-Disposition"]
     data = r.json()
     assert data["identity"][0]["username"] == "ana@example.org"
-    assert sorted(e["id"] for e in data["events"]) == sorted(e["id"] for e in mine)
+    # the events ana sent, and her decision on the notice
+    assert sorted(e["id"] for e in data["events"] if e["schema"] != "consent") == sorted(
+        e["id"] for e in mine
+    )
     assert data["tables"]["members"][0]["member_id"] == data["member_id"]
     assert "bea@example.org" not in r.text
     assert catalyst_service.store.member_id("bea@example.org") not in r.text
@@ -118,7 +121,8 @@ async def test_erase_through_the_api(catalyst_service, make_event):
     await send(catalyst_service, bea, activity(make_event))
     member = store.member_id("ana@example.org")
     before = rows_about(store, member)
-    assert before["events"] == 3 and before["identities"] == 1 and before["member_steps"] == 2
+    # the three sent and ana's consent
+    assert before["events"] == 4 and before["identities"] == 1 and before["member_steps"] == 2
     others = rows_about(store, store.member_id("bea@example.org"))
 
     r = await catalyst_service.request("post", "api/me/erase", ana, json={})
@@ -129,7 +133,7 @@ async def test_erase_through_the_api(catalyst_service, make_event):
     r = await catalyst_service.request("post", "api/me/erase", ana, json={"confirm": True})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["erased"] is True and body["events"] == 3 and body["recording_stopped"] is False
+    assert body["erased"] is True and body["events"] == 4 and body["recording_stopped"] is False
     assert set(rows_about(store, member).values()) == {0}
     assert rows_about(store, store.member_id("bea@example.org")) == others
 
@@ -179,14 +183,14 @@ async def test_erase_page_asks_for_confirmation_over_cookie_auth(catalyst_servic
     )
     assert r.status_code == 400
     assert 'id="erase-error"' in r.text
-    assert rows_about(store, member)["events"] == 3
+    assert rows_about(store, member)["events"] == 4  # with the consent
 
     # without the xsrf token: refused
     r = await catalyst_service.request(
         "post", "me/erase", data={"confirm": "yes"}, cookies=cookies, allow_redirects=False
     )
     assert r.status_code == 403
-    assert rows_about(store, member)["events"] == 3
+    assert rows_about(store, member)["events"] == 4  # with the consent
 
     r = await catalyst_service.request(
         "post", "me/erase", data={"_xsrf": xsrf, "confirm": "yes"}, cookies=cookies
@@ -208,7 +212,8 @@ async def test_retention_schedule_purges_old_events_and_keeps_aggregates(
     old = utcnow() - timedelta(days=45)
     await send(catalyst_service, token, activity(make_event, old) + activity(make_event))
     before = rows_about(store, member)
-    assert before["events"] == 6 and before["daily_activity"] == 2
+    # six sent and the consent
+    assert before["events"] == 7 and before["daily_activity"] == 2
 
     service = catalyst_service.service
     # the service started its schedule (and a first, empty purge) when it started: restart it
@@ -216,13 +221,13 @@ async def test_retention_schedule_purges_old_events_and_keeps_aggregates(
     service.start_retention()
     try:
         for _ in range(100):  # the first purge runs right after the schedule starts
-            if rows_about(store, member)["events"] == 3:
+            if rows_about(store, member)["events"] == 4:
                 break
             await asyncio.sleep(0.05)
     finally:
         service.stop_retention()
     after = rows_about(store, member)
-    assert after["events"] == 3
+    assert after["events"] == 4  # the recent three and the consent
     assert after["daily_activity"] == 2 and after["member_steps"] == before["member_steps"]
     assert await service.purge_expired() == 0
 

@@ -72,6 +72,8 @@ async def seed(service, make_event) -> dict[str, str]:
     for name, community in people.items():
         ids[name] = store.member_id(name)
         events = [
+            # they accepted the notice (the service's default is opt-in)
+            make_event("consent", {"decision": "given", "notice_version": "1"}, time=now),
             make_event("action", {"action": "logged_in"}, time=now),
             make_event("action", {"action": "cell_executed"}, time=now),
         ]
@@ -86,9 +88,13 @@ async def hub(catalyst_service, make_event):
     ids = await seed(svc.service, make_event)
     tokens = {
         "anonymous": None,
-        "plain": svc.token("plain-a", groups=["community-a"]),
+        # callers, not part of the counted population: undecided, so they record nothing
+        "plain": svc.token("plain-a", groups=["community-a"], consent=None),
         "lead_a": svc.token(
-            "lead-of-a", groups=["community-a", "community-a-leads"], roles=["lead-a"]
+            "lead-of-a",
+            groups=["community-a", "community-a-leads"],
+            roles=["lead-a"],
+            consent=None,
         ),
         "lead_b": svc.token("lead-of-b", groups=["community-b"], roles=["lead-b"]),
         "admin": svc.token("catalyst-admin", roles=["catalyst-admin"]),

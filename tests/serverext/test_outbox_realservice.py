@@ -37,6 +37,9 @@ def realhub(tmp_path_factory):
         raise
     hub.api("post", "users", json={"usernames": [USER]})
     hub.user_token = hub.token(USER)
+    # USER accepted the notice (the service's default is opt-in), as the me page records it
+    r = hub.service_post("me/consent", hub.user_token, data={"decision": "given"})
+    assert r.status_code in (200, 303), r.text
     yield hub
     hub.stop()
 
@@ -151,5 +154,101 @@ async def test_corrupt_outbox_moved_aside(realhub, tmp_path):
         assert len(list(tmp_path.glob("outbox.sqlite.corrupt-*"))) == 1
         await wait_for(lambda: outbox.delivered >= 5, timeout=30, message="delivery")
         assert _stored(realhub, [e["id"] for e in events]) == 5
+    finally:
+        await outbox.stop()
+
+
+# -- consent first: events the service defers wait on disk for the member's decision ---------
+
+
+def _undecided_outbox(hub, path: Path, token: str) -> tuple[Outbox, list[int]]:
+    """An outbox whose decision probe asks the service (as the extension wires it); returns
+    it and a list counting the probes."""
+    import logging
+
+    from catalyst_hub.serverext.progress import ProgressClient
+
+    outbox = _outbox(hub, path)
+    outbox.token = token
+    outbox.decision_check_seconds = 0.2
+    progress = ProgressClient(
+        hub.service_url, token, 0, outbox, outbox.decision_known, logging.getLogger("test")
+    )
+    probes: list[int] = []
+
+    async def probe() -> None:
+        probes.append(1)
+        await progress.refresh()
+
+    outbox.decision_probe = probe
+    return outbox, probes
+
+
+async def test_deferred_events_wait_on_disk_for_accept_then_go(realhub, tmp_path):
+    token = await asyncio.to_thread(realhub.token, "ben")
+    path = tmp_path / "outbox.sqlite"
+    events = _events(12)
+    outbox, probes = _undecided_outbox(realhub, path, token)
+    outbox.start()
+    try:
+        await outbox.submit(events)
+        await wait_for(lambda: outbox.deferred >= 12, timeout=30, message="deferral")
+        assert await outbox.held() == 12
+        # held, not resent: the outbox only asks now and then whether ben decided
+        await wait_for(lambda: len(probes) >= 3, timeout=30, message="decision probes")
+        assert outbox.deferred == 12 and outbox.delivered == 0
+    finally:
+        await outbox.stop()
+    assert _stored(realhub, [e["id"] for e in events]) == 0
+
+    # the server restarts; ben accepts on the service's page meanwhile
+    r = await asyncio.to_thread(
+        realhub.service_post, "me/consent", token, data={"decision": "given"}
+    )
+    assert r.status_code == 200, r.text
+    again, _ = _undecided_outbox(realhub, path, token)
+    again.start()
+    try:
+        assert await again.held() == 12  # still on disk
+        await wait_for(lambda: again.delivered >= 12, timeout=30, message="delivery")
+        assert await again.count() == 0
+        assert _stored(realhub, [e["id"] for e in events]) == 12
+    finally:
+        await again.stop()
+
+
+async def test_accepting_through_the_outbox_sends_what_was_deferred(realhub, tmp_path):
+    token = await asyncio.to_thread(realhub.token, "dana")
+    outbox, _ = _undecided_outbox(realhub, tmp_path / "outbox.sqlite", token)
+    outbox.decision_probe = None  # the member's own consent event is the signal
+    outbox.start()
+    try:
+        events = _events(9)
+        await outbox.submit(events)
+        await wait_for(lambda: outbox.deferred >= 9, timeout=30, message="deferral")
+        consent = make_envelope("consent", {"decision": "given", "notice_version": "1"})
+        await outbox.submit([consent])
+        await wait_for(lambda: outbox.delivered >= 10, timeout=30, message="delivery")
+        assert _stored(realhub, [e["id"] for e in [*events, consent]]) == 10
+    finally:
+        await outbox.stop()
+
+
+async def test_opting_out_deletes_the_deferred_events(realhub, tmp_path):
+    token = await asyncio.to_thread(realhub.token, "cleo")
+    outbox, _ = _undecided_outbox(realhub, tmp_path / "outbox.sqlite", token)
+    outbox.start()
+    try:
+        events = _events(5)
+        await outbox.submit(events)
+        await wait_for(lambda: outbox.deferred >= 5, timeout=30, message="deferral")
+        r = await asyncio.to_thread(
+            realhub.service_post, "me/consent", token, data={"decision": "withdrawn"}
+        )
+        assert r.status_code == 200, r.text
+        # the probe learns the opt-out: the held events are deleted, never sent
+        await wait_for(lambda: outbox.discarded >= 5, timeout=30, message="deletion")
+        assert await outbox.count() == 0
+        assert _stored(realhub, [e["id"] for e in events]) == 0
     finally:
         await outbox.stop()

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from catalyst_hub.catalog import Catalog
 from catalyst_hub.store import DatabaseNeedsUpgrade, check_current, make_engine, upgrade
-from catalyst_hub.store.engine import alembic_config
+from catalyst_hub.store.engine import alembic_config, current_revision
 from catalyst_hub.store.tables import metadata
 
 
@@ -275,4 +275,172 @@ def test_step_rows_take_their_members_community(empty_db_url):
     ]
     command.downgrade(alembic_config(engine), "0008_session_kind_index")
     assert len(rows()) == 3
+    engine.dispose()
+
+
+# -- 0010: the collector's ids keyed with the secret ------------------------------------------
+
+OLD_NAMESPACE = uuid.UUID("6f1c1c3e-2b7a-4e8e-9d56-3c1f0a6e7b21")
+SECRET = b"deployment-secret-" + b"9" * 32
+
+
+def _old_id(*parts: str) -> str:
+    """An id as the collector made them before 0010: uuid5 of hub and username."""
+    return str(uuid.uuid5(OLD_NAMESPACE, "/".join(parts)))
+
+
+def _old_collector_rows(hub: str, username: str, secret: bytes = SECRET):
+    """What the collector stored at 0009 for one member with a server: ids, rows, the hub's
+    user model that produced them."""
+    from catalyst_hub.identity import member_id
+    from catalyst_hub.store import tables as t
+    from catalyst_hub.timeutil import isoformat, parse_time
+
+    member = member_id(secret, hub, username)
+    started = isoformat(parse_time("2026-11-30T09:00:00.250000Z"))
+    last = parse_time("2026-11-30T10:30:00Z")
+    now = datetime(2026, 11, 30, 12, 0)
+    user = {
+        "name": username,
+        "last_activity": isoformat(last),
+        "groups": [],
+        "servers": {"": {"started": started, "last_activity": isoformat(last)}},
+    }
+    events = [
+        (_old_id(hub, username, "logged_in"), "action", last, {"action": "logged_in"}),
+        (
+            _old_id(hub, username, "", started, "start"),
+            "server_started",
+            parse_time(started),
+            {"server_name": "", "started": started},
+        ),
+        (
+            _old_id(hub, username, "", last.date().isoformat(), "activity"),
+            "activity",
+            last,
+            {"kind": "server", "count": 1},
+        ),
+        (
+            _old_id(hub, member, "", started, "stop"),
+            "server_stopped",
+            now,
+            {"server_name": "", "started": started, "last_activity": isoformat(last)},
+        ),
+    ]
+    rows = [
+        {
+            "id": event_id,
+            "hub": hub,
+            "member_id": member,
+            "community": "default",
+            "schema": schema,
+            "version": 1,
+            "time": time,
+            "received": now,
+            "payload": payload,
+        }
+        for event_id, schema, time, payload in events
+    ]
+    identity = {"hub": hub, "username": username, "member_id": member, "created": now}
+    with_tables = (t.events, rows), (t.identities, [identity])
+    return member, user, with_tables
+
+
+def _at_0009_with_old_ids(url: str, hub: str, username: str, secret: bytes = SECRET):
+    engine = make_engine(url)
+    if current_revision(engine) is None:
+        upgrade(engine, "0009_step_member_community")
+    member, user, with_tables = _old_collector_rows(hub, username, secret)
+    with engine.begin() as conn:
+        for table, rows in with_tables:
+            conn.execute(insert(table), rows)
+    return engine, member, user
+
+
+def test_0010_rekeys_collector_ids_to_what_the_collector_now_makes(empty_db_url):
+    from types import SimpleNamespace
+
+    from catalyst_hub.ingest import Ingestor, Sender
+    from catalyst_hub.service.collector import Collector, event_id
+    from catalyst_hub.store import Store
+    from catalyst_hub.store import tables as t
+
+    hub, username = "andes", "ana.silva@example.org"
+    engine, member, user = _at_0009_with_old_ids(empty_db_url, hub, username)
+    with engine.connect() as conn:
+        before = set(conn.execute(select(t.events.c.id)).scalars())
+    upgrade(engine, secrets={hub: SECRET})
+    with engine.connect() as conn:
+        after = set(conn.execute(select(t.events.c.id)).scalars())
+    assert len(after) == 4 and not (after & before)
+
+    # polling the same hub state again: every event is a duplicate of a migrated one
+    store = Store(engine, hub, SECRET, Catalog.load())
+    store.consent_mode = "opt-out"  # the member's decision is not what this is about
+    app = SimpleNamespace(hub_name=hub, store=store, ingestor=Ingestor(store))
+    collector = Collector(app=app)
+    collector._running = {}
+    items = collector._user_events(user, Sender(member, "default"), set())
+    ((_, _, started),) = collector._running
+    stop = event_id(SECRET, hub, member, "", started, "stop")
+    assert {raw["id"] for raw, _ in items} | {stop} == after
+    stored, held = app.ingestor.ingest_trusted(items)
+    assert stored == set() and held == set()
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(t.events)).scalar() == 4
+    engine.dispose()
+
+
+def test_0010_needs_each_hubs_own_secret(empty_db_url):
+    engine, _, _ = _at_0009_with_old_ids(empty_db_url, "sahel", "kofi@example.org")
+    with pytest.raises(RuntimeError, match="catalyst-hub db upgrade --config"):
+        upgrade(engine)
+    with pytest.raises(RuntimeError, match="is not the one its member ids were made with"):
+        upgrade(engine, secrets={"sahel": b"another-secret-" + b"1" * 32})
+    assert check_current_fails(engine)
+    engine.dispose()
+
+
+def check_current_fails(engine) -> bool:
+    try:
+        check_current(engine)
+    except DatabaseNeedsUpgrade:
+        return True
+    return False
+
+
+def test_cli_upgrade_rekeys_every_hub_with_its_secret(tmp_path):
+    """Two hubs share the database, each with its own secret: one run with this hub's config
+    and the other's secret file re-keys both."""
+    from catalyst_hub.store import tables as t
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    other = b"sahel-secret-" + b"2" * 32
+    engine, _, _ = _at_0009_with_old_ids(url, "andes", "ana@example.org")
+    _at_0009_with_old_ids(url, "sahel", "kofi@example.org", other)[0].dispose()
+    (tmp_path / "andes-secret").write_text(SECRET.decode())
+    (tmp_path / "sahel-secret").write_text(other.decode())
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "catalyst_hub",
+            "db",
+            "upgrade",
+            f"--db-url={url}",
+            "--CatalystApp.hub_name=andes",
+            f"--CatalystApp.secret_file={tmp_path / 'andes-secret'}",
+            f"--DbUpgradeApp.other_hub_secret_files=sahel={tmp_path / 'sahel-secret'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    check_current(engine)
+    with engine.connect() as conn:
+        ids = set(conn.execute(select(t.events.c.id)).scalars())
+    old = {_old_id("andes", "ana@example.org", "logged_in")}
+    old.add(_old_id("sahel", "kofi@example.org", "logged_in"))
+    assert len(ids) == 8 and not (ids & old)
     engine.dispose()

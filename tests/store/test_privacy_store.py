@@ -61,7 +61,7 @@ def activity(make_event, time=None):
     ]
 
 
-def session(ingestor, make_event, sender: Sender, time=None) -> int:
+def session(ingestor, make_event, sender: Sender, time=None) -> tuple[set[str], set[str]]:
     """A server session of ``sender``'s, as the collector records it."""
     time = time or utcnow()
     started = {"server_name": "", "started": time.isoformat() + "Z", "profile": "python-small"}
@@ -133,14 +133,14 @@ def test_the_collector_records_nothing_about_a_member_who_opted_out(
     ingestor.ingest([consent(make_event, "withdrawn")], ana)
     now = utcnow()
     started = {"server_name": "", "started": now.isoformat() + "Z"}
-    stored = ingestor.ingest_trusted(
+    stored, held = ingestor.ingest_trusted(
         [
             (make_event("server_started", started, time=now), ana),
             (make_event("server_started", started, time=now), bea),
         ],
         COLLECTOR,
     )
-    assert stored == 1
+    assert len(stored) == 1 and len(held) == 1
     assert count(catalyst_store, t.server_sessions, ana.member_id) == 0
     assert count(catalyst_store, t.server_sessions, bea.member_id) == 1
 
@@ -223,7 +223,11 @@ def test_erasure_removes_identity_events_and_rows_and_logs_no_identity(
     read = [r for r in audit if r.action == "read_learner"][0]
     assert read.subject is None and read.actor == bea.member_id
 
-    # seen again later, the identity is recorded again (not served from a stale cache)
+    # seen again later, the identity is not recorded again until ana decides on the notice
+    assert store.member_id("ana@example.org") == ana.member_id
+    assert count(store, t.identities) == 1
+    ok, results = ingestor.ingest([consent(make_event, "given")], ana)
+    assert ok and results[0].status == "stored"
     assert store.member_id("ana@example.org") == ana.member_id
     assert count(store, t.identities) == 2
 
@@ -302,3 +306,31 @@ def test_another_members_event_of_the_same_id_is_no_redelivery(
     ok, results = ingestor.ingest([event], ana)
     assert ok and [r.status for r in results] == ["dropped"]
     assert count(catalyst_store, t.events, ana.member_id) == 1  # the opt-out only
+
+
+def test_only_an_acceptance_after_the_erasure_starts_a_new_record(
+    catalyst_store, ingestor, make_event
+):
+    """An acceptance sent before the erasure and delivered after it (a server's outbox)
+    does not lift the tombstone; an opt-out does not either; accepting again does."""
+    catalyst_store.consent_mode = "opt-in"
+    ana = sender_for(catalyst_store, "ana@example.org")
+    early = consent(make_event, "given", time=utcnow() - timedelta(minutes=5))
+    ok, _ = ingestor.ingest(activity(make_event), ana)
+    privacy.erase_member(catalyst_store, ana.member_id)
+
+    for late in ([early], [consent(make_event, "withdrawn")]):
+        ok, results = ingestor.ingest([*late, *activity(make_event)], ana)
+        assert ok and [r.status for r in results[1:]] == ["dropped"] * 3
+    assert catalyst_store.member_id("ana@example.org") == ana.member_id
+    assert count(catalyst_store, t.identities) == 0
+
+    ok, results = ingestor.ingest([consent(make_event, "given"), *activity(make_event)], ana)
+    assert [r.status for r in results] == ["stored"] * 4
+    assert catalyst_store.member_id("ana@example.org") == ana.member_id
+    assert count(catalyst_store, t.identities) == 1
+    # the new record is new: what a server made before the erasure is never stored again
+    before = activity(make_event, utcnow() - timedelta(minutes=5))
+    ok, results = ingestor.ingest([early, *before], ana)
+    assert ok and [r.status for r in results] == ["dropped"] * 4
+    assert privacy.consent_of(catalyst_store, ana.member_id) == "given"

@@ -173,6 +173,7 @@ def test_two_hubs_share_one_database(catalyst_db_url, catalyst_hub_name):
     secret = b"s" * 40
     andes = Store(engine, catalyst_hub_name + "-andes", secret, Catalog.load())
     sahel = Store(engine, catalyst_hub_name + "-sahel", secret, Catalog.load())
+    andes.consent_mode = sahel.consent_mode = "opt-out"  # as catalyst_store: no consent here
     # the same username on two hubs is two different members
     assert andes.member_id("ana") != sahel.member_id("ana")
     for store in (andes, sahel):
@@ -302,6 +303,7 @@ def test_activation_whatever_the_order_equals_rebuild(catalyst_store):
         store = Store(
             catalyst_store.engine, f"{catalyst_store.hub}-{seed}", catalyst_store.secret, catalog
         )
+        store.consent_mode = catalyst_store.consent_mode
         ingestor = Ingestor(store)
         rng = random.Random(seed)
         order = stream[:] if seed == 0 else rng.sample(stream, len(stream))
