@@ -21,7 +21,7 @@ import gc
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from operator import itemgetter
 from typing import Any, NamedTuple
 
@@ -39,6 +39,7 @@ from sqlalchemy import (
 )
 
 from ..catalog import Catalog
+from ..events.apps import app_of
 from ..store import tables as t
 from ..store.sql import dialect_insert, earliest, if_newer, latest, of_earliest, placeholder
 from ..timeutil import parse_time, utcnow
@@ -258,8 +259,11 @@ def _fold(rows: dict, key: tuple, new: dict, merge) -> None:
 class Projector:
     """Keeps the projection tables of one catalog current."""
 
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, idle_cull_timeout: float = 3600.0) -> None:
         self.catalog = catalog
+        #: how long the hub lets an idle server run: a session with no stop ends that long
+        #: after its last activity (see ``session_ends``)
+        self.idle_cull_timeout = timedelta(seconds=idle_cull_timeout)
         self._episodes = catalog.episodes()
         # per schema, the payload fields some step's rule looks at: the steps an event
         # reaches depend on those values only, so they are looked up once per distinct value
@@ -320,6 +324,7 @@ class Projector:
         consents: dict = {}  # (hub, member): (time, decision, notice version)
         steps: dict = {}  # (hub, member, step): [community, reached]
         days: dict = {}  # (hub, member, day): [community, events, seconds]
+        apps: dict = {}  # (hub, member, day, app): [community, events, seconds]
         exercises: dict = {}  # (hub, member, lesson, episode, exercise): completed
         episodes: dict = {}  # (hub, member, lesson, episode): see _fold_episode
         started: dict = {}
@@ -363,6 +368,15 @@ class Projector:
                 else:
                     day[1] += count
                     day[2] += seconds
+                app = app_of(payload) if schema == "activity" else None
+                if app is not None:
+                    app_key = (*day_key, app)
+                    used = apps.get(app_key)
+                    if used is None:
+                        apps[app_key] = [community, count, seconds]
+                    else:
+                        used[1] += count
+                        used[2] += seconds
             if schema == "exercise_completed":
                 lesson, episode = payload["lesson"], payload["episode"]
                 exercise_key = (hub, member_id, lesson, episode, payload["exercise"])
@@ -459,8 +473,26 @@ class Projector:
             ["hub", "member_id", "lesson", "episode", "exercise"],
             lambda x: {"completed": earliest(t.exercise_completions.c.completed, x.completed)},
         )
+        upsert_tuples(
+            conn,
+            t.app_activity,
+            ("hub", "member_id", "day", "app", "community", "events", "seconds"),
+            [(*k, *used) for k, used in apps.items()],
+            ["hub", "member_id", "day", "app"],
+            lambda x: {
+                "events": t.app_activity.c.events + x.events,
+                "seconds": t.app_activity.c.seconds + x.seconds,
+            },
+        )
         self._write_episodes(conn, episodes, exercises)
         self._write_sessions(conn, started, stopped)
+        if activation:
+            # rebuild does every server at once, at the end
+            self.refresh_session_ends(
+                conn,
+                {k[:3] for k in started}
+                | {(r["hub"], r["member_id"], r["server_name"]) for r in stopped},
+            )
 
     # -- members -----------------------------------------------------------------------------
 
@@ -728,6 +760,62 @@ class Projector:
             },
         )
 
+    def refresh_session_ends(
+        self,
+        conn: Connection,
+        servers: Iterable[tuple[str, str, str]] | None,
+        hub: str | None = None,
+    ) -> int:
+        """Recompute ``server_sessions.ended`` of every session of ``servers`` ((hub, member
+        id, server name) triples; every server of ``hub`` when None) from their rows: a
+        function of the rows alone, so arrival order does not matter. Returns rows changed."""
+        s = t.server_sessions.c
+        query = select(
+            s.hub, s.member_id, s.server_name, s.started, s.stopped, s.last_activity, s.ended
+        )
+        if servers is None:
+            queries = [query.where(s.hub == hub)]
+        else:
+            keys = sorted(servers)
+            if not keys:
+                return 0
+            queries = [
+                query.where(tuple_(s.hub, s.member_id, s.server_name).in_(keys[i : i + 1000]))
+                for i in range(0, len(keys), 1000)
+            ]
+        changed = []
+        for q in queries:
+            rows = conn.execute(q.order_by(s.hub, s.member_id, s.server_name, s.started)).all()
+            for server_rows in _by_server(rows):
+                ends = session_ends(
+                    [(r.started, r.stopped, r.last_activity) for r in server_rows],
+                    self.idle_cull_timeout,
+                )
+                for row, end in zip(server_rows, ends, strict=True):
+                    if end != row.ended:
+                        changed.append(
+                            {
+                                "k_hub": row.hub,
+                                "k_member": row.member_id,
+                                "k_server": row.server_name,
+                                "k_started": row.started,
+                                "v_ended": end,
+                            }
+                        )
+        if changed:
+            conn.execute(
+                update(t.server_sessions)
+                .where(
+                    s.hub == bindparam("k_hub"),
+                    s.member_id == bindparam("k_member"),
+                    s.server_name == bindparam("k_server"),
+                    s.started == bindparam("k_started"),
+                )
+                .values(ended=bindparam("v_ended")),
+                changed,
+            )
+        return len(changed)
+
     # -- rebuild -----------------------------------------------------------------------------
 
     def rebuild(self, conn_factory, hub: str, chunk: int = 100_000) -> int:
@@ -767,7 +855,43 @@ class Projector:
         with conn_factory() as conn:
             follow_member_communities(conn, hub=hub)
             self.refresh_activation(conn, hub)
+            self.refresh_session_ends(conn, None, hub=hub)
         return replayed
+
+
+def session_ends(
+    sessions: list[tuple[datetime, datetime | None, datetime | None]], idle: timedelta
+) -> list[datetime]:
+    """When each of one server's sessions ended, given (started, stopped, last activity)
+    in order of start.
+
+    A server runs one session at a time, so a session ends by the next one's start. A
+    session with no recorded stop ends at its last activity (its start when none is known)
+    plus the hub's idle-cull timeout: the hub would have culled it then. A recorded stop
+    later than that (the collector saw the server gone only after an outage) is cut there
+    too. Never before the session's start."""
+    ends = []
+    for i, (started, stopped, last_activity) in enumerate(sessions):
+        culled = (last_activity or started) + idle
+        end = culled if stopped is None else stopped
+        if last_activity is not None and culled < end:
+            end = culled
+        if i + 1 < len(sessions) and sessions[i + 1][0] < end:
+            end = sessions[i + 1][0]
+        ends.append(max(end, started))
+    return ends
+
+
+def _by_server(rows: list) -> Iterator[list]:
+    """Rows ordered by (hub, member, server, started), a list per server."""
+    current: list = []
+    for row in rows:
+        if current and tuple(row[:3]) != tuple(current[0][:3]):
+            yield current
+            current = []
+        current.append(row)
+    if current:
+        yield current
 
 
 def follow_member_communities(

@@ -1,33 +1,49 @@
-"""Compute use of a community: server sessions, server-hours, environments and sizes.
+"""Compute use of a community: server sessions, server-hours, environments, sizes and apps.
 
 Definitions (printed on the page):
 
 - A **session** is one start of a member's server (default or named), as the collector saw
   it; the period holds the sessions started in it.
-- **Server-hours** of a session: from its start to its stop; for a server still running, to
-  its last activity, else to now.
+- **Server-hours** of a session: from its start to its end (``server_sessions.ended``: its
+  stop, else its last activity plus the hub's idle-cull timeout, never after the server's
+  next start), counted within the period and up to now. A server runs one session at a time,
+  so a member's hours in a period never exceed its length per server.
 - **Environment**: JupyterLab, RStudio, or other images, read from the image or profile the
   member chose (``unknown`` when the spawner does not say).
+- **Apps**: time and active days per app (JupyterLab, RStudio or another app behind
+  jupyter-server-proxy, terminal), from the server extension's activity windows: a minute of
+  an app's use counts once, whatever else ran in that minute.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 
 from ..store import Store
 from ..store import tables as t
 from ..timeutil import utcnow
-from .common import Period, as_date, not_excluded, seconds_sum
+from .common import Period, not_excluded, seconds_sum
 
 JUPYTERLAB = "JupyterLab"
 RSTUDIO = "RStudio"
 OTHER = "other"
 UNKNOWN = "unknown"
+
+#: how the server extension's app ids read (other proxied apps keep their own name)
+APP_NAMES = {"jupyterlab": JUPYTERLAB, "rstudio": RSTUDIO}
+
+
+def session_end(dialect: str, now: datetime, until: datetime) -> ColumnElement:
+    """A session's end as reports count it, as SQL: its projected end, but not after ``now``
+    (a server still running) nor after ``until`` (the period's end)."""
+    s = t.server_sessions.c
+    least = func.least if dialect == "postgresql" else func.min
+    return least(func.coalesce(s.ended, s.started), now, until)
 
 
 def environment_kind(environment: str | None, profile: str | None = None) -> str:
@@ -58,6 +74,18 @@ class MixRow:
 
 
 @dataclass
+class AppRow:
+    app: str
+    members: int
+    active_days: int
+    hours: float
+
+    @property
+    def name(self) -> str:
+        return APP_NAMES.get(self.app, self.app)
+
+
+@dataclass
 class Usage:
     community: str
     period: Period
@@ -68,6 +96,7 @@ class Usage:
     environments: list[MixRow]
     sizes: list[MixRow]
     images: list[MixRow]
+    apps: list[AppRow]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -85,80 +114,97 @@ class Usage:
             "environments": [r.__dict__ for r in self.environments],
             "sizes": [r.__dict__ for r in self.sizes],
             "images": [r.__dict__ for r in self.images],
+            "apps": [{"name": r.name, **r.__dict__} for r in self.apps],
         }
 
 
 def usage(store: Store, community: str, period: Period, now: datetime | None = None) -> Usage:
-    """Sessions started in ``period`` in ``community``, with their server-hours."""
+    """Sessions started in ``period`` in ``community``, with their server-hours, and the
+    time spent in each app in the period."""
     s = t.server_sessions.c
     now = now or utcnow()
-    where = (
-        s.hub == store.hub,
-        s.community == community,
-        s.started >= period.start_time,
-        s.started < period.end_time,
-        not_excluded(store, s.member_id),
-    )
+    until = min(now, period.end_time)
     with store.connect() as conn:
-        ended = func.coalesce(s.stopped, s.last_activity, now)
-        seconds = seconds_sum(conn.dialect.name, s.started, ended)
-        day = func.date(s.started)
-        # per day and kind at once, one read of the period's sessions for both breakdowns
-        # (a few hundred rows); seconds are added up as the database gives them (exact
-        # decimals on PostgreSQL)
-        groups = conn.execute(
-            select(day, s.environment, s.profile, s.size, func.count(), seconds)
-            .where(*where)
-            .group_by(day, s.environment, s.profile, s.size)
+        # the period's sessions (a few hundred rows, from the index): their hours are split
+        # over the days they ran, which SQL would do far less plainly
+        sessions = conn.execute(
+            select(s.member_id, s.started, s.ended, s.environment, s.profile, s.size).where(
+                s.hub == store.hub,
+                s.community == community,
+                s.started >= period.start_time,
+                s.started < period.end_time,
+                not_excluded(store, s.member_id),
+            )
         ).all()
-        # distinct members per environment kind needs the member; group on it too (small)
-        member_kinds = conn.execute(
-            select(s.member_id, s.environment, s.profile, s.size).where(*where).distinct()
-        ).all()
+        apps = app_usage(conn, store, community, period)
 
-    by_day: dict[Any, list] = defaultdict(lambda: [0, 0])
-    by_kind: dict[tuple, list] = defaultdict(lambda: [0, 0])
-    for d, environment, profile, size, count, sec in groups:
-        for totals in (by_day[d], by_kind[(environment, profile, size)]):
-            totals[0] += count
-            totals[1] += sec or 0
-    per_kind = [(*kind, count, sec) for kind, (count, sec) in by_kind.items()]
-    daily = {as_date(d): UsageDay(as_date(d), n, _hours(sec)) for d, (n, sec) in by_day.items()}
+    by_day: dict[date, list] = defaultdict(lambda: [0, 0.0])
+    # per (environment, profile, size): [sessions, members, seconds]
+    by_kind: dict[tuple, list] = defaultdict(lambda: [0, set(), 0.0])
+    members = set()
+    for member_id, started, ended, environment, profile, size in sessions:
+        end = min(ended or started, until)
+        by_day[started.date()][0] += 1
+        for day, seconds in _split_by_day(started, end):
+            by_day[day][1] += seconds
+        kind = by_kind[(environment, profile, size)]
+        kind[0] += 1
+        kind[1].add(member_id)
+        kind[2] += max((end - started).total_seconds(), 0.0)
+        members.add(member_id)
     envs: dict[str, list] = defaultdict(lambda: [0, set(), 0.0])
     sizes: dict[str, list] = defaultdict(lambda: [0, set(), 0.0])
     images: dict[str, list] = defaultdict(lambda: [0, set(), 0.0])
-    for environment, profile, size, count, sec in per_kind:
+    for (environment, profile, size), (count, who, sec) in by_kind.items():
         for table, key in (
             (envs, environment_kind(environment, profile)),
             (sizes, size or UNKNOWN),
             (images, environment or profile or UNKNOWN),
         ):
             table[key][0] += count
-            table[key][2] += float(sec or 0)
-    members = set()
-    kinds: dict[tuple[str | None, str | None], str] = {}
-    for member_id, environment, profile, size in member_kinds:
-        members.add(member_id)
-        kind = kinds.get((environment, profile))
-        if kind is None:
-            kind = kinds[(environment, profile)] = environment_kind(environment, profile)
-        envs[kind][1].add(member_id)
-        sizes[size or UNKNOWN][1].add(member_id)
-        images[environment or profile or UNKNOWN][1].add(member_id)
-
-    total_sessions = sum(d.sessions for d in daily.values())
-    total_seconds = sum(float(sec or 0) for *_, sec in per_kind)
+            table[key][1] |= who
+            table[key][2] += sec
+    days = {d: UsageDay(d, n, _hours(sec)) for d, (n, sec) in by_day.items()}
     return Usage(
         community=community,
         period=period,
-        sessions=total_sessions,
+        sessions=len(sessions),
         members=len(members),
-        hours=_hours(total_seconds),
-        daily=[daily.get(d) or UsageDay(d, 0, 0.0) for d in period.each_day()],
+        hours=_hours(sum(sec for _, sec in by_day.values())),
+        daily=[days.get(d) or UsageDay(d, 0, 0.0) for d in period.each_day()],
         environments=_mix(envs),
         sizes=_mix(sizes),
         images=_mix(images),
+        apps=apps,
     )
+
+
+def app_usage(conn, store: Store, community: str, period: Period) -> list[AppRow]:
+    """Per app: members who used it, their active days and hours in ``period``, most used
+    first."""
+    a = t.app_activity.c
+    rows = conn.execute(
+        select(a.app, func.count(func.distinct(a.member_id)), func.count(), func.sum(a.seconds))
+        .where(
+            a.hub == store.hub,
+            a.community == community,
+            a.day >= period.start,
+            a.day <= period.end,
+            not_excluded(store, a.member_id),
+        )
+        .group_by(a.app)
+    ).all()
+    apps = [AppRow(app, int(who), int(days), _hours(sec)) for app, who, days, sec in rows]
+    return sorted(apps, key=lambda r: (-r.hours, -r.active_days, r.app))
+
+
+def _split_by_day(start: datetime, end: datetime):
+    """(day, seconds) of the time from ``start`` to ``end``, day by day."""
+    while start < end:
+        midnight = datetime.combine(start.date() + timedelta(days=1), datetime.min.time())
+        stop = min(midnight, end)
+        yield start.date(), (stop - start).total_seconds()
+        start = stop
 
 
 @dataclass
@@ -175,7 +221,7 @@ def usage_totals(
     s = t.server_sessions.c
     now = now or utcnow()
     with store.connect() as conn:
-        ended = func.coalesce(s.stopped, s.last_activity, now)
+        ended = session_end(conn.dialect.name, now, period.end_time)
         count, members, seconds = conn.execute(
             select(
                 func.count(),
