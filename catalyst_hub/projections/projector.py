@@ -318,8 +318,9 @@ class Projector:
 
         Then ``members.activated`` of the members whose steps the batch touched (or, when
         communities have different checklists, of every member it touched: their community
-        may have changed) is recomputed from their rows; without ``activation`` the caller
-        does it (``rebuild``: once at the end)."""
+        may have changed) is recomputed from their rows, and so is ``server_sessions.ended``
+        of the servers whose sessions it touched; without ``activation`` the caller does both
+        (``rebuild``: once at the end)."""
         members: dict = {}  # (hub, member): [community, first_seen, last_active]
         consents: dict = {}  # (hub, member): (time, decision, notice version)
         steps: dict = {}  # (hub, member, step): [community, reached]
