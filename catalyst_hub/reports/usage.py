@@ -19,15 +19,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Connection, func, select
 
 from ..store import Store
 from ..store import tables as t
 from ..timeutil import utcnow
-from .common import Period, not_excluded, seconds_sum
+from .common import Period, as_date, not_excluded, seconds_sum
 
 JUPYTERLAB = "JupyterLab"
 RSTUDIO = "RStudio"
@@ -119,59 +119,74 @@ class Usage:
 
 
 def usage(store: Store, community: str, period: Period, now: datetime | None = None) -> Usage:
-    """Sessions started in ``period`` in ``community``, with their server-hours, and the
-    time spent in each app in the period."""
+    """Sessions started in ``period`` in ``community``, with their server-hours (within the
+    period, on the day each started), and the time spent in each app in the period."""
     s = t.server_sessions.c
     now = now or utcnow()
-    until = min(now, period.end_time)
+    where = (
+        s.hub == store.hub,
+        s.community == community,
+        s.started >= period.start_time,
+        s.started < period.end_time,
+        not_excluded(store, s.member_id),
+    )
     with store.connect() as conn:
-        # the period's sessions (a few hundred rows, from the index): their hours are split
-        # over the days they ran, which SQL would do far less plainly
-        sessions = conn.execute(
-            select(s.member_id, s.started, s.ended, s.environment, s.profile, s.size).where(
-                s.hub == store.hub,
-                s.community == community,
-                s.started >= period.start_time,
-                s.started < period.end_time,
-                not_excluded(store, s.member_id),
-            )
+        ended = session_end(conn.dialect.name, now, period.end_time)
+        seconds = seconds_sum(conn.dialect.name, s.started, ended)
+        day = func.date(s.started)
+        # per day and kind at once, one read of the period's sessions for both breakdowns
+        # (a few hundred rows); seconds are added up as the database gives them (exact
+        # decimals on PostgreSQL)
+        groups = conn.execute(
+            select(day, s.environment, s.profile, s.size, func.count(), seconds)
+            .where(*where)
+            .group_by(day, s.environment, s.profile, s.size)
+        ).all()
+        # distinct members per environment kind needs the member; group on it too (small)
+        member_kinds = conn.execute(
+            select(s.member_id, s.environment, s.profile, s.size).where(*where).distinct()
         ).all()
         apps = app_usage(conn, store, community, period)
 
-    by_day: dict[date, list] = defaultdict(lambda: [0, 0.0])
-    # per (environment, profile, size): [sessions, members, seconds]
-    by_kind: dict[tuple, list] = defaultdict(lambda: [0, set(), 0.0])
-    members = set()
-    for member_id, started, ended, environment, profile, size in sessions:
-        end = min(ended or started, until)
-        by_day[started.date()][0] += 1
-        for day, seconds in _split_by_day(started, end):
-            by_day[day][1] += seconds
-        kind = by_kind[(environment, profile, size)]
-        kind[0] += 1
-        kind[1].add(member_id)
-        kind[2] += max((end - started).total_seconds(), 0.0)
-        members.add(member_id)
+    by_day: dict[Any, list] = defaultdict(lambda: [0, 0])
+    by_kind: dict[tuple, list] = defaultdict(lambda: [0, 0])
+    for d, environment, profile, size, count, sec in groups:
+        for totals in (by_day[d], by_kind[(environment, profile, size)]):
+            totals[0] += count
+            totals[1] += sec or 0
+    per_kind = [(*kind, count, sec) for kind, (count, sec) in by_kind.items()]
+    daily = {as_date(d): UsageDay(as_date(d), n, _hours(sec)) for d, (n, sec) in by_day.items()}
     envs: dict[str, list] = defaultdict(lambda: [0, set(), 0.0])
     sizes: dict[str, list] = defaultdict(lambda: [0, set(), 0.0])
     images: dict[str, list] = defaultdict(lambda: [0, set(), 0.0])
-    for (environment, profile, size), (count, who, sec) in by_kind.items():
+    for environment, profile, size, count, sec in per_kind:
         for table, key in (
             (envs, environment_kind(environment, profile)),
             (sizes, size or UNKNOWN),
             (images, environment or profile or UNKNOWN),
         ):
             table[key][0] += count
-            table[key][1] |= who
-            table[key][2] += sec
-    days = {d: UsageDay(d, n, _hours(sec)) for d, (n, sec) in by_day.items()}
+            table[key][2] += float(sec or 0)
+    members = set()
+    kinds: dict[tuple[str | None, str | None], str] = {}
+    for member_id, environment, profile, size in member_kinds:
+        members.add(member_id)
+        kind = kinds.get((environment, profile))
+        if kind is None:
+            kind = kinds[(environment, profile)] = environment_kind(environment, profile)
+        envs[kind][1].add(member_id)
+        sizes[size or UNKNOWN][1].add(member_id)
+        images[environment or profile or UNKNOWN][1].add(member_id)
+
+    total_sessions = sum(d.sessions for d in daily.values())
+    total_seconds = sum(float(sec or 0) for *_, sec in per_kind)
     return Usage(
         community=community,
         period=period,
-        sessions=len(sessions),
+        sessions=total_sessions,
         members=len(members),
-        hours=_hours(sum(sec for _, sec in by_day.values())),
-        daily=[days.get(d) or UsageDay(d, 0, 0.0) for d in period.each_day()],
+        hours=_hours(total_seconds),
+        daily=[daily.get(d) or UsageDay(d, 0, 0.0) for d in period.each_day()],
         environments=_mix(envs),
         sizes=_mix(sizes),
         images=_mix(images),
@@ -179,7 +194,7 @@ def usage(store: Store, community: str, period: Period, now: datetime | None = N
     )
 
 
-def app_usage(conn, store: Store, community: str, period: Period) -> list[AppRow]:
+def app_usage(conn: Connection, store: Store, community: str, period: Period) -> list[AppRow]:
     """Per app: members who used it, their active days and hours in ``period``, most used
     first."""
     a = t.app_activity.c
@@ -196,15 +211,6 @@ def app_usage(conn, store: Store, community: str, period: Period) -> list[AppRow
     ).all()
     apps = [AppRow(app, int(who), int(days), _hours(sec)) for app, who, days, sec in rows]
     return sorted(apps, key=lambda r: (-r.hours, -r.active_days, r.app))
-
-
-def _split_by_day(start: datetime, end: datetime):
-    """(day, seconds) of the time from ``start`` to ``end``, day by day."""
-    while start < end:
-        midnight = datetime.combine(start.date() + timedelta(days=1), datetime.min.time())
-        stop = min(midnight, end)
-        yield start.date(), (stop - start).total_seconds()
-        start = stop
 
 
 @dataclass

@@ -448,7 +448,7 @@ class CommunityReport(ReportHandler):
                 "chart": charts.bar_chart(
                     "chart-sessions",
                     _("Server-hours per day"),
-                    _("Hours the servers ran each day."),
+                    _("Hours of the sessions started each day."),
                     [d.day.isoformat()[5:] for d in report.daily],
                     [(_("Server-hours"), [d.hours for d in report.daily])],
                     _("Day"),

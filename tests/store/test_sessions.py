@@ -149,8 +149,8 @@ def test_server_hours_of_the_timeline(catalyst_store):
 
 
 def test_hours_stay_inside_the_period(catalyst_store):
-    """A session started on the period's last evening counts up to its end only; the hours
-    per day are those the server ran that day."""
+    """A session started on the period's last evening counts up to the period's end only
+    (its hours go to the day it started)."""
     late = at(23, 0, day=9)
     ingest(
         catalyst_store,
@@ -166,7 +166,7 @@ def test_hours_stay_inside_the_period(catalyst_store):
     two_days = Period(date(2026, 3, 9), date(2026, 3, 10))
     report = usage(catalyst_store, "andes", two_days, now=now)
     assert report.hours == 3.0
-    assert [(d.day.day, d.sessions, d.hours) for d in report.daily] == [(9, 1, 1.0), (10, 0, 2.0)]
+    assert [(d.day.day, d.sessions, d.hours) for d in report.daily] == [(9, 1, 3.0), (10, 0, 0.0)]
 
 
 def test_idle_cull_timeout_is_configurable(catalyst_store):
