@@ -769,52 +769,37 @@ class Projector:
     ) -> int:
         """Recompute ``server_sessions.ended`` of every session of ``servers`` ((hub, member
         id, server name) triples; every server of ``hub`` when None) from their rows: a
-        function of the rows alone, so arrival order does not matter. Returns rows changed."""
-        s = t.server_sessions.c
-        query = select(
-            s.hub, s.member_id, s.server_name, s.started, s.stopped, s.last_activity, s.ended
-        )
+        function of the rows alone, so arrival order does not matter. Returns rows changed.
+
+        Plain SQL and driver values, as for the upserts: a rebuild does every session of the
+        hub, the ingest path the few servers a batch touched."""
+        dialect = conn.dialect
         if servers is None:
-            queries = [query.where(s.hub == hub)]
+            selects = [(_session_sql(dialect, None), (hub,))]
         else:
             keys = sorted(servers)
-            if not keys:
-                return 0
-            queries = [
-                query.where(tuple_(s.hub, s.member_id, s.server_name).in_(keys[i : i + 1000]))
-                for i in range(0, len(keys), 1000)
+            selects = [
+                (_session_sql(dialect, len(chunk)), tuple(v for key in chunk for v in key))
+                for chunk in (keys[i : i + 500] for i in range(0, len(keys), 500))
             ]
+        c = t.server_sessions.c
+        to_time = result_processor(c.started, dialect) or (lambda value: value)
+        to_driver = bind_processor(c.ended, dialect) or (lambda value: value)
+        idle = self.idle_cull_timeout
         changed = []
-        for q in queries:
-            rows = conn.execute(q.order_by(s.hub, s.member_id, s.server_name, s.started)).all()
-            for server_rows in _by_server(rows):
-                ends = session_ends(
-                    [(r.started, r.stopped, r.last_activity) for r in server_rows],
-                    self.idle_cull_timeout,
-                )
-                for row, end in zip(server_rows, ends, strict=True):
-                    if end != row.ended:
-                        changed.append(
-                            {
-                                "k_hub": row.hub,
-                                "k_member": row.member_id,
-                                "k_server": row.server_name,
-                                "k_started": row.started,
-                                "v_ended": end,
-                            }
-                        )
+        for sql, params in selects:
+            rows = conn.exec_driver_sql(sql, params).fetchall()
+            for server in _by_server(rows):
+                times = [
+                    (to_time(started), _or_none(to_time, stopped), _or_none(to_time, last))
+                    for *_, started, stopped, last, _ in server
+                ]
+                for row, end in zip(server, session_ends(times, idle), strict=True):
+                    value = to_driver(end)
+                    if value != row[6]:
+                        changed.append((value, *row[:4]))
         if changed:
-            conn.execute(
-                update(t.server_sessions)
-                .where(
-                    s.hub == bindparam("k_hub"),
-                    s.member_id == bindparam("k_member"),
-                    s.server_name == bindparam("k_server"),
-                    s.started == bindparam("k_started"),
-                )
-                .values(ended=bindparam("v_ended")),
-                changed,
-            )
+            conn.exec_driver_sql(_session_update_sql(dialect), changed)
         return len(changed)
 
     # -- rebuild -----------------------------------------------------------------------------
@@ -881,6 +866,49 @@ def session_ends(
             end = sessions[i + 1][0]
         ends.append(max(end, started))
     return ends
+
+
+def _or_none(convert: Callable[[Any], Any], value: Any) -> Any:
+    return None if value is None else convert(value)
+
+
+_SESSION_SQL: dict[tuple[str, int | None], str] = {}
+
+
+def _session_sql(dialect, servers: int | None) -> str:
+    """(hub, member, server, started, stopped, last_activity, ended) of one hub's sessions
+    (None), or of ``servers`` given (hub, member, server) triples, in key order."""
+    key = (dialect.name, servers)
+    sql = _SESSION_SQL.get(key)
+    if sql is None:
+        q = dialect.identifier_preparer.quote
+        mark = placeholder(dialect)
+        c = t.server_sessions.c
+        names = [q(col.name) for col in (c.hub, c.member_id, c.server_name)]
+        columns = [
+            *names,
+            *(q(col.name) for col in (c.started, c.stopped, c.last_activity, c.ended)),
+        ]
+        if servers is None:
+            where = f"{names[0]} = {mark}"
+        else:
+            one = f"({', '.join([mark] * 3)})"
+            where = f"({', '.join(names)}) IN ({', '.join([one] * servers)})"
+        sql = _SESSION_SQL[key] = (
+            f"SELECT {', '.join(columns)} FROM {q(t.server_sessions.name)} WHERE {where} "
+            f"ORDER BY {', '.join(columns[:4])}"
+        )
+    return sql
+
+
+def _session_update_sql(dialect) -> str:
+    q = dialect.identifier_preparer.quote
+    mark = placeholder(dialect)
+    c = t.server_sessions.c
+    keys = " AND ".join(
+        f"{q(col.name)} = {mark}" for col in (c.hub, c.member_id, c.server_name, c.started)
+    )
+    return f"UPDATE {q(t.server_sessions.name)} SET {q(c.ended.name)} = {mark} WHERE {keys}"
 
 
 def _by_server(rows: list) -> Iterator[list]:
