@@ -851,17 +851,16 @@ def session_ends(
     """When each of one server's sessions ended, given (started, stopped, last activity)
     in order of start.
 
-    A server runs one session at a time, so a session ends by the next one's start. A
-    session with no recorded stop ends at its last activity (its start when none is known)
-    plus the hub's idle-cull timeout: the hub would have culled it then. A recorded stop
-    later than that (the collector saw the server gone only after an outage) is cut there
-    too. Never before the session's start."""
+    A server runs one session at a time, so a session ends by the next one's start. Nor
+    does it run longer than the hub's idle-cull timeout after its last activity (its start
+    when none is known): a session with no recorded stop ends there, and so does one whose
+    stop was recorded later (a collector that restarts records the servers that stopped
+    while it was down as stopped when it finds them gone, with no last activity). Never
+    before the session's start."""
     ends = []
     for i, (started, stopped, last_activity) in enumerate(sessions):
         culled = (last_activity or started) + idle
-        end = culled if stopped is None else stopped
-        if last_activity is not None and culled < end:
-            end = culled
+        end = culled if stopped is None or culled < stopped else stopped
         if i + 1 < len(sessions) and sessions[i + 1][0] < end:
             end = sessions[i + 1][0]
         ends.append(max(end, started))

@@ -153,8 +153,8 @@ server_sessions = Table(
     Column("stopped", DateTime),
     Column("last_activity", DateTime),
     # when the session ended as far as the log tells, kept by the projector from the
-    # server's sessions: the stop, else the last activity plus the hub's idle-cull timeout,
-    # never after the server's next start (a server runs one session at a time)
+    # server's sessions: the stop, but no later than the last activity (or start) plus the
+    # hub's idle-cull timeout, nor the server's next start (one session at a time)
     Column("ended", DateTime),
     Column("profile", String(NAME)),
     Column("environment", String(NAME)),

@@ -1,7 +1,8 @@
 """session end, app activity: believable server-hours, and time per app
 
-``server_sessions.ended`` is when a session ended as far as the log tells: its stop, else its
-last activity plus the hub's idle-cull timeout, never after the same server's next start.
+``server_sessions.ended`` is when a session ended as far as the log tells: its stop, but no
+later than its last activity (or start) plus the hub's idle-cull timeout, nor than the same
+server's next start.
 Reports counted a session with no stop up to "now" and added up one server's overlapping
 sessions. This migration computes the column for the existing rows with the default timeout
 (an hour; ``catalyst-hub rebuild`` recomputes it with the configured one).
@@ -81,9 +82,9 @@ def _fill_ended() -> None:
     for i, (hub, member, server, started, stopped, last) in enumerate(rows):
         after = rows[i + 1] if i + 1 < len(rows) else None
         following = after[3] if after is not None and after[:3] == (hub, member, server) else None
-        end = stopped if stopped is not None else (last or started) + IDLE
-        if last is not None:
-            end = min(end, last + IDLE)
+        end = (last or started) + IDLE
+        if stopped is not None:
+            end = min(end, stopped)
         if following is not None:
             end = min(end, following)
         updates.append(
