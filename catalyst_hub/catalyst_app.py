@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
-from traitlets import Instance, List, Set, Unicode, default
+from traitlets import Float, Instance, List, Set, Unicode, default
 from traitlets.config import Application, catch_config_error
 
 from . import __version__
@@ -97,6 +97,14 @@ class CatalystApp(Application):
         config=True,
         help="Usernames (staff, test and service accounts) left out of statistics.",
     )
+    idle_cull_timeout = Float(
+        3600.0,
+        min=1,
+        config=True,
+        help="""Seconds an idle server runs before the hub culls it (jupyterhub-idle-culler's
+        --timeout). A server session with no recorded stop ends this long after its last
+        activity. Run `catalyst-hub rebuild` after changing it.""",
+    )
 
     communities = Instance(CommunityMapper)
     engine = Instance(Engine, allow_none=True)
@@ -135,7 +143,13 @@ class CatalystApp(Application):
             except DatabaseNeedsUpgrade as e:
                 self.log.critical("%s", e)
                 self.exit(1)
-        self.store = Store(self.engine, self.hub_name, secret, Catalog.load(self.catalog_files))
+        self.store = Store(
+            self.engine,
+            self.hub_name,
+            secret,
+            Catalog.load(self.catalog_files),
+            idle_cull_timeout=self.idle_cull_timeout,
+        )
         self.store.excluded_members = {self.store.member_id(u) for u in self.excluded_users}
         if check:
             self.ensure_activation(self.store.projector)

@@ -41,3 +41,8 @@ c.CommunityMapper.group_prefix = "community-"
 
 # Collector: how often the hub's REST API is polled for server sessions.
 # c.Collector.poll_interval = 60
+
+# How long the hub lets an idle server run (jupyterhub-idle-culler's --timeout): a server
+# session with no recorded stop ends this long after its last activity. After a change, run
+# `catalyst-hub rebuild`.
+# c.CatalystApp.idle_cull_timeout = 3600

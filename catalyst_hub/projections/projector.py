@@ -21,7 +21,7 @@ import gc
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from operator import itemgetter
 from typing import Any, NamedTuple
 
@@ -45,6 +45,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..catalog import Catalog
+from ..events.apps import app_of
 from ..store import tables as t
 from ..store.sql import dialect_insert, earliest, if_newer, latest, placeholder
 from ..timeutil import parse_time, utcnow
@@ -309,8 +310,11 @@ def _fold(rows: dict, key: tuple, new: dict, merge) -> None:
 class Projector:
     """Keeps the projection tables of one catalog current."""
 
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, idle_cull_timeout: float = 3600.0) -> None:
         self.catalog = catalog
+        #: how long the hub lets an idle server run: a session with no stop ends that long
+        #: after its last activity (see ``session_ends``)
+        self.idle_cull_timeout = timedelta(seconds=idle_cull_timeout)
         self._episodes = catalog.episodes()
         # per schema, the payload fields some step's rule looks at: the steps an event
         # reaches depend on those values only, so they are looked up once per distinct value
@@ -365,12 +369,14 @@ class Projector:
 
         Then ``members.activated`` of the members whose steps the batch touched (or, when
         communities have different checklists, of every member it touched: their community
-        may have changed) is recomputed from their rows; without ``activation`` the caller
-        does it (``rebuild``: once at the end)."""
+        may have changed) is recomputed from their rows, and so is ``server_sessions.ended``
+        of the servers whose sessions it touched; without ``activation`` the caller does both
+        (``rebuild``: once at the end)."""
         members: dict = {}  # (hub, member): [community, first_seen, last_active]
         consents: dict = {}  # (hub, member): (time, decision, notice version)
         steps: dict = {}  # (hub, member, step): [community, reached]
         days: dict = {}  # (hub, member, day): [community, events, seconds]
+        apps: dict = {}  # (hub, member, day, app): [community, events, seconds]
         exercises: dict = {}  # (hub, member, lesson, episode, exercise): completed
         episodes: dict = {}  # (hub, member, lesson, episode): see _fold_episode
         started: dict = {}
@@ -414,6 +420,15 @@ class Projector:
                 else:
                     day[1] = min(day[1] + count, COUNTER_MAX)
                     day[2] = min(day[2] + seconds, COUNTER_MAX)
+                app = app_of(payload) if schema == "activity" else None
+                if app is not None:
+                    app_key = (*day_key, app)
+                    used = apps.get(app_key)
+                    if used is None:
+                        apps[app_key] = [community, count, seconds]
+                    else:
+                        used[1] = min(used[1] + count, COUNTER_MAX)
+                        used[2] = min(used[2] + seconds, COUNTER_MAX)
             if schema == "exercise_completed":
                 lesson, episode = payload["lesson"], payload["episode"]
                 exercise_key = (hub, member_id, lesson, episode, payload["exercise"])
@@ -510,8 +525,26 @@ class Projector:
             ["hub", "member_id", "lesson", "episode", "exercise"],
             lambda x: {"completed": earliest(t.exercise_completions.c.completed, x.completed)},
         )
+        upsert_tuples(
+            conn,
+            t.app_activity,
+            ("hub", "member_id", "day", "app", "community", "events", "seconds"),
+            [(*k, *used) for k, used in apps.items()],
+            ["hub", "member_id", "day", "app"],
+            lambda x: {
+                "events": saturating_sum(t.app_activity.c.events, x.events),
+                "seconds": saturating_sum(t.app_activity.c.seconds, x.seconds),
+            },
+        )
         self._write_episodes(conn, episodes, exercises)
         self._write_sessions(conn, started, stopped)
+        if activation:
+            # rebuild does every server at once, at the end
+            self.refresh_session_ends(
+                conn,
+                {k[:3] for k in started}
+                | {(r["hub"], r["member_id"], r["server_name"]) for r in stopped},
+            )
 
     # -- members -----------------------------------------------------------------------------
 
@@ -783,6 +816,47 @@ class Projector:
             },
         )
 
+    def refresh_session_ends(
+        self,
+        conn: Connection,
+        servers: Iterable[tuple[str, str, str]] | None,
+        hub: str | None = None,
+    ) -> int:
+        """Recompute ``server_sessions.ended`` of every session of ``servers`` ((hub, member
+        id, server name) triples; every server of ``hub`` when None) from their rows: a
+        function of the rows alone, so arrival order does not matter. Returns rows changed.
+
+        Plain SQL and driver values, as for the upserts: a rebuild does every session of the
+        hub, the ingest path the few servers a batch touched."""
+        dialect = conn.dialect
+        if servers is None:
+            selects = [(_session_sql(dialect, None), (hub,))]
+        else:
+            keys = sorted(servers)
+            selects = [
+                (_session_sql(dialect, len(chunk)), tuple(v for key in chunk for v in key))
+                for chunk in (keys[i : i + 500] for i in range(0, len(keys), 500))
+            ]
+        c = t.server_sessions.c
+        to_time = result_processor(c.started, dialect) or (lambda value: value)
+        to_driver = bind_processor(c.ended, dialect) or (lambda value: value)
+        idle = self.idle_cull_timeout
+        changed = []
+        for sql, params in selects:
+            rows = conn.exec_driver_sql(sql, params).fetchall()
+            for server in _by_server(rows):
+                times = [
+                    (to_time(started), _or_none(to_time, stopped), _or_none(to_time, last))
+                    for *_, started, stopped, last, _ in server
+                ]
+                for row, end in zip(server, session_ends(times, idle), strict=True):
+                    value = to_driver(end)
+                    if value != row[6]:
+                        changed.append((value, *row[:4]))
+        if changed:
+            conn.exec_driver_sql(_session_update_sql(dialect), changed)
+        return len(changed)
+
     # -- rebuild -----------------------------------------------------------------------------
 
     def rebuild(self, conn_factory, hub: str, chunk: int = 100_000) -> int:
@@ -822,7 +896,85 @@ class Projector:
         with conn_factory() as conn:
             follow_member_communities(conn, hub=hub)
             self.refresh_activation(conn, hub)
+            self.refresh_session_ends(conn, None, hub=hub)
         return replayed
+
+
+def session_ends(
+    sessions: list[tuple[datetime, datetime | None, datetime | None]], idle: timedelta
+) -> list[datetime]:
+    """When each of one server's sessions ended, given (started, stopped, last activity)
+    in order of start.
+
+    A server runs one session at a time, so a session ends by the next one's start. Nor
+    does it run longer than the hub's idle-cull timeout after its last activity (its start
+    when none is known): a session with no recorded stop ends there, and so does one whose
+    stop was recorded later (a collector that restarts records the servers that stopped
+    while it was down as stopped when it finds them gone, with no last activity). Never
+    before the session's start."""
+    ends = []
+    for i, (started, stopped, last_activity) in enumerate(sessions):
+        culled = (last_activity or started) + idle
+        end = culled if stopped is None or culled < stopped else stopped
+        if i + 1 < len(sessions) and sessions[i + 1][0] < end:
+            end = sessions[i + 1][0]
+        ends.append(max(end, started))
+    return ends
+
+
+def _or_none(convert: Callable[[Any], Any], value: Any) -> Any:
+    return None if value is None else convert(value)
+
+
+_SESSION_SQL: dict[tuple[str, int | None], str] = {}
+
+
+def _session_sql(dialect, servers: int | None) -> str:
+    """(hub, member, server, started, stopped, last_activity, ended) of one hub's sessions
+    (None), or of ``servers`` given (hub, member, server) triples, in key order."""
+    key = (dialect.name, servers)
+    sql = _SESSION_SQL.get(key)
+    if sql is None:
+        q = dialect.identifier_preparer.quote
+        mark = placeholder(dialect)
+        c = t.server_sessions.c
+        names = [q(col.name) for col in (c.hub, c.member_id, c.server_name)]
+        columns = [
+            *names,
+            *(q(col.name) for col in (c.started, c.stopped, c.last_activity, c.ended)),
+        ]
+        if servers is None:
+            where = f"{names[0]} = {mark}"
+        else:
+            one = f"({', '.join([mark] * 3)})"
+            where = f"({', '.join(names)}) IN ({', '.join([one] * servers)})"
+        sql = _SESSION_SQL[key] = (
+            f"SELECT {', '.join(columns)} FROM {q(t.server_sessions.name)} WHERE {where} "
+            f"ORDER BY {', '.join(columns[:4])}"
+        )
+    return sql
+
+
+def _session_update_sql(dialect) -> str:
+    q = dialect.identifier_preparer.quote
+    mark = placeholder(dialect)
+    c = t.server_sessions.c
+    keys = " AND ".join(
+        f"{q(col.name)} = {mark}" for col in (c.hub, c.member_id, c.server_name, c.started)
+    )
+    return f"UPDATE {q(t.server_sessions.name)} SET {q(c.ended.name)} = {mark} WHERE {keys}"
+
+
+def _by_server(rows: list) -> Iterator[list]:
+    """Rows ordered by (hub, member, server, started), a list per server."""
+    current: list = []
+    for row in rows:
+        if current and tuple(row[:3]) != tuple(current[0][:3]):
+            yield current
+            current = []
+        current.append(row)
+    if current:
+        yield current
 
 
 def follow_member_communities(

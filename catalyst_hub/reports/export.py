@@ -21,7 +21,7 @@ from .outside import STEP_FIELDS, OutsideReport
 from .overview import OverviewRow
 from .people import AuditRow
 from .training import Matrix
-from .usage import Usage
+from .usage import AppRow, Usage
 
 Gettext = Callable[..., str]
 
@@ -197,12 +197,29 @@ def usage_tables(report: Usage, _: Gettext) -> list[DataTable]:
         ],
         [[d.day, d.sessions, d.hours] for d in report.daily],
     )
+    apps = DataTable(
+        "apps",
+        _("Time per app"),
+        [
+            Column("app", _("App"), False),
+            Column("members", _("Members")),
+            Column("active_days", _("Active days")),
+            Column("hours", _("Hours")),
+        ],
+        [[app_name(r, _), r.members, r.active_days, r.hours] for r in report.apps],
+    )
     return [
         daily,
         mix("environments", _("Environments"), _("Environment"), report.environments),
         mix("sizes", _("Server sizes"), _("Size"), report.sizes),
         mix("images", _("Images and profiles"), _("Image or profile"), report.images),
+        apps,
     ]
+
+
+def app_name(row: AppRow, _: Gettext) -> str:
+    """An app as people call it: JupyterLab, RStudio, Terminal, or a proxied app's name."""
+    return _("Terminal") if row.app == "terminal" else row.name
 
 
 def overview_table(rows: Sequence[OverviewRow], _: Gettext) -> DataTable:

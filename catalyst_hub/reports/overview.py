@@ -30,6 +30,7 @@ from .common import (
 )
 from .suppression import Figures, suppress
 from .training import training_by_community
+from .usage import session_end
 
 
 @dataclass
@@ -172,7 +173,7 @@ def community_totals(
             )
             .group_by(m.community)
         ).all()
-        ended = func.coalesce(s.stopped, s.last_activity, now)
+        ended = session_end(conn.dialect.name, now, period.end_time)
         where = (
             s.hub == store.hub,
             s.started >= period.start_time,

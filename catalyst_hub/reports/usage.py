@@ -1,13 +1,18 @@
-"""Compute use of a community: server sessions, server-hours, environments and sizes.
+"""Compute use of a community: server sessions, server-hours, environments, sizes and apps.
 
 Definitions (printed on the page):
 
 - A **session** is one start of a member's server (default or named), as the collector saw
   it; the period holds the sessions started in it.
-- **Server-hours** of a session: from its start to its stop; for a server still running, to
-  its last activity, else to now.
+- **Server-hours** of a session: from its start to its end (``server_sessions.ended``: its
+  stop, else its last activity plus the hub's idle-cull timeout, never after the server's
+  next start), counted within the period and up to now. A server runs one session at a time,
+  so a member's hours in a period never exceed its length per server.
 - **Environment**: JupyterLab, RStudio, or other images, read from the image or profile the
   member chose (``unknown`` when the spawner does not say).
+- **Apps**: time and active days per app (JupyterLab, RStudio or another app behind
+  jupyter-server-proxy, terminal), from the server extension's activity windows: a minute of
+  an app's use counts once, whatever else ran in that minute.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Connection, func, select
 
 from ..store import Store
 from ..store import tables as t
@@ -28,6 +33,17 @@ JUPYTERLAB = "JupyterLab"
 RSTUDIO = "RStudio"
 OTHER = "other"
 UNKNOWN = "unknown"
+
+#: how the server extension's app ids read (other proxied apps keep their own name)
+APP_NAMES = {"jupyterlab": JUPYTERLAB, "rstudio": RSTUDIO}
+
+
+def session_end(dialect: str, now: datetime, until: datetime) -> ColumnElement:
+    """A session's end as reports count it, as SQL: its projected end, but not after ``now``
+    (a server still running) nor after ``until`` (the period's end)."""
+    s = t.server_sessions.c
+    least = func.least if dialect == "postgresql" else func.min
+    return least(func.coalesce(s.ended, s.started), now, until)
 
 
 def environment_kind(environment: str | None, profile: str | None = None) -> str:
@@ -58,6 +74,18 @@ class MixRow:
 
 
 @dataclass
+class AppRow:
+    app: str
+    members: int
+    active_days: int
+    hours: float
+
+    @property
+    def name(self) -> str:
+        return APP_NAMES.get(self.app, self.app)
+
+
+@dataclass
 class Usage:
     community: str
     period: Period
@@ -68,6 +96,7 @@ class Usage:
     environments: list[MixRow]
     sizes: list[MixRow]
     images: list[MixRow]
+    apps: list[AppRow]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -85,11 +114,13 @@ class Usage:
             "environments": [r.__dict__ for r in self.environments],
             "sizes": [r.__dict__ for r in self.sizes],
             "images": [r.__dict__ for r in self.images],
+            "apps": [{"name": r.name, **r.__dict__} for r in self.apps],
         }
 
 
 def usage(store: Store, community: str, period: Period, now: datetime | None = None) -> Usage:
-    """Sessions started in ``period`` in ``community``, with their server-hours."""
+    """Sessions started in ``period`` in ``community``, with their server-hours (within the
+    period, on the day each started), and the time spent in each app in the period."""
     s = t.server_sessions.c
     now = now or utcnow()
     where = (
@@ -100,7 +131,7 @@ def usage(store: Store, community: str, period: Period, now: datetime | None = N
         not_excluded(store, s.member_id),
     )
     with store.connect() as conn:
-        ended = func.coalesce(s.stopped, s.last_activity, now)
+        ended = session_end(conn.dialect.name, now, period.end_time)
         seconds = seconds_sum(conn.dialect.name, s.started, ended)
         day = func.date(s.started)
         # per day and kind at once, one read of the period's sessions for both breakdowns
@@ -115,6 +146,7 @@ def usage(store: Store, community: str, period: Period, now: datetime | None = N
         member_kinds = conn.execute(
             select(s.member_id, s.environment, s.profile, s.size).where(*where).distinct()
         ).all()
+        apps = app_usage(conn, store, community, period)
 
     by_day: dict[Any, list] = defaultdict(lambda: [0, 0])
     by_kind: dict[tuple, list] = defaultdict(lambda: [0, 0])
@@ -158,7 +190,27 @@ def usage(store: Store, community: str, period: Period, now: datetime | None = N
         environments=_mix(envs),
         sizes=_mix(sizes),
         images=_mix(images),
+        apps=apps,
     )
+
+
+def app_usage(conn: Connection, store: Store, community: str, period: Period) -> list[AppRow]:
+    """Per app: members who used it, their active days and hours in ``period``, most used
+    first."""
+    a = t.app_activity.c
+    rows = conn.execute(
+        select(a.app, func.count(func.distinct(a.member_id)), func.count(), func.sum(a.seconds))
+        .where(
+            a.hub == store.hub,
+            a.community == community,
+            a.day >= period.start,
+            a.day <= period.end,
+            not_excluded(store, a.member_id),
+        )
+        .group_by(a.app)
+    ).all()
+    apps = [AppRow(app, int(who), int(days), _hours(sec)) for app, who, days, sec in rows]
+    return sorted(apps, key=lambda r: (-r.hours, -r.active_days, r.app))
 
 
 @dataclass
@@ -175,7 +227,7 @@ def usage_totals(
     s = t.server_sessions.c
     now = now or utcnow()
     with store.connect() as conn:
-        ended = func.coalesce(s.stopped, s.last_activity, now)
+        ended = session_end(conn.dialect.name, now, period.end_time)
         count, members, seconds = conn.execute(
             select(
                 func.count(),

@@ -5,7 +5,8 @@ It applies the rules that hold for every event source:
 - ``action`` events are sent once per person and action, ever: the outbox database remembers
   which were sent, so a restart does not send them again;
 - ``activity`` is counted in memory and written as one event per kind (and language or app)
-  per window of about a minute, never one per request;
+  per window of about a minute, never one per request; the window's seconds go to each app
+  (JupyterLab, a proxied app such as RStudio, the terminal) once;
 - when the member's last known consent decision is "withdrawn", nothing is recorded except
   consent events. Before any decision events are recorded as usual: the service defers them,
   and the outbox keeps them until the decision (see ``outbox``).
@@ -24,6 +25,7 @@ from traitlets import Float
 from traitlets.config import LoggingConfigurable
 
 from ..events import MEMBER, registry
+from ..events.apps import APP_OF_KIND
 from .outbox import Outbox, make_envelope
 
 ActivityKey = tuple[str, str | None, str | None]  # kind, language, app
@@ -156,14 +158,19 @@ class Recorder(LoggingConfigurable):
         if not self.recording:
             return
         events = []
+        timed: set[str] = set()
         for (kind, language, app), n in sorted(
             counts.items(), key=lambda item: json.dumps(item[0])
         ):
+            # the window's time goes to each app once: kernels, notebooks and the UI are all
+            # JupyterLab, and a minute of JupyterLab is a minute however many kinds it saw
+            used = app or APP_OF_KIND.get(kind, kind)
             payload: dict[str, Any] = {
                 "kind": kind,
                 "count": min(n, MAX_COUNT),
-                "seconds": min(int(window), MAX_SECONDS),
+                "seconds": 0 if used in timed else min(int(window), MAX_SECONDS),
             }
+            timed.add(used)
             if language:
                 payload["language"] = language
             if app:

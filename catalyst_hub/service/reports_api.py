@@ -352,7 +352,7 @@ class CommunityReport(ReportHandler):
                     _("Server-hours"),
                     report.hours,
                     _(
-                        "From each session's start to its stop; for a server still running, to its last activity or now."
+                        "From each session's start to its stop, within the period; a session with no recorded stop ends at its last activity plus the idle-cull timeout."
                     ),
                 ),
             ]
@@ -531,7 +531,7 @@ class CommunityReport(ReportHandler):
 
     def usage_sections(self, report, tables):
         _ = self._
-        daily, environments, sizes, images = tables
+        daily, environments, sizes, images, apps = tables
         return [
             {
                 "id": "sessions-daily",
@@ -563,6 +563,20 @@ class CommunityReport(ReportHandler):
             },
             {"id": "sizes", "title": _("Server sizes"), "chart": None, "table": sizes},
             {"id": "images", "title": _("Images and profiles"), "chart": None, "table": images},
+            {
+                "id": "apps",
+                "title": _("Apps"),
+                "chart": charts.bar_chart(
+                    "chart-apps",
+                    _("Hours per app"),
+                    _("JupyterLab, RStudio and other apps behind the proxy, terminals."),
+                    [row[0] for row in apps.rows],
+                    [(_("Hours"), [r.hours for r in report.apps])],
+                    _("App"),
+                    _("Hours"),
+                ),
+                "table": apps,
+            },
         ]
 
 
@@ -644,7 +658,13 @@ def _usage_definitions(_) -> list[tuple[str, str]]:
         (
             _("Server-hours"),
             _(
-                "From a session's start to its stop; for a server still running, to its last activity or now."
+                "From a session's start to its stop, within the period. A session with no recorded stop ends at its last activity plus the hub's idle-cull timeout; a new start of the same server ends the previous session."
+            ),
+        ),
+        (
+            _("Time per app"),
+            _(
+                "Hours and active days in JupyterLab, RStudio or another app behind the proxy, and in terminals, from the activity the server extension sees; a minute counts once per app."
             ),
         ),
         (

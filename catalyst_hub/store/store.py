@@ -31,12 +31,19 @@ _EVENT_KEY = tuple(c.name for c in t.events.primary_key.columns)
 class Store:
     """One hub's view of a (possibly shared) database."""
 
-    def __init__(self, engine: Engine, hub: str, secret: bytes, catalog: Catalog) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        hub: str,
+        secret: bytes,
+        catalog: Catalog,
+        idle_cull_timeout: float = 3600.0,
+    ) -> None:
         self.engine = engine
         self.hub = hub
         self.secret = secret
         self.catalog = catalog
-        self.projector = projection.Projector(catalog)
+        self.projector = projection.Projector(catalog, idle_cull_timeout)
         self._known_members: dict[str, str] = {}
         #: member ids of staff and service accounts that reports leave out
         self.excluded_members: set[str] = set()

@@ -152,6 +152,10 @@ server_sessions = Table(
     Column("community", String(NAME), nullable=False),
     Column("stopped", DateTime),
     Column("last_activity", DateTime),
+    # when the session ended as far as the log tells, kept by the projector from the
+    # server's sessions: the stop, but no later than the last activity (or start) plus the
+    # hub's idle-cull timeout, nor the server's next start (one session at a time)
+    Column("ended", DateTime),
     Column("profile", String(NAME)),
     Column("environment", String(NAME)),
     Column("size", String(NAME)),
@@ -163,11 +167,34 @@ server_sessions = Table(
         "community",
         "started",
         "member_id",
-        "stopped",
-        "last_activity",
+        "ended",
         "environment",
         "profile",
         "size",
+    ),
+)
+
+# Time per app (JupyterLab, RStudio or another app behind jupyter-server-proxy, terminal)
+# per member and day, from the server extension's activity windows.
+app_activity = Table(
+    "app_activity",
+    metadata,
+    Column("hub", String(HUB), primary_key=True),
+    Column("member_id", String(MEMBER), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("app", String(64), primary_key=True),
+    Column("community", String(NAME), nullable=False),
+    Column("events", Integer, nullable=False),
+    Column("seconds", Integer, nullable=False),
+    # covering for the usage report: time, members and active days per app of a community
+    Index(
+        "ix_app_activity_hub_community_day_app",
+        "hub",
+        "community",
+        "day",
+        "app",
+        "member_id",
+        "seconds",
     ),
 )
 
@@ -193,6 +220,7 @@ PROJECTION_TABLES = (
     training_progress,
     exercise_completions,
     server_sessions,
+    app_activity,
 )
 
 #: Per projection table, the column holding the earliest event time a row depends on (the
@@ -205,6 +233,7 @@ HORIZON_COLUMNS = {
     training_progress.name: training_progress.c.first_activity,
     exercise_completions.name: exercise_completions.c.completed,
     server_sessions.name: server_sessions.c.started,
+    app_activity.name: app_activity.c.day,
 }
 
 # The retention horizon of each hub: raw events before it were deleted (all but consent

@@ -24,7 +24,7 @@ Training: ana completes first-notebook by its exercises (Mar 2), ben starts data
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import pytest
 
@@ -90,9 +90,13 @@ def hub(catalyst_store, make_event) -> Hub:
             payload["size"] = size
         out = [("server_started", payload, start)]
         if stop:
-            out.append(
-                ("server_stopped", {"server_name": "", "started": start.isoformat() + "Z"}, stop)
-            )
+            # as the collector records a stop: with the server's last activity the hub gave
+            stopped = {
+                "server_name": "",
+                "started": start.isoformat() + "Z",
+                "last_activity": (stop - timedelta(minutes=5)).isoformat() + "Z",
+            }
+            out.append(("server_stopped", stopped, stop))
         return out
 
     send(

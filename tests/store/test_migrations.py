@@ -443,4 +443,51 @@ def test_cli_upgrade_rekeys_every_hub_with_its_secret(tmp_path):
     old = {_old_id("andes", "ana@example.org", "logged_in")}
     old.add(_old_id("sahel", "kofi@example.org", "logged_in"))
     assert len(ids) == 8 and not (ids & old)
+
+
+def test_sessions_get_their_end(empty_db_url):
+    """0011 computes ``server_sessions.ended`` of the existing rows with the default hour of
+    idle cull, and adds ``app_activity``; its downgrade removes both."""
+    engine = make_engine(empty_db_url)
+    upgrade(engine, "0009_step_member_community")
+    sessions = Table("server_sessions", MetaData(), autoload_with=engine)
+
+    def at(hour, minute=0):
+        return datetime(2026, 3, 10, hour, minute)
+
+    row = {"hub": "h", "member_id": "m", "server_name": "", "community": "andes"}
+    with engine.begin() as conn:
+        conn.execute(
+            insert(sessions),
+            [
+                {**row, "started": at(9), "stopped": at(10), "last_activity": at(9, 55)},
+                {**row, "started": at(11), "stopped": None, "last_activity": None},
+                {**row, "started": at(12, 30), "stopped": at(16), "last_activity": at(14, 45)},
+                {**row, "started": at(15), "stopped": None, "last_activity": None},
+                {
+                    **row,
+                    "server_name": "gpu",
+                    "started": at(10),
+                    "stopped": None,
+                    "last_activity": at(10, 30),
+                },
+            ],
+        )
+    upgrade(engine)
+    sessions = Table("server_sessions", MetaData(), autoload_with=engine)
+    with engine.connect() as conn:
+        ends = sorted(
+            conn.execute(select(sessions.c.server_name, sessions.c.started, sessions.c.ended))
+        )
+    assert ends == [
+        ("", at(9), at(10)),
+        ("", at(11), at(12)),
+        ("", at(12, 30), at(15)),
+        ("", at(15), at(16)),
+        ("gpu", at(10), at(11, 30)),
+    ]
+    assert "app_activity" in inspect(engine).get_table_names()
+    command.downgrade(alembic_config(engine), "0009_step_member_community")
+    assert "ended" not in {c["name"] for c in inspect(engine).get_columns("server_sessions")}
+    assert "app_activity" not in inspect(engine).get_table_names()
     engine.dispose()

@@ -40,12 +40,17 @@ def workload(n_members: int = 12, seed: int = 7) -> list[tuple[dict, Sender, int
             if kind < 0.3:
                 raw = ("action", {"action": rng.choice(actions)})
             elif kind < 0.6:
+                activity = rng.choice(["kernel", "terminal", "proxy"])
                 raw = (
                     "activity",
                     {
-                        "kind": rng.choice(["kernel", "terminal", "proxy"]),
+                        "kind": activity,
                         "count": rng.randint(1, 9),
                         "seconds": rng.randint(0, 60),
+                        # per app time: a proxied app, or none named
+                        **(
+                            {"app": "rstudio"} if activity == "proxy" and rng.random() < 0.5 else {}
+                        ),
                     },
                 )
             elif kind < 0.75:
@@ -74,31 +79,49 @@ def workload(n_members: int = 12, seed: int = 7) -> list[tuple[dict, Sender, int
             elif kind < 0.93:
                 sender = collector
                 started = when.isoformat() + "Z"
+                # sessions of two servers, which overlap (a new start ends the previous
+                # one), some with no stop recorded and some started twice
+                server = rng.choice(["", "", "gpu"])
                 raw = (
                     "server_started",
                     {
-                        "server_name": "",
+                        "server_name": server,
                         "started": started,
                         "profile": rng.choice(["jupyterlab", "rstudio"]),
                     },
                 )
-                out.append(
-                    (
-                        {
-                            "id": str(uuid.uuid4()),
-                            "schema": "server_stopped",
-                            "version": 1,
-                            "time": (when + timedelta(hours=1)).isoformat() + "Z",
-                            "payload": {
-                                "server_name": "",
-                                "started": started,
-                                "last_activity": (when + timedelta(minutes=20)).isoformat() + "Z",
+                if rng.random() < 0.2:
+                    out.append(
+                        (
+                            {
+                                "id": str(uuid.uuid4()),
+                                "schema": raw[0],
+                                "version": 1,
+                                "time": started,
+                                "payload": raw[1],
                             },
-                        },
-                        sender,
-                        rng.random(),
+                            sender,
+                            rng.random(),
+                        )
                     )
-                )
+                if rng.random() < 0.7:  # else no stop recorded
+                    stop = {"server_name": server, "started": started}
+                    if rng.random() < 0.7:
+                        stop["last_activity"] = (when + timedelta(minutes=20)).isoformat() + "Z"
+                    out.append(
+                        (
+                            {
+                                "id": str(uuid.uuid4()),
+                                "schema": "server_stopped",
+                                "version": 1,
+                                "time": (when + timedelta(hours=rng.choice([1, 30]))).isoformat()
+                                + "Z",
+                                "payload": stop,
+                            },
+                            sender,
+                            rng.random(),
+                        )
+                    )
             else:
                 raw = ("step_reached", {"step": "use_git", "source": "self"})
             event = {
