@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from catalyst_hub.ingest import Ingestor, Sender
+from catalyst_hub.ingest import COLLECTOR, Ingestor, Sender
 from catalyst_hub.reports.export import usage_tables
 from catalyst_hub.reports.usage import environment_kind, usage
 
@@ -60,9 +60,19 @@ def test_time_per_app(hub, make_event):
             window("terminal", 6, seconds=1800),
             window("kernel", 6, seconds=0),  # a window whose time went to another app
             window("proxy", 27, app="rstudio", seconds=3600) | {"time": "2026-02-27T12:00:00"},
-            make_event("activity", {"kind": "server", "count": 1}, time=at(6)),  # no app
         ],
         Sender(fer, "andes"),
+    )
+    assert stored
+    # the collector's server activity names no app
+    stored, _ = Ingestor(hub.store).ingest_trusted(
+        [
+            (
+                make_event("activity", {"kind": "server", "count": 1}, time=at(6)),
+                Sender(fer, "andes"),
+            )
+        ],
+        COLLECTOR,
     )
     assert stored
     report = usage(hub.store, "andes", hub.period, now=hub.now)

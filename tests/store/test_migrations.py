@@ -360,7 +360,7 @@ def _at_0009_with_old_ids(url: str, hub: str, username: str, secret: bytes = SEC
 def test_0010_rekeys_collector_ids_to_what_the_collector_now_makes(empty_db_url):
     from types import SimpleNamespace
 
-    from catalyst_hub.ingest import Ingestor, Sender
+    from catalyst_hub.ingest import COLLECTOR, Ingestor, Sender
     from catalyst_hub.service.collector import Collector, event_id
     from catalyst_hub.store import Store
     from catalyst_hub.store import tables as t
@@ -384,7 +384,7 @@ def test_0010_rekeys_collector_ids_to_what_the_collector_now_makes(empty_db_url)
     ((_, _, started),) = collector._running
     stop = event_id(SECRET, hub, member, "", started, "stop")
     assert {raw["id"] for raw, _ in items} | {stop} == after
-    stored, held = app.ingestor.ingest_trusted(items)
+    stored, held = app.ingestor.ingest_trusted(items, COLLECTOR)
     assert stored == set() and held == set()
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(t.events)).scalar() == 4

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select
 
-from catalyst_hub.ingest import Ingestor, Sender
+from catalyst_hub.ingest import COLLECTOR, Ingestor, Sender
 from catalyst_hub.reports.common import Period
 from catalyst_hub.reports.overview import community_totals
 from catalyst_hub.reports.usage import usage, usage_totals
@@ -91,7 +91,7 @@ def ingest(store: Store, member: str, events: list[dict], batch: int = 1) -> Non
     ingestor = Ingestor(store)
     sender = Sender(member, "andes")
     for i in range(0, len(events), batch):
-        ingestor.ingest_trusted([(e, sender) for e in events[i : i + batch]])
+        ingestor.ingest_trusted([(e, sender) for e in events[i : i + batch]], COLLECTOR)
 
 
 def ends(store: Store, member: str) -> dict:
@@ -226,7 +226,9 @@ def test_no_community_runs_more_hours_than_it_has_servers(catalyst_store, sessio
     random.Random(seed).shuffle(events)
     ingestor = Ingestor(store)
     for member, group in itertools.groupby(events, key=lambda item: item[0]):
-        ingestor.ingest_trusted([(fresh_copy(e), Sender(member, "andes")) for _, e in group])
+        ingestor.ingest_trusted(
+            [(fresh_copy(e), Sender(member, "andes")) for _, e in group], COLLECTOR
+        )
     now = ORIGIN + timedelta(days=30)  # long after: nothing runs "until now"
     bound = len(MEMBERS) * len(SERVERS) * 24
     report = usage(store, "andes", MIDDLE, now=now)
