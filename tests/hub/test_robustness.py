@@ -59,6 +59,8 @@ def catalyst_hub_roles():
 @pytest.fixture
 async def admin(catalyst_service):
     svc = catalyst_service
+    # a member of andes, so the community exists (an unknown one is a 404)
+    svc.token("ana@andes.example.org", groups=["community-andes"])
     return svc, svc.token(ADMIN, roles=["catalyst-admin"])
 
 
