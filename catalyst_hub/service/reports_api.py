@@ -322,11 +322,15 @@ class CommunityReport(ReportHandler):
         today = utcnow().date()
         try:
             year, month = (int(x) for x in arg.split("-")) if arg else (today.year, today.month)
-            Period.month(year, month)
+            period = Period.month(year, month)
         except (ValueError, TypeError):
             raise web.HTTPError(400, self._("month must be YYYY-MM")) from None
+        if period.start > today:
+            raise web.HTTPError(
+                400, self._("The month {month} has not begun", month=f"{year:04d}-{month:02d}")
+            )
         report = await self.run_db(
-            month_report, self.catalyst.store, community, year, month, self.language
+            month_report, self.catalyst.store, community, year, month, self.language, today
         )
         _ = self._
         labels = [d.day.strftime("%d") for d in report.adoption.daily]
