@@ -11,7 +11,8 @@ lists). They learn what happens from public hooks only:
   Requests are routed by their first path segment, so a request no detector cares about
   costs one dictionary lookup;
 - the kernel's IOPub channel (``execute_input`` is broadcast for every non-silent
-  execution, whichever client sent it), like jupyter_server's own activity tracking;
+  execution, whichever client sent it, and ``status: idle`` when it is done), like
+  jupyter_server's own activity tracking;
 - a low-frequency scan of the home folder, off the event loop, for git repositories.
 
 They call the Recorder, which applies once-per-person, aggregation and consent.
@@ -224,7 +225,13 @@ class UploadDetector(Detector):
 
 class KernelDetector(Detector):
     """Kernels started (kernel_actions events; language from the kernelspec) and cells
-    executed (``execute_input`` on each kernel's IOPub channel, counted as activity)."""
+    executed, counted as activity.
+
+    A cell counts when the kernel executed code in it: its ``execute_input`` on the kernel's
+    IOPub channel carries non-blank code, and the kernel went back to ``idle`` for that
+    request (so finished it: a request aborted after an earlier error, or lost when the
+    kernel died or restarted, never does). Blank code is not running code, whoever sent it.
+    """
 
     name = "kernels"
     # a client connecting to a kernel's channels: subscribe to its IOPub before the client's
@@ -235,6 +242,8 @@ class KernelDetector(Detector):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._streams: dict[str, Any] = {}
+        #: per kernel, the requests whose non-blank code it is executing (msg_id -> None)
+        self._running: dict[str, dict[str, None]] = {}
 
     def on_request(
         self,
@@ -304,27 +313,53 @@ class KernelDetector(Detector):
             self.log.debug("catalyst_hub: not watching kernel %s: %s", kernel_id, e)
             return
         language = self.language(kernel_id)
-        stream.on_recv(lambda frames: self._on_iopub(language, frames))
+        running: dict[str, None] = {}
+        stream.on_recv(lambda frames: self._on_iopub(language, running, frames))
         self._streams[kernel_id] = stream
+        self._running[kernel_id] = running
 
     def _unwatch(self, kernel_id: str) -> None:
         stream = self._streams.pop(kernel_id, None)
+        self._running.pop(kernel_id, None)
         if stream is not None and not stream.closed():
             stream.close()
 
-    def _on_iopub(self, language: str | None, frames: list[bytes]) -> None:
-        # Only the header is decoded, and only when it can be an execute_input.
+    #: most requests remembered per kernel between their execute_input and idle
+    max_running: ClassVar[int] = 256
+
+    def _on_iopub(
+        self, language: str | None, running: dict[str, None], frames: list[bytes]
+    ) -> None:
+        # Only the header is decoded, and only when it can be an execute_input, or a status
+        # while a request with code runs; the content only of an execute_input.
         try:
-            header = frames[frames.index(b"<IDS|MSG>") + 2]
+            i = frames.index(b"<IDS|MSG>")
+            header = frames[i + 2]
         except (ValueError, IndexError):
             return
-        if b"execute_input" not in header:
+        if b"execute_input" in header:
+            kind = "execute_input"
+        elif running and b"status" in header:
+            kind = "status"
+        else:
             return
         try:
-            msg_type = json.loads(header).get("msg_type")
-        except ValueError:
+            if json.loads(header).get("msg_type") != kind:
+                return
+            parent = json.loads(frames[i + 3]).get("msg_id")
+            content = json.loads(frames[i + 5])
+        except (ValueError, IndexError, AttributeError):
             return
-        if msg_type == "execute_input":
+        if not isinstance(parent, str) or not isinstance(content, dict):
+            return
+        if kind == "execute_input":
+            code = content.get("code")
+            if isinstance(code, str) and code.strip():
+                if len(running) >= self.max_running:  # replies lost: forget the oldest
+                    running.pop(next(iter(running)))
+                running[parent] = None
+        elif content.get("execution_state") == "idle" and parent in running:
+            del running[parent]
             self.recorder.action("cell_executed", language=language)
             self.recorder.count("kernel", language=language)
 
