@@ -111,6 +111,7 @@ class CatalystExtension(ExtensionApp):
     progress: ProgressClient | None = None
     detectors: list[Detector]
     observer: RequestObserver | None = None
+    _stopped = False
 
     @property
     def active(self) -> bool:
@@ -178,6 +179,9 @@ class CatalystExtension(ExtensionApp):
             self._refresh = asyncio.ensure_future(self.progress.refresh())
 
     async def stop_extension(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
         if self.observer is not None:
             transforms = self.serverapp.web_app.transforms
             if self.observer.transform in transforms:

@@ -89,6 +89,28 @@ def _contents_path(rest: str) -> str | None:
     return unquote(rest[len("api/contents/") :]).strip("/")
 
 
+class ServerDetector(Detector):
+    """The member's server itself: it started (and so its member logged in) when the
+    extension loads, and stopped when it shuts down cleanly.
+
+    These are the checklist's "log in", "start" and "stop" steps at the moment they happen,
+    rather than at the collector's next poll of the hub. The collector stays the source of
+    the sessions (its ``server_started`` / ``server_stopped`` events) and fills the steps
+    when these are not delivered (a server killed, the service down at shutdown): a step is
+    one row per member, reached at its earliest time, whoever reported it first.
+    """
+
+    name = "server"
+
+    def start(self) -> None:
+        self.recorder.action("logged_in")
+        self.recorder.action("server_started")
+
+    async def stop(self) -> None:
+        # recorded before the recorder stops, so the outbox tries to deliver it on the way out
+        self.recorder.action("server_stopped")
+
+
 class NotebookDetector(Detector):
     """Notebooks created (a 201 from the contents API), opened (the contents API returning a
     notebook's content, or a collaboration session opening one) and saved (a 200 to a PUT).
@@ -638,6 +660,7 @@ class RequestObserver:
 DETECTORS: dict[str, type[Detector]] = {
     cls.name: cls
     for cls in (
+        ServerDetector,
         NotebookDetector,
         UploadDetector,
         KernelDetector,
