@@ -39,6 +39,7 @@ from . import api, logs, openapi, pages, reports_api
 from .base import OAuthCallbackHandler
 from .collector import Collector
 from .limits import RateLimiter
+from .logins import LoginRecorder
 from .render import make_environment
 
 
@@ -292,6 +293,8 @@ class CatalystService(CatalystApp):
     db_executor = Instance(ThreadPoolExecutor)
     ingest_executor = Instance(ThreadPoolExecutor)
     ingestor = Instance(Ingestor)
+    #: members seen logged in today (an authenticated request records the "Log in" step)
+    logins = Instance(LoginRecorder, args=())
     group_commit = Instance(GroupCommit)
     collector = Instance(Collector, allow_none=True)
     rate_limiter = Instance(RateLimiter)
