@@ -1,6 +1,8 @@
 """An authenticated request proves a login: the checklist's "Log in" step is shown done on
-the first page or API call a member makes, without waiting for the collector's next poll of
-the hub.
+the member's first look at their checklist (the ``me`` page, ``api/me``, which the
+labextension polls), without waiting for the collector's next poll of the hub. Handlers
+that show the checklist say so with ``records_login = True``; staff reading reports are not
+made active members by it.
 
 Cheap by construction: a member is recorded at most once per process and UTC day (an
 in-memory set), and the event's id is derived from the member id, so the log holds one such
@@ -53,7 +55,7 @@ class LoginRecorder:
 
     async def seen(self, handler: BaseHandler, actor: Actor) -> None:
         """Record that ``actor`` is logged in, the first time today this process sees them."""
-        if not self._first_today(actor.member_id):
+        if not getattr(handler, "records_login", False) or not self._first_today(actor.member_id):
             return
         app = handler.catalyst
         sender = Sender(member_id=actor.member_id, community=actor.community)
