@@ -113,9 +113,11 @@ def _axes(frame: _Frame, labels: Sequence[str], x_label: str, y_label: str) -> l
     out.append(
         f'<line x1="{LEFT}" x2="{frame.width - RIGHT}" y1="{base:.1f}" y2="{base:.1f}" stroke="#57606a"/>'
     )
+    # x labels low enough that the lowest y label (whose box reaches below the axis) is
+    # above them
     for i, label in x_labels(labels, frame.plot_w):
         out.append(
-            f'<text class="tick" x="{frame.x_center(i):.1f}" y="{TOP + frame.plot_h + 16}" text-anchor="middle" {FONT}>{escape(label)}</text>'
+            f'<text class="tick" x="{frame.x_center(i):.1f}" y="{TOP + frame.plot_h + 20}" text-anchor="middle" {FONT}>{escape(label)}</text>'
         )
     out.append(
         f'<text x="{LEFT + frame.plot_w / 2:.1f}" y="{frame.height - 8}" text-anchor="middle" {FONT}>{escape(x_label)}</text>'
