@@ -50,7 +50,9 @@ async def test_first_request_is_a_login(catalyst_service):
     assert login_events(store, ben) == 0
     with store.connect() as conn:
         reached = conn.execute(
-            select(t.member_steps.c.member_id).where(t.member_steps.c.step == "login")
+            select(t.member_steps.c.member_id).where(
+                t.member_steps.c.hub == store.hub, t.member_steps.c.step == "login"
+            )
         ).scalars()
         assert set(reached) == {member}
 
