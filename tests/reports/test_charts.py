@@ -1,5 +1,7 @@
 """SVG charts: accessible, escaped, whole-number ticks at small numbers."""
 
+from itertools import pairwise
+
 from catalyst_hub.reports.charts import (
     CHAR_WIDTH,
     LABEL_GAP,
@@ -65,7 +67,7 @@ def test_x_labels_never_overlap_and_keep_the_last_day():
         shown = x_labels(labels, 568)
         assert shown[-1] == (n - 1, labels[-1])
         spans = _spans(labels)
-        assert all(a[1] + LABEL_GAP <= b[0] + 1e-6 for a, b in zip(spans, spans[1:])), n
+        assert all(a[1] + LABEL_GAP <= b[0] + 1e-6 for a, b in pairwise(spans)), n
     # 30 days: not "12-0112-02" any more, and a fair number of them
     assert 5 <= len(x_labels([f"12-{d:02d}" for d in range(1, 31)], 568)) <= 15
 
@@ -78,6 +80,6 @@ def test_few_categories_are_all_shown_and_shortened_to_fit():
     assert shown[0] == (0, "login")
     assert shown[2][1].endswith("…") and len(shown[2][1]) < len("open_environment")
     spans = _spans(steps)
-    assert all(a[1] + LABEL_GAP <= b[0] + 1e-6 for a, b in zip(spans, spans[1:]))
+    assert all(a[1] + LABEL_GAP <= b[0] + 1e-6 for a, b in pairwise(spans))
     svg = str(bar_chart("c3", "t", "d", steps, [("n", list(range(8)))], "x", "y"))
     assert "open_environment" in svg  # in the bar's title, whole
