@@ -264,8 +264,6 @@ class KernelDetector(Detector):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._streams: dict[str, Any] = {}
-        #: per kernel, the requests whose non-blank code it is executing (msg_id -> None)
-        self._running: dict[str, dict[str, None]] = {}
 
     def on_request(
         self,
@@ -335,14 +333,13 @@ class KernelDetector(Detector):
             self.log.debug("catalyst_hub: not watching kernel %s: %s", kernel_id, e)
             return
         language = self.language(kernel_id)
+        # the requests whose non-blank code this kernel is executing (msg_id -> None)
         running: dict[str, None] = {}
         stream.on_recv(lambda frames: self._on_iopub(language, running, frames))
         self._streams[kernel_id] = stream
-        self._running[kernel_id] = running
 
     def _unwatch(self, kernel_id: str) -> None:
         stream = self._streams.pop(kernel_id, None)
-        self._running.pop(kernel_id, None)
         if stream is not None and not stream.closed():
             stream.close()
 
