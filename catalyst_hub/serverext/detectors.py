@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import re
 import time
@@ -33,6 +32,7 @@ from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import unquote
 
+import orjson
 from tornado import httputil
 from tornado.web import OutputTransform
 from traitlets import Bool, Float, Integer, List, Unicode, default
@@ -363,11 +363,11 @@ class KernelDetector(Detector):
         else:
             return
         try:
-            if json.loads(header).get("msg_type") != kind:
+            if orjson.loads(header).get("msg_type") != kind:
                 return
-            parent = json.loads(frames[i + 3]).get("msg_id")
-            content = json.loads(frames[i + 5])
-        except (ValueError, IndexError, AttributeError):
+            parent = orjson.loads(frames[i + 3]).get("msg_id")
+            content = orjson.loads(frames[i + 5])
+        except (orjson.JSONDecodeError, IndexError, AttributeError):
             return
         if not isinstance(parent, str) or not isinstance(content, dict):
             return
