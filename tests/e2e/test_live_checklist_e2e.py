@@ -5,7 +5,9 @@ server extension and the service alone; the session is still the collector's to 
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import create_engine, func, select
 
+from catalyst_hub.store import tables as t
 from catalyst_hub.testing.live import SLOW_COLLECTOR, extension_config, first_steps, step_states
 from catalyst_hub.testing.realhub import REPO, RealHub
 
@@ -31,3 +33,14 @@ def test_first_steps_shown_without_the_collector(tmp_path):
         # and nothing of it for another member (bob's own request is his login, only)
         theirs = step_states(hub, hub.token("bob"))
         assert [s for s, state in theirs.items() if state == "done"] == ["login"]
+        # the server's own start and stop are steps, not sessions: a session is made by the
+        # collector's server_started event only (if its first poll, at the service's start,
+        # came late enough to see the server at all)
+        engine = create_engine(hub.db_url)
+        with engine.connect() as conn:
+            sessions = conn.execute(select(func.count()).select_from(t.server_sessions)).scalar()
+            starts = conn.execute(
+                select(func.count()).where(t.events.c.schema == "server_started")
+            ).scalar()
+        engine.dispose()
+        assert sessions == starts <= 1
