@@ -256,9 +256,10 @@ class KernelDetector(Detector):
     """
 
     name = "kernels"
-    # a client connecting to a kernel's channels: subscribe to its IOPub before the client's
-    # first execute_request can run (the start event's listener may come too late for a
-    # client that executes at once, and a SUB socket misses what was published before it)
+    # a client connecting to a kernel's channels: subscribe to its IOPub then, before the
+    # client's first execute_request can run (a SUB socket misses what was published before
+    # it). Not at the kernel's start event: a subscription made while the kernel is still
+    # starting was seen to miss a first cell typed seconds later, on a real hub.
     routes = ("api",)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -317,7 +318,6 @@ class KernelDetector(Detector):
                     break
                 await asyncio.sleep(0.1)
             self.recorder.action("kernel_started", language=self.language(kernel_id))
-            self._watch(kernel_id)
         elif action == "restart":
             self._unwatch(kernel_id)
             self._watch(kernel_id)
