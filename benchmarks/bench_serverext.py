@@ -48,25 +48,37 @@ async def bench_events(n: int, workdir: Path) -> list[tuple[str, float]]:
     server = SimpleNamespace(base_url="/user/a/", kernel_manager=None)
     kernels = KernelDetector(recorder, server)
     notebooks = NotebookDetector(recorder, server)
-    header = json.dumps(
-        {"msg_id": "1", "msg_type": "execute_input", "session": "s", "version": "5.3"}
-    )
-    frames = [b"kernel.x.execute_input", b"<IDS|MSG>", b"sig", header.encode(), b"{}", b"{}", b"{}"]
-    stream_header = json.dumps({"msg_id": "1", "msg_type": "stream", "session": "s"}).encode()
-    stream_frames = [b"kernel.x.stream", b"<IDS|MSG>", b"sig", stream_header, b"{}", b"{}", b"{}"]
+
+    def message(msg_type: str, content: dict) -> list[bytes]:
+        header = {"msg_id": "1", "msg_type": msg_type, "session": "s", "version": "5.3"}
+        parent = {"msg_id": "request-1", "msg_type": "execute_request"}
+        parts = (header, parent, {}, content)
+        return [f"kernel.x.{msg_type}".encode(), b"<IDS|MSG>", b"sig"] + [
+            json.dumps(part).encode() for part in parts
+        ]
+
+    # a cell the kernel ran: its execute_input with the code, then idle for the request
+    executing = message("execute_input", {"code": "print(6 * 7)", "execution_count": 1})
+    idle = message("status", {"execution_state": "idle"})
+    stream_frames = message("stream", {"name": "stdout", "text": "42"})
     request = SimpleNamespace(method="GET", query_arguments={})
     figures = []
 
+    running: dict[str, None] = {}
     t = time.perf_counter()
     for _ in range(n):
-        kernels._on_iopub("python", frames)
+        kernels._on_iopub("python", running, executing)
+        kernels._on_iopub("python", running, idle)
     figures.append(
-        ("cell executed (IOPub execute_input -> activity count)", (time.perf_counter() - t) / n)
+        (
+            "cell executed (IOPub execute_input and idle -> activity count)",
+            (time.perf_counter() - t) / n,
+        )
     )
 
     t = time.perf_counter()
     for _ in range(n):
-        kernels._on_iopub("python", stream_frames)
+        kernels._on_iopub("python", running, stream_frames)
     figures.append(("other IOPub message (output), ignored", (time.perf_counter() - t) / n))
 
     t = time.perf_counter()

@@ -18,7 +18,8 @@ from sqlalchemy import Index, MetaData, Table
 
 from catalyst_hub.store import make_engine
 from catalyst_hub.store import tables as t
-from catalyst_hub.testing.realhub import RealHub
+from catalyst_hub.testing import live
+from catalyst_hub.testing.realhub import REPO, RealHub
 from catalyst_hub.timeutil import utcnow
 
 from .common import p50, p95
@@ -219,6 +220,26 @@ def freshness(url: str, tokens: list[str], samples: int = 8) -> list[float]:
                 break
             time.sleep(0.01)
         out.append(time.perf_counter() - began)
+    return out
+
+
+def checklist_freshness(workdir: Path, members: int) -> dict[str, list[float]]:
+    """Per step, the seconds from each member's action to the step shown done on their page,
+    on a real hub whose single-user servers load the extension and whose collector polls
+    only once an hour (deployments poll every 60 s: that is the baseline)."""
+    users = {f"fresh{i}@example.org": f"pw-{i}" for i in range(members)}
+    hub = RealHub(
+        workdir,
+        users=users,
+        groups={"community-fresh": list(users)},
+        extra_hub_config=live.extension_config(str(REPO / "jupyter_config")),
+        extra_service_config=live.SLOW_COLLECTOR,
+    )
+    out: dict[str, list[float]] = {}
+    with hub:
+        for name in users:
+            for step, seconds in live.first_steps(hub, name).items():
+                out.setdefault(step, []).append(seconds)
     return out
 
 

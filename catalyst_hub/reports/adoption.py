@@ -12,7 +12,7 @@ Definitions (the pages print the same words):
   activated on the day they reached the last of them.
 - **Stickiness**: mean DAU over the period divided by the members active in the period.
 - **Retention** of a weekly cohort (members first seen in one ISO week): how many of them were
-  active in each following week.
+  active in each following week. The cohorts are the weeks that begin inside the period.
 - **Lifecycle** of a week: active members who are *new* (first seen that week), *returning*
   (also active the week before), *resurrected* (not active the week before but seen earlier),
   and *dormant* ones (active the week before, not this week).
@@ -395,7 +395,7 @@ def adoption(
     retention, a nearby ``previous`` period), one row per day with its members, which Python
     adds up per day and per week. The cost follows the period, not the history."""
     checklist = [s.id for s in store.catalog.steps_for(community)]
-    retention_from = week_start(period.end) - timedelta(weeks=RETENTION_WEEKS - 1)
+    retention_from = retention_start(period)
     lifecycle_weeks = weeks_between(period.start, period.end)
     first = period.start - timedelta(days=29)
     if weekly:
@@ -478,6 +478,14 @@ def _lifecycle(counts: _Counts, mondays: list[date], anchor: date) -> list[Lifec
     return out
 
 
+def retention_start(period: Period) -> date:
+    """The Monday of the first cohort the retention table shows: the first week that
+    begins inside ``period`` (a cohort of a week begun before it would count members first
+    seen outside the period), at most ``RETENTION_WEEKS`` weeks before its last week."""
+    first_monday = period.start + timedelta(days=(7 - period.start.weekday()) % 7)
+    return max(first_monday, week_start(period.end) - timedelta(weeks=RETENTION_WEEKS - 1))
+
+
 def _retention(
     counts: _Counts, sizes: dict[int, int], first_week: date, last: date, anchor: date
 ) -> list[RetentionCohort]:
@@ -486,12 +494,15 @@ def _retention(
         if seen is not None:
             active_in[(seen, week)] += n
     out = []
-    for i in range(RETENTION_WEEKS):
+    # the weeks from the first cohort's to the last one's (none when no week begins in the
+    # period); each cohort is followed up to the period's last week
+    weeks = max(0, _week_number(week_start(last), anchor) - _week_number(first_week, anchor) + 1)
+    for i in range(weeks):
         monday = first_week + timedelta(weeks=i)
         cohort = _week_number(monday, anchor)
         size = sizes.get(cohort, 0)
         active: list[int | None] = []
-        for offset in range(RETENTION_WEEKS - i):
+        for offset in range(weeks - i):
             if monday + timedelta(weeks=offset) > last:
                 active.append(None)
             else:

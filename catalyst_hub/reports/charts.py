@@ -16,6 +16,35 @@ from markupsafe import Markup, escape
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
 FONT = 'font-family="system-ui, sans-serif" font-size="12"'
 LEFT, RIGHT, TOP, BOTTOM = 56, 16, 36, 52
+#: width of a character of FONT, generously (wide sans-serif fonts such as DejaVu Sans), and
+#: the least room between two x labels: the layout is decided here, without the browser
+CHAR_WIDTH, LABEL_GAP = 7.6, 8.0
+#: up to this many x labels are categories (steps, environments, weeks): each is shown,
+#: shortened to its room if need be; more are a sequence (days), of which some are shown
+MAX_CATEGORIES = 12
+
+
+def x_labels(labels: Sequence[str], plot_width: float) -> list[tuple[int, str]]:
+    """The x labels to draw, as (slot index, text), so that no two overlap.
+
+    A few categories are all shown, each cut to its slot's width (the full text is in the
+    bars' titles and the table). Of a longer sequence, every n-th label is shown, counted
+    back from the last one (the most recent day), n being the fewest slots that hold the
+    widest label.
+    """
+    if not labels:
+        return []
+    slot = plot_width / len(labels)
+    if len(labels) <= MAX_CATEGORIES:
+        fits = max(3, int((slot - LABEL_GAP) // CHAR_WIDTH))
+        return [
+            (i, label if len(label) <= fits else label[: fits - 1] + "…")
+            for i, label in enumerate(labels)
+        ]
+    widest = max(len(label) for label in labels) * CHAR_WIDTH + LABEL_GAP
+    every = max(1, math.ceil(widest / slot))
+    last = len(labels) - 1
+    return [(i, labels[i]) for i in range(last % every, last + 1, every)]
 
 
 def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
@@ -78,19 +107,17 @@ def _axes(frame: _Frame, labels: Sequence[str], x_label: str, y_label: str) -> l
             f'<line x1="{LEFT}" x2="{frame.width - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#d0d7de"/>'
         )
         out.append(
-            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" {FONT}>{_number(tick)}</text>'
+            f'<text class="tick" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" {FONT}>{_number(tick)}</text>'
         )
     base = frame.y(0)
     out.append(
         f'<line x1="{LEFT}" x2="{frame.width - RIGHT}" y1="{base:.1f}" y2="{base:.1f}" stroke="#57606a"/>'
     )
-    # at most ~8 x labels, evenly spaced, first and last kept
-    every = max(1, math.ceil(len(labels) / 8))
-    for i, label in enumerate(labels):
-        if i % every and i != len(labels) - 1:
-            continue
+    # x labels low enough that the lowest y label (whose box reaches below the axis) is
+    # above them
+    for i, label in x_labels(labels, frame.plot_w):
         out.append(
-            f'<text x="{frame.x_center(i):.1f}" y="{TOP + frame.plot_h + 16}" text-anchor="middle" {FONT}>{escape(label)}</text>'
+            f'<text class="tick" x="{frame.x_center(i):.1f}" y="{TOP + frame.plot_h + 20}" text-anchor="middle" {FONT}>{escape(label)}</text>'
         )
     out.append(
         f'<text x="{LEFT + frame.plot_w / 2:.1f}" y="{frame.height - 8}" text-anchor="middle" {FONT}>{escape(x_label)}</text>'

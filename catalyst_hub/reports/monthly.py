@@ -7,10 +7,11 @@ month before for comparison; nothing is computed that the other pages do not als
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from ..store import Store
+from ..timeutil import utcnow
 from .adoption import Adoption, adoption
 from .common import Period
 from .funnel import Funnel, funnel
@@ -58,9 +59,20 @@ class MonthReport:
 
 
 def month_report(
-    store: Store, community: str, year: int, month: int, language: str = "en"
+    store: Store,
+    community: str,
+    year: int,
+    month: int,
+    language: str = "en",
+    today: date | None = None,
 ) -> MonthReport:
+    """The report of a month; of the current month, its days up to ``today`` (days not yet
+    begun have no figures). Raises ValueError for a month after today's."""
+    today = today or utcnow().date()
     period = Period.month(year, month)
+    if period.start > today:
+        raise ValueError("the month has not begun")
+    period = Period(period.start, min(period.end, today))
     before = period.start - timedelta(days=1)
     previous = Period.month(before.year, before.month)
     # the month page shows daily figures, not the weekly lifecycle and retention, and of

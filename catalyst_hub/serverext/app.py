@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import threading
 from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
@@ -111,6 +113,7 @@ class CatalystExtension(ExtensionApp):
     progress: ProgressClient | None = None
     detectors: list[Detector]
     observer: RequestObserver | None = None
+    _stopped = False
 
     @property
     def active(self) -> bool:
@@ -172,6 +175,7 @@ class CatalystExtension(ExtensionApp):
         if self.outbox is None or self.recorder is None:
             return
         await self.recorder.start()
+        self._stop_cleanly_on_sigint(serverapp)
         self.outbox.start()
         for detector in self.detectors:
             detector.start()
@@ -179,7 +183,28 @@ class CatalystExtension(ExtensionApp):
             # learn the member's consent decision early; the service may still be starting
             self._refresh = asyncio.ensure_future(self.progress.refresh())
 
+    def _stop_cleanly_on_sigint(self, serverapp: Any) -> None:
+        """Make SIGINT stop the server with its cleanup (extensions stopped, so the outbox
+        sends what is pending and the server's stop is recorded).
+
+        JupyterHub's single-user server wants SIGINT to stop it at once, as SIGTERM does
+        (it overrides ``_handle_sigint`` with ``_signal_stop``), but jupyter_server installs
+        that handler only when stdin is a terminal; a spawned server (LocalProcessSpawner
+        interrupts first) then dies of KeyboardInterrupt with no cleanup at all.
+        """
+        handler = getattr(serverapp, "_signal_stop", None)
+        if (
+            handler is not None
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+            and threading.current_thread() is threading.main_thread()
+            and "JUPYTERHUB_SERVICE_PREFIX" in os.environ
+        ):
+            signal.signal(signal.SIGINT, handler)
+
     async def stop_extension(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
         if self.observer is not None:
             transforms = self.serverapp.web_app.transforms
             if self.observer.transform in transforms:

@@ -11,7 +11,8 @@ lists). They learn what happens from public hooks only:
   Requests are routed by their first path segment, so a request no detector cares about
   costs one dictionary lookup;
 - the kernel's IOPub channel (``execute_input`` is broadcast for every non-silent
-  execution, whichever client sent it), like jupyter_server's own activity tracking;
+  execution, whichever client sent it, and ``status: idle`` when it is done), like
+  jupyter_server's own activity tracking;
 - a low-frequency scan of the home folder, off the event loop, for git repositories.
 
 They call the Recorder, which applies once-per-person, aggregation and consent.
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import re
 import time
@@ -32,6 +32,7 @@ from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import unquote
 
+import orjson
 from tornado import httputil
 from tornado.web import OutputTransform
 from traitlets import Bool, Float, Integer, List, Unicode, default
@@ -86,6 +87,28 @@ def _contents_path(rest: str) -> str | None:
     if not rest.startswith("api/contents/"):
         return None
     return unquote(rest[len("api/contents/") :]).strip("/")
+
+
+class ServerDetector(Detector):
+    """The member's server itself: it started (and so its member logged in) when the
+    extension loads, and stopped when it shuts down cleanly.
+
+    These are the checklist's "log in", "start" and "stop" steps at the moment they happen,
+    rather than at the collector's next poll of the hub. The collector stays the source of
+    the sessions (its ``server_started`` / ``server_stopped`` events) and fills the steps
+    when these are not delivered (a server killed, the service down at shutdown): a step is
+    one row per member, reached at its earliest time, whoever reported it first.
+    """
+
+    name = "server"
+
+    def start(self) -> None:
+        self.recorder.action("logged_in")
+        self.recorder.action("server_started")
+
+    async def stop(self) -> None:
+        # recorded before the recorder stops, so the outbox tries to deliver it on the way out
+        self.recorder.action("server_stopped")
 
 
 class NotebookDetector(Detector):
@@ -224,12 +247,19 @@ class UploadDetector(Detector):
 
 class KernelDetector(Detector):
     """Kernels started (kernel_actions events; language from the kernelspec) and cells
-    executed (``execute_input`` on each kernel's IOPub channel, counted as activity)."""
+    executed, counted as activity.
+
+    A cell counts when the kernel executed code in it: its ``execute_input`` on the kernel's
+    IOPub channel carries non-blank code, and the kernel went back to ``idle`` for that
+    request (so finished it: a request aborted after an earlier error, or lost when the
+    kernel died or restarted, never does). Blank code is not running code, whoever sent it.
+    """
 
     name = "kernels"
-    # a client connecting to a kernel's channels: subscribe to its IOPub before the client's
-    # first execute_request can run (the start event's listener may come too late for a
-    # client that executes at once, and a SUB socket misses what was published before it)
+    # a client connecting to a kernel's channels: subscribe to its IOPub then, before the
+    # client's first execute_request can run (a SUB socket misses what was published before
+    # it). Not at the kernel's start event: a subscription made while the kernel is still
+    # starting was seen to miss a first cell typed seconds later, on a real hub.
     routes = ("api",)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -288,7 +318,6 @@ class KernelDetector(Detector):
                     break
                 await asyncio.sleep(0.1)
             self.recorder.action("kernel_started", language=self.language(kernel_id))
-            self._watch(kernel_id)
         elif action == "restart":
             self._unwatch(kernel_id)
             self._watch(kernel_id)
@@ -304,7 +333,9 @@ class KernelDetector(Detector):
             self.log.debug("catalyst_hub: not watching kernel %s: %s", kernel_id, e)
             return
         language = self.language(kernel_id)
-        stream.on_recv(lambda frames: self._on_iopub(language, frames))
+        # the requests whose non-blank code this kernel is executing (msg_id -> None)
+        running: dict[str, None] = {}
+        stream.on_recv(lambda frames: self._on_iopub(language, running, frames))
         self._streams[kernel_id] = stream
 
     def _unwatch(self, kernel_id: str) -> None:
@@ -312,19 +343,42 @@ class KernelDetector(Detector):
         if stream is not None and not stream.closed():
             stream.close()
 
-    def _on_iopub(self, language: str | None, frames: list[bytes]) -> None:
-        # Only the header is decoded, and only when it can be an execute_input.
+    #: most requests remembered per kernel between their execute_input and idle
+    max_running: ClassVar[int] = 256
+
+    def _on_iopub(
+        self, language: str | None, running: dict[str, None], frames: list[bytes]
+    ) -> None:
+        # Only the header is decoded, and only when it can be an execute_input, or a status
+        # while a request with code runs; the content only of an execute_input.
         try:
-            header = frames[frames.index(b"<IDS|MSG>") + 2]
+            i = frames.index(b"<IDS|MSG>")
+            header = frames[i + 2]
         except (ValueError, IndexError):
             return
-        if b"execute_input" not in header:
+        if b"execute_input" in header:
+            kind = "execute_input"
+        elif running and b"status" in header:
+            kind = "status"
+        else:
             return
         try:
-            msg_type = json.loads(header).get("msg_type")
-        except ValueError:
+            if orjson.loads(header).get("msg_type") != kind:
+                return
+            parent = orjson.loads(frames[i + 3]).get("msg_id")
+            content = orjson.loads(frames[i + 5])
+        except (orjson.JSONDecodeError, IndexError, AttributeError):
             return
-        if msg_type == "execute_input":
+        if not isinstance(parent, str) or not isinstance(content, dict):
+            return
+        if kind == "execute_input":
+            code = content.get("code")
+            if isinstance(code, str) and code.strip():
+                if len(running) >= self.max_running:  # replies lost: forget the oldest
+                    running.pop(next(iter(running)))
+                running[parent] = None
+        elif content.get("execution_state") == "idle" and parent in running:
+            del running[parent]
             self.recorder.action("cell_executed", language=language)
             self.recorder.count("kernel", language=language)
 
@@ -603,6 +657,7 @@ class RequestObserver:
 DETECTORS: dict[str, type[Detector]] = {
     cls.name: cls
     for cls in (
+        ServerDetector,
         NotebookDetector,
         UploadDetector,
         KernelDetector,

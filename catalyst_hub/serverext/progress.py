@@ -51,7 +51,8 @@ class ProgressClient:
         self.on_consent = on_consent
         self.log = log
         self.request_timeout = request_timeout
-        self._cache: dict[str, tuple[float, dict[str, Any]]] = {}
+        #: per language: (when fetched, outbox deliveries by then, the answer)
+        self._cache: dict[str, tuple[float, int, dict[str, Any]]] = {}
         self._inflight: dict[str, asyncio.Future[dict[str, Any] | None]] = {}
         self._last: dict[str, Any] | None = None
         self._loaded = False
@@ -66,8 +67,13 @@ class ProgressClient:
         """The progress JSON plus ``active`` and ``stale``."""
         key = lang or ""
         cached = self._cache.get(key)
-        if cached and time.monotonic() - cached[0] < self.cache_seconds:
-            return {**cached[1], "active": True, "stale": False}
+        # an answer older than the latest delivery may miss a step just sent: fetch again
+        if (
+            cached
+            and cached[1] == self.outbox.delivered
+            and time.monotonic() - cached[0] < self.cache_seconds
+        ):
+            return {**cached[2], "active": True, "stale": False}
         # one request at a time per language, however many tabs ask
         inflight = self._inflight.get(key)
         if inflight is None:
@@ -77,7 +83,7 @@ class ProgressClient:
         fresh = await asyncio.shield(inflight)
         if fresh is not None:
             return {**fresh, "active": True, "stale": False}
-        last = self._cache.get(key, (0, None))[1] or await self._last_known()
+        last = self._cache.get(key, (0, 0, None))[2] or await self._last_known()
         if last is None:
             return {"active": True, "stale": True}
         return {**last, "active": True, "stale": True}
@@ -96,6 +102,7 @@ class ProgressClient:
             request_timeout=self.request_timeout,
             connect_timeout=min(5.0, self.request_timeout),
         )
+        delivered = self.outbox.delivered
         try:
             response = await self._http.fetch(request, raise_error=False)
         except (OSError, HTTPClientError, asyncio.TimeoutError) as e:
@@ -111,7 +118,7 @@ class ProgressClient:
             return None
         if not isinstance(data, dict):
             return None
-        self._cache[lang or ""] = (time.monotonic(), data)
+        self._cache[lang or ""] = (time.monotonic(), delivered, data)
         consent = data.get("consent")
         if isinstance(consent, dict):
             self.on_consent(decision_in_force(data))

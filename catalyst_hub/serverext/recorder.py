@@ -97,7 +97,9 @@ class Recorder(LoggingConfigurable):
         payload = {"action": action, **{k: v[:64] for k, v in details.items() if v}}
         registry.validate("action", 1, payload)
         self._actions.add(action)
-        self._track(self.outbox.submit([make_envelope("action", payload)], action=action))
+        future = self._track(self.outbox.submit([make_envelope("action", payload)], action=action))
+        # a first time is a step the member's checklist shows: deliver it now, not next round
+        future.add_done_callback(lambda _: self.outbox.kick())
         self.log.debug("catalyst_hub: action %s", payload)
         return True
 

@@ -103,6 +103,8 @@ class EventsHandler(APIHandler):
 class MeHandler(APIHandler):
     """``GET api/me``: the token owner's checklist, training progress and consent notice."""
 
+    records_login = True  # the member looks at their checklist: they are logged in
+
     async def get(self) -> None:
         actor = self.require_actor()
         progress = await self.run_db(

@@ -39,6 +39,7 @@ from . import api, logs, openapi, pages, reports_api
 from .base import MAX_FORM_BYTES, OAuthCallbackHandler, StaticFiles
 from .collector import Collector
 from .limits import RateLimiter
+from .logins import LoginRecorder
 from .render import make_environment
 
 
@@ -402,6 +403,8 @@ class CatalystService(CatalystApp):
     db_executor = Instance(ThreadPoolExecutor)
     ingest_executor = Instance(ThreadPoolExecutor)
     ingestor = Instance(Ingestor)
+    #: members seen logged in today (an authenticated request records the "Log in" step)
+    logins = Instance(LoginRecorder, args=())
     group_commit = Instance(GroupCommit)
     collector = Instance(Collector, allow_none=True)
     rate_limiter = Instance(RateLimiter)

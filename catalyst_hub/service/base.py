@@ -108,6 +108,7 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
             self.actor = self.catalyst.known_actor(model) or await self.run_db(
                 self.catalyst.actor_for, model
             )
+            await self.catalyst.logins.seen(self, self.actor)
         self.refuse_cookie_post_without_xsrf()
 
     def refuse_cookie_post_without_xsrf(self) -> None:

@@ -141,6 +141,8 @@ class RootHandler(PageHandler):
 class MePage(PageHandler):
     """``me``: the checklist and training progress of the api/me JSON, as a page."""
 
+    records_login = True  # the member looks at their checklist: they are logged in
+
     @web.authenticated
     async def get(self) -> None:
         actor = self.require_actor()

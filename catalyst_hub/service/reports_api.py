@@ -379,6 +379,10 @@ class CommunityReport(ReportHandler):
             start = Period.parse_month(arg, self._).start if arg else today
         except ValueError as e:
             raise web.HTTPError(400, str(e)) from None
+        if start.replace(day=1) > today:
+            raise web.HTTPError(
+                400, self._("The month {month} has not begun", month=f"{start:%Y-%m}")
+            )
         return start.year, start.month
 
     async def outside_report(self, community: str, kind: str) -> None:
@@ -416,8 +420,9 @@ class CommunityReport(ReportHandler):
 
     async def month(self, community: str) -> None:
         year, month = self.month_arg()
+        today = utcnow().date()
         report = await self.run_db(
-            month_report, self.catalyst.store, community, year, month, self.language
+            month_report, self.catalyst.store, community, year, month, self.language, today
         )
         _ = self._
         labels = [d.day.strftime("%d") for d in report.adoption.daily]

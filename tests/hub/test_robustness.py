@@ -18,6 +18,7 @@ from catalyst_hub.jsonlimits import MAX_DEPTH
 from catalyst_hub.service.app import CatalystService
 from catalyst_hub.service.base import MAX_FORM_BYTES
 from catalyst_hub.testing.rows import snapshot
+from catalyst_hub.timeutil import utcnow
 
 ADMIN = "catalyst-admin"
 MAX_BODY = CatalystService.max_body_bytes.default_value
@@ -93,7 +94,12 @@ async def test_the_month_report_refuses_months_out_of_range(admin):
     for month in ("0001-01", "9999-12", "99999999999999999999-01", "2025-13", "2025-1", "x"):
         r = await svc.request("get", route + ".json", token, params={"month": month})
         assert_json_error(r, 400)
-    r = await svc.request("get", route + ".json", token, params={"month": "2100-12"})
+    # a month in range but not begun yet has nothing to report
+    message = assert_json_error(
+        await svc.request("get", route + ".json", token, params={"month": "2100-12"}), 400
+    )
+    assert "2100-12" in message
+    r = await svc.request("get", route + ".json", token, params={"month": f"{utcnow():%Y-%m}"})
     assert r.status_code == 200, r.text[:300]
 
 

@@ -3,6 +3,7 @@
 from datetime import date
 
 from catalyst_hub.reports.adoption import adoption
+from catalyst_hub.reports.common import Period
 
 
 def test_daily_weekly_monthly_active(hub):
@@ -41,15 +42,29 @@ def test_lifecycle(hub):
 
 def test_retention(hub):
     cohorts = {c.week: c for c in adoption(hub.store, "andes", hub.period).retention}
-    assert len(cohorts) == 8
-    assert cohorts[date(2026, 1, 19)].size == 1  # caro
-    assert cohorts[date(2026, 1, 19)].active == [1, 0, 0, 0, 0, 0, 0, 1]
-    assert cohorts[date(2026, 2, 23)].active == [1, 1, 1]  # ana
-    assert cohorts[date(2026, 3, 2)].active == [1, 0]  # ben
+    # the cohorts are the weeks that begin inside the period: not caro's (Jan 19) or ana's
+    assert list(cohorts) == [date(2026, 3, 2), date(2026, 3, 9)]
+    assert cohorts[date(2026, 3, 2)].size == 1  # ben
+    assert cohorts[date(2026, 3, 2)].active == [1, 0]
     assert cohorts[date(2026, 3, 2)].percents() == [100.0, 0.0]
     assert cohorts[date(2026, 3, 9)].active == [1]  # dan
-    assert cohorts[date(2026, 2, 2)].size == 0
-    assert cohorts[date(2026, 2, 2)].percents()[0] is None
+
+
+def test_retention_starts_inside_the_period(hub):
+    # from a Wednesday: the week of Mar 2 began before the period
+    report = adoption(hub.store, "andes", Period(date(2026, 3, 4), date(2026, 3, 15)))
+    assert [(c.week, c.size, c.active) for c in report.retention] == [(date(2026, 3, 9), 1, [1])]
+    # a long period shows its last eight weeks, all inside it
+    long = adoption(hub.store, "andes", Period(date(2026, 1, 1), date(2026, 3, 15))).retention
+    assert long[0].week == date(2026, 1, 19)
+    assert long[0].active == [1, 0, 0, 0, 0, 0, 0, 1]  # caro
+    assert len(long) == 8
+    assert [len(c.active) for c in long] == list(range(8, 0, -1))
+    # no week begins inside Tuesday to Sunday: no cohort
+    assert adoption(hub.store, "andes", Period(date(2026, 3, 3), date(2026, 3, 8))).retention == []
+    # from the Monday of ana's first week: her cohort is in
+    first = adoption(hub.store, "andes", Period(date(2026, 2, 23), date(2026, 3, 15))).retention
+    assert (first[0].week, first[0].size, first[0].active) == (date(2026, 2, 23), 1, [1, 1, 1])
 
 
 def test_other_community_is_separate(hub):

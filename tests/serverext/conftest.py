@@ -16,6 +16,8 @@ import pytest
 from tornado import httpserver, web
 from tornado.testing import bind_unused_port
 
+from catalyst_hub.serverext.detectors import DETECTORS
+
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
 TOKEN = "test-server-token"
@@ -143,6 +145,9 @@ def jp_server_config(fake_service, tmp_path, catalyst_config) -> dict[str, Any]:
             "outbox_path": str(tmp_path / "outbox" / "outbox.sqlite"),
             "flush_interval": 0.05,
             "progress_cache_seconds": 0.0,
+            # the server's own start and stop are tested in test_live_steps.py: the other
+            # tests see only what they do themselves
+            "enabled_detectors": sorted(set(DETECTORS) - {"server"}),
         },
         "Outbox": {"retry_base_seconds": 0.05, "retry_max_seconds": 0.2, "auth_retry_seconds": 0.2},
         "GitDetector": {"poll_seconds": 0.1},

@@ -108,11 +108,17 @@ def _execute_request(code: str, silent: bool = False) -> str:
 
 async def _run(ws, code: str, silent: bool = False) -> None:
     await ws.write_message(_execute_request(code, silent))
-    while True:
+    await _replies(ws, ["ok"])
+
+
+async def _replies(ws, statuses: list[str]) -> None:
+    """Read the kernel's messages until the execute_replies of ``statuses`` came back."""
+    got = []
+    while len(got) < len(statuses):
         msg = json.loads(await asyncio.wait_for(ws.read_message(), 30))
         if msg.get("msg_type") == "execute_reply":
-            assert msg["content"]["status"] == "ok"
-            return
+            got.append(msg["content"]["status"])
+    assert got == statuses
 
 
 async def test_kernel_started_and_cells_executed(catalyst, fake_service, jp_fetch, jp_ws_fetch):
@@ -145,6 +151,36 @@ async def test_kernel_started_and_cells_executed(catalyst, fake_service, jp_fetc
     assert [a["payload"] for a in activity] == [
         {"kind": "kernel", "count": 3, "seconds": 3600, "language": "python"}
     ]
+    await jp_fetch("api", "kernels", kernel_id, method="DELETE")
+
+
+async def test_blank_or_unrun_cells_are_not_running_code(
+    catalyst, fake_service, jp_fetch, jp_ws_fetch
+):
+    r = await jp_fetch("api", "kernels", method="POST", body=json.dumps({"name": "python3"}))
+    kernel_id = json.loads(r.body)["id"]
+    await wait_for(lambda: fake_service.of("action"), message="kernel_started")
+    ws = await jp_ws_fetch("api", "kernels", kernel_id, "channels")
+    try:
+        # empty cells: the kernel answers, but ran no code
+        await _run(ws, "")
+        await _run(ws, "  \n\t\n")
+        await settle(catalyst)
+        assert fake_service.actions() == ["kernel_started"]
+        catalyst.recorder.flush_activity()
+        await settle(catalyst)
+        assert fake_service.of("activity") == []
+
+        # a failing cell ran code; the one queued behind it is aborted, never executed
+        await ws.write_message(_execute_request("import time; time.sleep(0.2); 1 / 0"))
+        await ws.write_message(_execute_request("x = 1"))
+        await _replies(ws, ["error", "aborted"])
+        await wait_for(lambda: "cell_executed" in fake_service.actions(), message="cell_executed")
+    finally:
+        ws.close()
+    catalyst.recorder.flush_activity()
+    activity = await wait_for(lambda: fake_service.of("activity"), message="activity")
+    assert [a["payload"]["count"] for a in activity] == [1]
     await jp_fetch("api", "kernels", kernel_id, method="DELETE")
 
 

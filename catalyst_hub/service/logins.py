@@ -1,0 +1,67 @@
+"""An authenticated request proves a login: the checklist's "Log in" step is shown done on
+the member's first look at their checklist (the ``me`` page, ``api/me``, which the
+labextension polls), without waiting for the collector's next poll of the hub. Handlers
+that show the checklist say so with ``records_login = True``; staff reading reports are not
+made active members by it.
+
+Cheap by construction: a member is recorded at most once per process and UTC day (an
+in-memory set), and the event's id is derived from the member id, so the log holds one such
+event per member whichever process or day sent it (later ones are duplicates). It goes
+through the ingest path, so a member who opted out or was erased is not recorded.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from ..identity import Actor
+from ..ingest import Sender
+from ..timeutil import isoformat, utcnow
+
+if TYPE_CHECKING:
+    from .base import BaseHandler
+
+#: namespace of the ids of login events (the name is the keyed member id, never a username)
+LOGIN_NAMESPACE = uuid.UUID("0b5f3d0e-4c1a-4f7e-8a52-9e6d2c7b1a40")
+
+
+def login_event(actor: Actor) -> dict[str, Any]:
+    return {
+        "id": str(uuid.uuid5(LOGIN_NAMESPACE, actor.member_id)),
+        "schema": "action",
+        "version": 1,
+        "time": isoformat(utcnow()),
+        "payload": {"action": "logged_in"},
+    }
+
+
+class LoginRecorder:
+    """Who was recorded today, and the recording itself."""
+
+    def __init__(self) -> None:
+        self._day: date | None = None
+        self._seen: set[str] = set()
+
+    def _first_today(self, member_id: str) -> bool:
+        today = utcnow().date()
+        if today != self._day:
+            self._day, self._seen = today, set()
+        if member_id in self._seen:
+            return False
+        self._seen.add(member_id)
+        return True
+
+    async def seen(self, handler: BaseHandler, actor: Actor) -> None:
+        """Record that ``actor`` is logged in, the first time today this process sees them."""
+        if not getattr(handler, "records_login", False) or not self._first_today(actor.member_id):
+            return
+        app = handler.catalyst
+        sender = Sender(member_id=actor.member_id, community=actor.community)
+        try:
+            await handler.run_db(app.ingestor.ingest, [login_event(actor)], sender)
+        except Exception:
+            # the request itself goes on; the next one tries again
+            self._seen.discard(actor.member_id)
+            raise
