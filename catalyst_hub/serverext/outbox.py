@@ -521,7 +521,9 @@ class Outbox(LoggingConfigurable):
             return "retry", None
         code = response.code
         results = _results(response)
-        if code == 200 or (code == 400 and results):
+        # 400 / 403 with results: some events are invalid, or not the sender's to assert
+        # (the service's sender rules); per event, like a 200
+        if code == 200 or (code in (400, 403) and results):
             await self._apply_results(batch, results)
             self._recovered()
             self._effective_batch = min(self.batch_size, self._effective_batch * 2)
@@ -580,7 +582,7 @@ class Outbox(LoggingConfigurable):
                         decision = event["payload"].get("decision")
             elif status == DEFERRED:
                 held.append(event_id)
-            elif status == "error":
+            elif status in ("error", "refused"):
                 # permanent: this event can never be stored; resending it would block the rest
                 self.log.error(
                     "catalyst_hub: dropping event %s, the service rejected it: %s",

@@ -32,6 +32,7 @@ class FakeService:
         self.auth_headers: list[str | None] = []
         self.responses: list[tuple[int, dict[str, str]]] = []  # forced (status, headers)
         self.invalid_ids: set[str] = set()
+        self.refused_ids: set[str] = set()  # events this sender may not assert (403)
         self.max_batch: int | None = None
         self.up = True
         self.progress: dict[str, Any] = {
@@ -79,6 +80,14 @@ class _EventsHandler(web.RequestHandler):
         if s.max_batch is not None and len(batch) > s.max_batch:
             self.set_status(413)
             self.finish(json.dumps({"status": 413, "message": "too many"}))
+            return
+        refused = [e for e in batch if e["id"] in s.refused_ids]
+        if refused:
+            results = [
+                {"id": e["id"], "status": "refused" if e in refused else "rejected"} for e in batch
+            ]
+            self.set_status(403)
+            self.finish(json.dumps({"status": 403, "results": results}))
             return
         bad = [e for e in batch if e["id"] in s.invalid_ids]
         if bad:

@@ -199,6 +199,24 @@ async def test_per_event_results(make_outbox, fake_service, caplog):
     )
 
 
+async def test_events_the_sender_may_not_assert_are_dropped(make_outbox, fake_service, caplog):
+    """A 403 with per-event results is the sender rules refusing some events (not the token):
+    those leave the outbox, the others are sent again and stored. Resending them for ever
+    would block everything behind them."""
+    events = [_action("notebook_created"), _activity(), _action("notebook_saved")]
+    fake_service.refused_ids = {events[1]["id"]}
+    outbox = make_outbox()
+    await _put(outbox, events)
+    outbox.start()
+    await wait_for(lambda: len(fake_service.events) == 2, message="resent")
+    assert set(fake_service.events) == {events[0]["id"], events[2]["id"]}
+    await wait_for(lambda: outbox.delivered == 2, message="acknowledged")
+    assert await outbox.count() == 0
+    assert any(
+        events[1]["id"] in r.getMessage() and r.levelno == logging.ERROR for r in caplog.records
+    )
+
+
 async def test_refused_token_keeps_events(make_outbox, fake_service, caplog):
     fake_service.responses = [(403, {}), (401, {}), (403, {})]
     outbox = make_outbox(auth_retry_seconds=0.15)
