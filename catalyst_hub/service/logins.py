@@ -12,24 +12,21 @@ through the ingest path, so a member who opted out or was erased is not recorded
 
 from __future__ import annotations
 
-import uuid
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from ..identity import Actor
+from ..identity import Actor, keyed_uuid
 from ..ingest import Sender
 from ..timeutil import isoformat, utcnow
 
 if TYPE_CHECKING:
     from .base import BaseHandler
 
-#: namespace of the ids of login events (the name is the keyed member id, never a username)
-LOGIN_NAMESPACE = uuid.UUID("0b5f3d0e-4c1a-4f7e-8a52-9e6d2c7b1a40")
-
-
-def login_event(actor: Actor) -> dict[str, Any]:
+def login_event(secret: bytes, hub: str, actor: Actor) -> dict[str, Any]:
+    """The member's login event; its id keyed with the deployment's secret, like every id
+    derived from who a member is."""
     return {
-        "id": str(uuid.uuid5(LOGIN_NAMESPACE, actor.member_id)),
+        "id": keyed_uuid(secret, hub, actor.member_id, "logged_in"),
         "schema": "action",
         "version": 1,
         "time": isoformat(utcnow()),
@@ -59,9 +56,13 @@ class LoginRecorder:
             return
         app = handler.catalyst
         sender = Sender(member_id=actor.member_id, community=actor.community)
+        event = login_event(app.store.secret, app.store.hub, actor)
         try:
-            await handler.run_db(app.ingestor.ingest, [login_event(actor)], sender)
+            _, (result,) = await handler.run_db(app.ingestor.ingest, [event], sender)
         except Exception:
             # the request itself goes on; the next one tries again
             self._seen.discard(actor.member_id)
             raise
+        if result.status == "deferred":
+            # not decided on the notice yet: tried again once they have
+            self._seen.discard(actor.member_id)

@@ -9,10 +9,11 @@ import pytest
 from sqlalchemy import select
 
 from catalyst_hub.demo import COMMUNITIES, PROGRESS, demo_events
-from catalyst_hub.ingest import Sender
+from catalyst_hub.ingest import COLLECTOR, Sender
 from catalyst_hub.reports.common import Period
 from catalyst_hub.reports.overview import community_totals
 from catalyst_hub.reports.usage import usage
+from catalyst_hub.seed import sender_kind
 from catalyst_hub.service.collector import Collector
 from catalyst_hub.store import tables as t
 from catalyst_hub.timeutil import isoformat, utcnow
@@ -41,7 +42,8 @@ async def test_a_stop_found_after_an_outage(catalyst_service):
                 },
                 Sender(member, "andes"),
             )
-        ]
+        ],
+        COLLECTOR,
     )
     # the service restarts: its collector learns the open session from the store, and the
     # hub no longer runs that server
@@ -66,8 +68,14 @@ async def test_the_demo_overview_hours_are_believable(catalyst_service):
     service, store = catalyst_service.service, catalyst_service.store
     rng = random.Random(2026)
     now = utcnow()
+    # each event from the sender that may assert it (the collector for server sessions)
     items = [
-        (event, Sender(store.member_id(name), community))
+        (
+            event,
+            Sender(
+                store.member_id(name), community, sender_kind(event["schema"], event["payload"])
+            ),
+        )
         for community, names in COMMUNITIES.items()
         for i, name in enumerate(names)
         for event in demo_events(name, PROGRESS[i % len(PROGRESS)], rng, now)

@@ -20,6 +20,7 @@ from markupsafe import escape
 from sqlalchemy import func, select
 
 from catalyst_hub.i18n import LANGUAGES, gettext_for
+from catalyst_hub.ingest import COLLECTOR, Sender
 from catalyst_hub.store import tables as t
 from catalyst_hub.store.privacy import consent_of
 
@@ -84,13 +85,16 @@ async def test_undecided_member_gets_only_essential_events_stored(catalyst_servi
     member = hub.store.member_id(ANA)
     cell = make_event("action", {"action": "cell_executed"})
     git = make_event("action", {"action": "git_cloned"})
-    server = started(make_event)
-    body = await send(hub, token, cell, server, git)
+    body = await send(hub, token, cell, git)
     statuses = {r["id"]: r["status"] for r in body["results"]}
-    assert statuses == {cell["id"]: "deferred", server["id"]: "stored", git["id"]: "deferred"}
-    assert body["deferred"] == 2 and body["stored"] == 1
-    deferred = [r for r in body["results"] if r["status"] == "deferred"]
-    assert all(r["message"] == HELD_MESSAGES["deferred"] for r in deferred)
+    assert statuses == {cell["id"]: "deferred", git["id"]: "deferred"}
+    assert body["deferred"] == 2 and body["stored"] == 0
+    assert all(r["message"] == HELD_MESSAGES["deferred"] for r in body["results"])
+    # the collector's record of her server is essential: stored before she decides
+    stored, held = hub.service.ingestor.ingest_trusted(
+        [(started(make_event), Sender(member, "default"))], COLLECTOR
+    )
+    assert len(stored) == 1 and not held
     assert schemas_of(hub.store, member) == ["server_started"]
     # the page shows no step reached but the essential one, beside the unanswered notice
     me = (await hub.request("get", "api/me", token)).json()
@@ -102,7 +106,14 @@ async def test_undecided_member_gets_only_essential_events_stored(catalyst_servi
     assert r.status_code == 200, r.text
     body = await send(hub, token, cell, git)
     assert [r["status"] for r in body["results"]] == ["stored", "stored"]
-    assert schemas_of(hub.store, member) == ["action", "action", "consent", "server_started"]
+    # and the login her look at the checklist proved, held until then, once she decided
+    assert schemas_of(hub.store, member) == [
+        "action",
+        "action",
+        "action",
+        "consent",
+        "server_started",
+    ]
 
 
 async def test_deferred_message_is_translated(catalyst_service, make_event):

@@ -37,6 +37,13 @@ class Case:
     senders: frozenset  # the kinds that may send it
 
 
+@pytest.fixture
+def catalyst_config():
+    # what a sender may assert and the bounds hold whatever the member decided: recording
+    # on without a decision, so each test's rows are only what it sends
+    return {"CatalystService": {"consent_mode": "opt-out"}}
+
+
 def started_payload() -> dict:
     return {"server_name": "", "started": isoformat(utcnow() - timedelta(hours=1))}
 
@@ -141,7 +148,7 @@ async def test_forgery_matrix(catalyst_service, make_event):
 
 async def test_a_refused_event_refuses_the_whole_batch(catalyst_service, make_event):
     svc = catalyst_service
-    token = svc.token(ALICE, groups=["community-andes"])
+    token = svc.token(ALICE, groups=["community-andes"], consent=None)
     honest = make_event("action", {"action": "cell_executed"})
     forged = make_event("server_started", {"server_name": "", "started": "2025-01-01T00:00:00Z"})
     r = await svc.request("post", "api/events", token, json={"events": [honest, forged]})
@@ -163,7 +170,7 @@ async def test_a_sign_off_is_never_replaced_by_the_learners_events(catalyst_serv
     svc = catalyst_service
     store = svc.store
     lead = svc.token(LEAD_USER, groups=["community-andes"], roles=["lead-andes"])
-    learner = svc.token(ALICE, groups=["community-andes"])
+    learner = svc.token(ALICE, groups=["community-andes"], consent=None)
     # the learner is known to the service before being added to a cohort
     r = await svc.request(
         "post", "api/events", learner, json=[make_event("action", {"action": "logged_in"})]

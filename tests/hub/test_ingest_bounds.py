@@ -24,6 +24,13 @@ from catalyst_hub.timeutil import isoformat, utcnow
 ALICE = "alice@example.org"
 
 
+@pytest.fixture
+def catalyst_config():
+    # what a sender may assert and the bounds hold whatever the member decided: recording
+    # on without a decision, so each test's rows are only what it sends
+    return {"CatalystService": {"consent_mode": "opt-out"}}
+
+
 def rows(store, table) -> int:
     with store.connect() as conn:
         return conn.execute(
@@ -56,16 +63,17 @@ async def post(svc, token, body):
 )
 async def test_event_times_outside_the_window_are_refused(catalyst_service, make_event, when, says):
     svc = catalyst_service
-    token = svc.token(ALICE)
+    token = svc.token(ALICE, consent=None)
+    before = rows(svc.store, t.events), rows(svc.store, t.members)  # her decision, herself
     r = await post(svc, token, [make_event("action", {"action": "cell_executed"}, time=when)])
     assert r.status_code == 400, r.text
     assert says in r.json()["results"][0]["message"]
-    assert rows(svc.store, t.events) == rows(svc.store, t.members) == 0
+    assert (rows(svc.store, t.events), rows(svc.store, t.members)) == before
 
 
 async def test_the_window_ends_are_accepted(catalyst_service, make_event):
     svc = catalyst_service
-    token = svc.token(ALICE)
+    token = svc.token(ALICE, consent=None)
     soon = isoformat(utcnow() + timedelta(minutes=9))
     events = [
         make_event("action", {"action": "cell_executed"}, time="2015-01-01T00:00:00Z"),
@@ -115,7 +123,7 @@ def test_times_inside_payloads_are_in_the_window(catalyst_store, payload, says):
 )
 async def test_nul_characters_are_refused(catalyst_service, make_event, schema, payload, field):
     svc = catalyst_service
-    token = svc.token(ALICE)
+    token = svc.token(ALICE, consent=None)
     r = await post(svc, token, [make_event(schema, payload)])
     assert r.status_code == 400, r.text
     assert r.json()["results"][0]["message"] == (
@@ -126,7 +134,7 @@ async def test_nul_characters_are_refused(catalyst_service, make_event, schema, 
 
 async def test_duplicate_keys_are_refused(catalyst_service):
     svc = catalyst_service
-    token = svc.token(ALICE)
+    token = svc.token(ALICE, consent=None)
     event = {
         "id": str(uuid.uuid4()),
         "schema": "activity",
@@ -146,7 +154,7 @@ async def test_duplicate_keys_are_refused(catalyst_service):
 
 async def test_one_id_with_two_contents_is_refused(catalyst_service, make_event):
     svc = catalyst_service
-    token = svc.token(ALICE)
+    token = svc.token(ALICE, consent=None)
     first = make_event("activity", {"kind": "kernel", "count": 1, "seconds": 60})
     second = {**first, "payload": {"kind": "kernel", "count": 9000, "seconds": 60}}
     r = await post(svc, token, [first, second])
@@ -171,7 +179,7 @@ async def test_one_id_with_two_contents_is_refused(catalyst_service, make_event)
 )
 async def test_counts_a_minute_of_use_allows(catalyst_service, make_event, payload, says):
     svc = catalyst_service
-    token = svc.token(ALICE)
+    token = svc.token(ALICE, consent=None)
     r = await post(svc, token, [make_event("activity", payload) for _ in range(3)])
     assert r.status_code == 400, r.text
     assert says in r.json()["results"][0]["message"]
@@ -181,7 +189,7 @@ async def test_counts_a_minute_of_use_allows(catalyst_service, make_event, paylo
 async def test_daily_counters_saturate(catalyst_service, make_event):
     svc = catalyst_service
     store = svc.store
-    token = svc.token(ALICE)
+    token = svc.token(ALICE, consent=None)
     # noon today: the same UTC day whenever the test runs (the window ends ten minutes ahead)
     noon = utcnow().replace(hour=12, minute=0, second=0, microsecond=0)
     if noon > utcnow():
@@ -237,7 +245,15 @@ def test_replayed_counts_saturate_too(catalyst_store):
 @pytest.mark.parametrize(
     "catalyst_config",
     # bytes are the limit here: events are plenty
-    [{"CatalystService": {"rate_limit_bytes": 1.0, "rate_burst_bytes": 4000.0}}],
+    [
+        {
+            "CatalystService": {
+                "consent_mode": "opt-out",
+                "rate_limit_bytes": 1.0,
+                "rate_burst_bytes": 4000.0,
+            }
+        }
+    ],
 )
 async def test_rate_limit_counts_bytes(catalyst_service, make_event):
     svc = catalyst_service
@@ -245,7 +261,7 @@ async def test_rate_limit_counts_bytes(catalyst_service, make_event):
         1.0,
         4000.0,
     )
-    token = svc.token(ALICE)
+    token = svc.token(ALICE, consent=None)
 
     def batch() -> list[dict]:
         return [make_event("action", {"action": "cell_executed"}) for _ in range(15)]
@@ -266,5 +282,5 @@ async def test_rate_limit_counts_bytes(catalyst_service, make_event):
     r = await post(svc, token, b"[" * 3000)
     assert r.status_code == 429, r.text
     # another member has an allowance of their own
-    r = await post(svc, svc.token("bob@example.org"), batch())
+    r = await post(svc, svc.token("bob@example.org", consent=None), batch())
     assert r.status_code == 200, r.text
