@@ -275,7 +275,8 @@ def community_figures(
         f.count(("session_members", label), who)
         f.part_of(window, ("session_members", label))
         f.derived(("sessions", label), count, ("session_members", label))
-        f.derived(("server_seconds", label), seconds, ("session_members", label))
+        # a tenth of a second: SQLite's day arithmetic is a float
+        f.derived(("server_seconds", label), round(seconds, 1), ("session_members", label))
     for shorter, longer in pairwise(starters):
         f.window_of(longer, shorter)
     # an app's users are active members of the 30 days (its whole days lie within them);
