@@ -19,7 +19,7 @@ from itertools import pairwise
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
-from sqlalchemy import and_, case, exists, func, select
+from sqlalchemy import ColumnElement, and_, case, exists, func, select
 
 from ..projections.projector import ACTIVE_SCHEMAS
 from ..store import Store
@@ -300,12 +300,16 @@ def active_counts_within(
     active on a day after a window's first day was active within it. Only members whose
     latest day is the window's first (partial) day need their time: an indexed look-up of
     their own events of that day from the window's start. ``members.last_active`` would be
-    cheaper but counts any event (a consent, a culled server's stop) as activity."""
+    cheaper but counts any event (a consent, a culled server's stop) as activity. A retention
+    purge keeps whole days, so a first day is in the log while ``retention_days`` is at least
+    the window's length."""
     da = t.daily_activity.c
     e = t.events.c
     firsts = [start.date() for start in starts]
 
-    def seen_since(start: datetime, member_id, community) -> object:
+    def seen_since(
+        start: datetime, member_id: ColumnElement, community: ColumnElement
+    ) -> ColumnElement[bool]:
         """SQL: the member has an activity event from ``start`` to the end of its day."""
         day_end = datetime.combine(start.date() + timedelta(days=1), datetime.min.time())
         return exists().where(
