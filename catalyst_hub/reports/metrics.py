@@ -13,24 +13,31 @@ import threading
 import time
 import weakref
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from datetime import date, timedelta
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime, timedelta
 from itertools import pairwise
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, case, exists, func, select
 
+from ..projections.projector import ACTIVE_SCHEMAS
 from ..store import Store
 from ..store import tables as t
 from ..timeutil import utcnow
-from .common import Suppressed, in_communities, not_excluded
-from .overview import activated_counts, active_counts_since
+from .common import Period, Suppressed, communities_of, in_communities, not_excluded
+from .overview import activated_counts
 from .suppression import Figures, suppress
 from .training import CommunityTraining, training_by_community
+from .usage import AppRow, app_usage_by_community, session_totals
 
-#: (label, days) of the active-member windows, like JupyterHub's ``jupyterhub_active_users``
+#: (label, days) of the windows, rolling ones ending at the scrape like JupyterHub's
+#: ``jupyterhub_active_users``: "24h" is the last 24 hours, not the current UTC day
 PERIODS = (("24h", 1), ("7d", 7), ("30d", 30))
+
+#: Days of app activity the per-app family covers: ``app_activity`` is kept per UTC day, so
+#: this window is whole days (today included), within the rolling 30 days
+APP_DAYS = 30
 
 #: Seconds a scrape's result is served again. Prometheus scrapes every 15 to 60 s, and several
 #: Prometheus servers (or a dashboard's refresh) may scrape at once: they share one computation.
@@ -73,7 +80,8 @@ class CatalystCollector(Collector):
 
     def _collect(self) -> Iterator[Metric]:
         store, chosen = self.store, self.communities
-        today: date = utcnow().date()
+        now = utcnow()
+        starts = [now - timedelta(days=days) for _, days in PERIODS]
 
         k = GaugeMetricFamily(
             "catalyst_min_group_size", "Counts of fewer people than this are not exported."
@@ -94,10 +102,12 @@ class CatalystCollector(Collector):
                     .group_by(m.community)
                 ).all()
             )
-        # every window from one read of the longest
-        active = active_counts_since(
-            store, [today - timedelta(days=days - 1) for _, days in PERIODS], today, chosen
-        )
+        active = active_counts_within(store, starts, now, chosen)
+        sessions = [session_totals(store, start, now, now, chosen) for start in starts]
+        with store.connect() as conn:
+            apps = app_usage_by_community(
+                conn, store, Period.last_days(APP_DAYS, now.date()), chosen
+            )
         done = activated_counts(store, chosen)
         steps = self._steps(chosen)
         training = training_by_community(store, chosen)
@@ -111,6 +121,8 @@ class CatalystCollector(Collector):
                     done.get(community, 0),
                     {step: n for (c, step), n in steps.items() if c == community},
                     training.get(community),
+                    [window.get(community, (0, 0, 0.0)) for window in sessions],
+                    apps.get(community, []),
                 ),
                 self.k,
             )
@@ -126,18 +138,22 @@ class CatalystCollector(Collector):
                     family.add_metric([community], value)
             return family
 
+        def windows(name: str, documentation: str, key: str) -> Metric:
+            """A per-community and period gauge of the figures ``(key, period)``."""
+            family = GaugeMetricFamily(name, documentation, labels=["community", "period"])
+            for label, _days in PERIODS:
+                for community, figures in shown.items():
+                    value = figures[(key, label)]
+                    if not isinstance(value, Suppressed):
+                        family.add_metric([community, label], value)
+            return family
+
         yield gauge("catalyst_members", "Members seen on the hub, per community.", "members")
-        family = GaugeMetricFamily(
+        yield windows(
             "catalyst_active_members",
-            "Members active today (period 24h: the current UTC day), in the last 7 or 30 days, per community.",
-            labels=["community", "period"],
+            "Members active in the rolling 24 hours, 7 or 30 days ending now, per community.",
+            "active",
         )
-        for label, _days in PERIODS:
-            for community, figures in shown.items():
-                value = figures[("active", label)]
-                if not isinstance(value, Suppressed):
-                    family.add_metric([community, label], value)
-        yield family
         yield gauge(
             "catalyst_onboarding_completed_members",
             "Members who reached every step of their community's onboarding checklist.",
@@ -168,6 +184,34 @@ class CatalystCollector(Collector):
             "Training episodes completed (a learner x episode counts once).",
             "episodes_completed",
         )
+        yield windows(
+            "catalyst_server_sessions",
+            "Server sessions started in the rolling 24 hours, 7 or 30 days ending now.",
+            "sessions",
+        )
+        yield windows(
+            "catalyst_server_session_members",
+            "Members who started a server in the rolling 24 hours, 7 or 30 days ending now.",
+            "session_members",
+        )
+        yield windows(
+            "catalyst_server_usage_seconds",
+            "Server time of the sessions started in the rolling 24 hours, 7 or 30 days ending "
+            "now, up to now.",
+            "server_seconds",
+        )
+        family = GaugeMetricFamily(
+            "catalyst_app_active_members",
+            f"Members who used an app (JupyterLab, RStudio, terminal, ...) on the last "
+            f"{APP_DAYS} UTC days, today included, per community and app.",
+            labels=["community", "app"],
+        )
+        for community, rows in sorted(apps.items()):
+            for row in rows:
+                value = shown.get(community, {}).get(("app", row.app))
+                if value is not None and not isinstance(value, Suppressed):
+                    family.add_metric([community, row.app], value)
+        yield family
 
     def _steps(self, chosen: list[str] | None) -> Counter:
         """Members per (community, step) reached."""
@@ -199,6 +243,8 @@ def community_figures(
     activated: int,
     steps: dict[str, int],
     training: CommunityTraining | None,
+    sessions: Sequence[tuple[int, int, float]] = (),
+    apps: Sequence[AppRow] = (),
 ) -> Figures:
     """One community's scrape, and how its figures relate, for the suppression policy."""
     f = Figures()
@@ -220,7 +266,125 @@ def community_figures(
     # episode counts describe the learners
     f.derived("episodes_started", training.episodes_started if training else 0, "learners")
     f.derived("episodes_completed", training.episodes_completed if training else 0, "learners")
+    # who started a server in a window was active in it (a start is activity); sessions and
+    # their time describe those members
+    starters = [("session_members", label) for label, _days in PERIODS]
+    for (label, _days), window, (count, who, seconds) in zip(
+        PERIODS, windows, sessions or [(0, 0, 0.0)] * len(PERIODS), strict=True
+    ):
+        f.count(("session_members", label), who)
+        f.part_of(window, ("session_members", label))
+        f.derived(("sessions", label), count, ("session_members", label))
+        # a tenth of a second: SQLite's day arithmetic is a float
+        f.derived(("server_seconds", label), round(seconds, 1), ("session_members", label))
+    for shorter, longer in pairwise(starters):
+        f.window_of(longer, shorter)
+    # an app's users are active members of the 30 days (its whole days lie within them);
+    # apps are not disjoint (one member uses several), so each is a part on its own
+    for row in apps:
+        f.count(("app", row.app), row.members)
+        f.part_of(windows[-1], ("app", row.app))
     return f
+
+
+def active_counts_within(
+    store: Store,
+    starts: Sequence[datetime],
+    now: datetime,
+    communities: Iterable[str] | None = None,
+) -> dict[str, list[int]]:
+    """Distinct active members per community since each of ``starts`` (rolling windows
+    ending now).
+
+    ``daily_activity`` tells a member's active days, from its (community, day) index: one
+    active on a day after a window's first day was active within it. Only members whose
+    latest day is the window's first (partial) day need their time: an indexed look-up of
+    their own events of that day from the window's start. ``members.last_active`` would be
+    cheaper but counts any event (a consent, a culled server's stop) as activity. A retention
+    purge keeps whole days, so a first day is in the log while ``retention_days`` is at least
+    the window's length."""
+    da = t.daily_activity.c
+    e = t.events.c
+    firsts = [start.date() for start in starts]
+
+    def seen_since(
+        start: datetime, member_id: ColumnElement, community: ColumnElement
+    ) -> ColumnElement[bool]:
+        """SQL: the member has an activity event from ``start`` to the end of its day."""
+        day_end = datetime.combine(start.date() + timedelta(days=1), datetime.min.time())
+        return exists().where(
+            e.hub == store.hub,
+            e.member_id == member_id,
+            e.time >= start,
+            e.time < day_end,
+            e.community == community,
+            e.schema.in_(sorted(ACTIVE_SCHEMAS)),
+        )
+
+    with store.connect() as conn:
+        # an explicit list, so that each community is a range of the (community, day) index
+        names = (
+            sorted(communities)
+            if communities is not None
+            else communities_of(conn, store, t.daily_activity)
+        )
+        where = (
+            da.hub == store.hub,
+            da.community.in_(names),
+            da.day >= min(firsts),
+            da.day <= now.date(),
+            not_excluded(store, da.member_id),
+        )
+        if conn.dialect.name == "postgresql":
+            # each member's last active day (a hashed grouping), then counted per window
+            latest = (
+                select(da.community, da.member_id, func.max(da.day).label("latest"))
+                .where(*where)
+                .group_by(da.community, da.member_id)
+                .subquery("latest")
+            )
+            la = latest.c
+            counts = [
+                func.sum(
+                    case(
+                        (la.latest > first, 1),
+                        (
+                            and_(
+                                la.latest == first,
+                                seen_since(start, la.member_id, la.community),
+                            ),
+                            1,
+                        ),
+                        else_=0,
+                    )
+                )
+                for start, first in zip(starts, firsts, strict=True)
+            ]
+            query = select(la.community, *counts).group_by(la.community)
+        else:
+            # SQLite counts distinct values with a small index per aggregate, where grouping
+            # on the member would sort every row
+            counts = [
+                func.count(
+                    func.distinct(
+                        case(
+                            (da.day > first, da.member_id),
+                            (
+                                and_(
+                                    da.day == first,
+                                    seen_since(start, da.member_id, da.community),
+                                ),
+                                da.member_id,
+                            ),
+                            else_=None,
+                        )
+                    )
+                )
+                for start, first in zip(starts, firsts, strict=True)
+            ]
+            query = select(da.community, *counts).where(*where).group_by(da.community)
+        rows = conn.execute(query).all()
+    return {c: [int(n or 0) for n in ns] for c, *ns in rows}
 
 
 def metrics_registry(

@@ -18,6 +18,7 @@ Definitions (printed on the page):
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -27,7 +28,7 @@ from sqlalchemy import ColumnElement, Connection, func, select
 from ..store import Store
 from ..store import tables as t
 from ..timeutil import utcnow
-from .common import Period, as_date, not_excluded, seconds_sum
+from .common import Period, as_date, in_communities, not_excluded, seconds_sum
 
 JUPYTERLAB = "JupyterLab"
 RSTUDIO = "RStudio"
@@ -197,20 +198,37 @@ def usage(store: Store, community: str, period: Period, now: datetime | None = N
 def app_usage(conn: Connection, store: Store, community: str, period: Period) -> list[AppRow]:
     """Per app: members who used it, their active days and hours in ``period``, most used
     first."""
+    return app_usage_by_community(conn, store, period, [community]).get(community, [])
+
+
+def app_usage_by_community(
+    conn: Connection, store: Store, period: Period, communities: Iterable[str] | None = None
+) -> dict[str, list[AppRow]]:
+    """``app_usage`` of each of ``communities`` (None: all) at once."""
     a = t.app_activity.c
     rows = conn.execute(
-        select(a.app, func.count(func.distinct(a.member_id)), func.count(), func.sum(a.seconds))
+        select(
+            a.community,
+            a.app,
+            func.count(func.distinct(a.member_id)),
+            func.count(),
+            func.sum(a.seconds),
+        )
         .where(
             a.hub == store.hub,
-            a.community == community,
+            in_communities(a.community, communities),
             a.day >= period.start,
             a.day <= period.end,
             not_excluded(store, a.member_id),
         )
-        .group_by(a.app)
+        .group_by(a.community, a.app)
     ).all()
-    apps = [AppRow(app, int(who), int(days), _hours(sec)) for app, who, days, sec in rows]
-    return sorted(apps, key=lambda r: (-r.hours, -r.active_days, r.app))
+    apps: dict[str, list[AppRow]] = defaultdict(list)
+    for community, app, who, days, sec in rows:
+        apps[community].append(AppRow(app, int(who), int(days), _hours(sec)))
+    return {
+        c: sorted(rows, key=lambda r: (-r.hours, -r.active_days, r.app)) for c, rows in apps.items()
+    }
 
 
 @dataclass
@@ -224,24 +242,42 @@ def usage_totals(
     store: Store, community: str, period: Period, now: datetime | None = None
 ) -> UsageTotals:
     """The summary figures of ``usage`` alone (a month report's month before)."""
+    found = session_totals(store, period.start_time, period.end_time, now, [community])
+    sessions, members, seconds = found.get(community, (0, 0, 0.0))
+    return UsageTotals(sessions, members, _hours(seconds))
+
+
+def session_totals(
+    store: Store,
+    start: datetime,
+    end: datetime,
+    now: datetime | None = None,
+    communities: Iterable[str] | None = None,
+) -> dict[str, tuple[int, int, float]]:
+    """Per community of ``communities`` (None: all): sessions started from ``start`` to
+    before ``end``, members who started them, and their server-seconds up to ``end`` and
+    ``now`` (as ``usage`` counts them)."""
     s = t.server_sessions.c
     now = now or utcnow()
     with store.connect() as conn:
-        ended = session_end(conn.dialect.name, now, period.end_time)
-        count, members, seconds = conn.execute(
+        ended = session_end(conn.dialect.name, now, end)
+        rows = conn.execute(
             select(
+                s.community,
                 func.count(),
                 func.count(func.distinct(s.member_id)),
                 seconds_sum(conn.dialect.name, s.started, ended),
-            ).where(
+            )
+            .where(
                 s.hub == store.hub,
-                s.community == community,
-                s.started >= period.start_time,
-                s.started < period.end_time,
+                in_communities(s.community, communities),
+                s.started >= start,
+                s.started < end,
                 not_excluded(store, s.member_id),
             )
-        ).one()
-    return UsageTotals(int(count), int(members), _hours(seconds))
+            .group_by(s.community)
+        ).all()
+    return {c: (int(n), int(who), float(sec or 0)) for c, n, who, sec in rows}
 
 
 def _mix(table: dict[str, list]) -> list[MixRow]:

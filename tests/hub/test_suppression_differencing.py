@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from fractions import Fraction
 from html.parser import HTMLParser
@@ -62,15 +62,16 @@ training:
               self_report: true
 """
 
-#: community: (members, activated, active in the last 7 days, first seen long ago, learners)
+#: community: (members, activated, active in the last 7 days, first seen long ago, learners,
+#: members with a server session)
 COMMUNITIES = {
-    "solo": (1, 1, 1, 0, 0),
-    "pair": (2, 1, 2, 0, 1),
-    "trio": (3, 2, 2, 1, 0),
-    "four": (4, 2, 3, 1, 1),
-    "five": (5, 4, 5, 0, 5),
-    "twelve": (12, 3, 10, 9, 6),
-    "big": (20, 17, 18, 0, 20),
+    "solo": (1, 1, 1, 0, 0, 1),
+    "pair": (2, 1, 2, 0, 1, 1),
+    "trio": (3, 2, 2, 1, 0, 3),
+    "four": (4, 2, 3, 1, 1, 2),
+    "five": (5, 4, 5, 0, 5, 5),
+    "twelve": (12, 3, 10, 9, 6, 11),
+    "big": (20, 17, 18, 0, 20, 15),
 }
 
 
@@ -91,13 +92,23 @@ def catalyst_config(tmp_path):
 
 def seed(store, make_event) -> None:
     """Every member is active in the last 30 days: the last 7 days (now) or 10 days ago;
-    some were first seen 40 days ago (not new); the first ones are activated and learners.
+    some were first seen 40 days ago (not new); the first ones are activated and learners,
+    and most started a server before their last activity.
     Whole days from now, so every figure is the same at any hour of the day."""
     now = datetime.now(timezone.utc)
     ingestor = Ingestor(store)
-    for community, (members, activated, recent, old, learners) in COMMUNITIES.items():
+    for community, (members, activated, recent, old, learners, sessions) in COMMUNITIES.items():
         for i in range(members):
             when = now if i < recent else now - timedelta(days=10)
+            member = Sender(store.member_id(f"{community}-{i}"), community)
+            # the member agreed to the notice (opt-in: nothing but sessions is recorded
+            # before) at their first event
+            first = when - timedelta(days=30 if i >= members - old else 0)
+            if i < sessions:
+                first = min(first, when - timedelta(hours=3))
+            decision = {"decision": "given", "notice_version": store.notice_version}
+            stored, results = ingestor.ingest([make_event("consent", decision, time=first)], member)
+            assert stored, [r.to_json() for r in results]
             events = []
             if i >= members - old:
                 events.append(
@@ -112,9 +123,25 @@ def seed(store, make_event) -> None:
                         "episode_completed", {"lesson": "basics", "episode": "one"}, time=when
                     )
                 )
-            sender = Sender(store.member_id(f"{community}-{i}"), community)
-            stored, results = ingestor.ingest(events, sender)
+            # one in two used RStudio through the proxy, the others JupyterLab
+            app = {"kind": "proxy", "app": "rstudio"} if i % 2 else {"kind": "kernel"}
+            events.append(make_event("activity", {**app, "count": 1, "seconds": 60}, time=when))
+            stored, results = ingestor.ingest(events, member)
             assert stored, [r.to_json() for r in results]
+            if i < sessions:
+                # a server session of an hour, ended two hours before the member's last
+                # activity: in the last 24 hours for the recent ones, else 10 days ago
+                start = when - timedelta(hours=3)
+                started = start.isoformat().replace("+00:00", "Z")
+                session = {"server_name": "", "started": started}
+                stop = start + timedelta(hours=1)
+                stopped = {**session, "last_activity": stop.isoformat().replace("+00:00", "Z")}
+                events = [
+                    make_event("server_started", session, time=start),
+                    make_event("server_stopped", stopped, time=stop),
+                ]
+                stored, results = ingestor.ingest(events, replace(member, kind="collector"))
+                assert stored, [r.to_json() for r in results]
 
 
 # -- what a reader knows ------------------------------------------------------------------------
@@ -335,7 +362,8 @@ def metrics_view(text: str, exact: str) -> View:
         out = {}
         for name, labels, number in re.findall(r"^catalyst_(\w+)\{(.*)\} (\S+)$", body, re.M):
             parsed = dict(re.findall(r'(\w+)="([^"]*)"', labels))
-            key = (parsed["community"], name, parsed.get("period") or parsed.get("step"))
+            label = parsed.get("period") or parsed.get("step") or parsed.get("app")
+            key = (parsed["community"], name, label)
             out[key] = float(number)
         return out
 
@@ -353,6 +381,18 @@ def metrics_view(text: str, exact: str) -> View:
         view.counts.add((c, "members", None))
         for episodes in ("training_episodes_started", "training_episodes_completed"):
             view.derived += [((c, episodes, None), ((c, "training_learners", None),))]
+        # who started a server in a window was active in it; the windows nest
+        starters = [(c, "server_session_members", p) for p in ("24h", "7d", "30d")]
+        view.parts += [
+            (active, (starter,)) for active, starter in zip(windows, starters, strict=True)
+        ]
+        view.parts += [(starters[2], (starters[1],)), (starters[1], (starters[0],))]
+        for starter in starters:
+            for family in ("server_sessions", "server_usage_seconds"):
+                view.derived += [((c, family, starter[2]), (starter,))]
+        # members per app: each of them among the members active in the 30 days
+        for app in ("jupyterlab", "rstudio"):
+            view.parts += [(windows[2], ((c, "app_active_members", app),))]
     return view
 
 
@@ -538,3 +578,10 @@ async def test_no_hidden_figure_is_recovered(catalyst_service, make_event):
     assert big.shown[("big", "members")] == 20 and big.shown[("twelve", "members")] == 12
     assert big.shown[("twelve", "activated")] == HIDDEN
     assert big.shown[("twelve", "activation_percent")] == HIDDEN
+    # the usage families are there, large figures shown, and a difference of one hidden
+    # (11 of twelve's 12 members active in the 30 days started a server)
+    metrics = next(v for v in views if v.name == "metrics")
+    assert metrics.shown[("big", "server_session_members", "30d")] == 15
+    assert metrics.shown[("big", "server_sessions", "30d")] == 15
+    assert metrics.shown[("big", "app_active_members", "rstudio")] == 10
+    assert metrics.shown[("twelve", "server_session_members", "30d")] == HIDDEN
