@@ -40,6 +40,9 @@ SUBRESOURCE = re.compile(
     r'<(?:link\b[^>]*\brel="(?:stylesheet|icon)"[^>]*\bhref|script\b[^>]*\bsrc|img\b[^>]*\bsrc)="([^"]+)"'
 )
 
+#: CDP resource types a page's own markup loads
+PAGE_TYPES = {"Document", "Stylesheet", "Script", "Image", "Font"}
+
 RESEARCHER = "ana@andes.example.org"
 ADMIN = "admin"
 USERS = {RESEARCHER: "ana-pass", "jorge@andes.example.org": "jorge-pass", "amina": "amina-pass"}
@@ -153,6 +156,8 @@ class SlowBrowser:
         if encoding:
             self.cdp.send("Network.setExtraHTTPHeaders", {"headers": {"Accept-Encoding": encoding}})
         self.received: dict[str, int] = {}
+        self.types: dict[str, str] = {}
+        self.cdp.on("Network.responseReceived", self._response)
         self.cdp.on("Network.loadingFinished", self._finished)
         # the hub's login form, then the OAuth round trips to the service, at full speed
         self.page.goto(hub.url + "hub/login?next=" + requests.utils.quote("/services/catalyst/me"))
@@ -170,8 +175,14 @@ class SlowBrowser:
             },
         )
 
+    def _response(self, event: dict) -> None:
+        self.types[event["requestId"]] = event["type"]
+
     def _finished(self, event: dict) -> None:
-        self.received[event["requestId"]] = int(event["encodedDataLength"])
+        # what the page loads; not the browser's own fetches of the hub's /favicon.ico
+        # (type "Other"), which the page does not link and which come and go between runs
+        if self.types.get(event["requestId"]) in PAGE_TYPES:
+            self.received[event["requestId"]] = int(event["encodedDataLength"])
 
     def visit(self, url: str, cold: bool = False) -> tuple[int, float, float]:
         """Bytes received, DOMContentLoaded and load (ms from navigation start); ``cold``:
