@@ -18,7 +18,7 @@ from catalyst_hub.catalog import Catalog
 from catalyst_hub.seed import Consortium, catalog_episodes, seed_store
 from catalyst_hub.store import Store, make_engine
 
-from . import reports, service
+from . import page_weight, reports, service
 from .common import (
     BENCH_DATABASE,
     Results,
@@ -51,7 +51,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--skip",
         default="",
-        help="comma-separated sections to skip: http,collector,rebuild,reports,checklist",
+        help="comma-separated sections to skip: http,collector,rebuild,reports,checklist,weight",
     )
     parser.add_argument(
         "--workdir", help="folder for SQLite files and hub processes (default: a temporary one)"
@@ -109,6 +109,8 @@ def main(argv=None) -> None:
             run_collector(results, workdir, args.collector_users)
         if "checklist" not in skip:
             run_checklist(results, workdir, args.checklist_members)
+        if "weight" not in skip:
+            run_page_weight(results, workdir)
     finally:
         for engine_name in engines:
             if engine_name == "postgresql" and not args.keep:
@@ -307,6 +309,12 @@ def run_checklist(results: Results, workdir: Path, members: int) -> None:
             "collector alone: up to its 60 s poll",
             target="< 5 s",
         )
+
+
+def run_page_weight(results: Results, workdir: Path) -> None:
+    print("\n== page weight on a slow link (Chromium, 400 ms, 50 kB/s)", flush=True)
+    for measure, value, baseline, target in page_weight.measure(workdir / "hub-weight"):
+        results.add("page weight (slow link)", "sqlite", "-", measure, value, baseline, target)
 
 
 if __name__ == "__main__":

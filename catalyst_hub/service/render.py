@@ -49,7 +49,7 @@ def page_context(handler) -> dict[str, Any]:
         "hub_home": url_path_join(hub_prefix, "home"),
         "hub_token": url_path_join(hub_prefix, "token"),
         "hub_logout": url_path_join(hub_prefix, "logout"),
-        "static": lambda path: url_path_join(prefix, "static", path),
+        "static": handler.static_url,  # versioned (?v=hash): cached for good, as tornado does
         "url": lambda path="": url_path_join(prefix, path),
         "user_name": model.get("name"),
         "xsrf_token": handler.xsrf_token.decode("ascii") if model else "",

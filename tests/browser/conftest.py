@@ -5,7 +5,6 @@ into ``.tools``, is injected into pages to check accessibility.
 """
 
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -13,18 +12,8 @@ import pytest
 from browser_helpers import screenshot
 
 from catalyst_hub.pytest_plugin import missing
+from catalyst_hub.testing.chromium import CHROMIUM, CHROMIUM_ARGS
 from catalyst_hub.testing.realhub import RealHub
-
-CHROMIUM = os.environ.get("CATALYST_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-    "--disable-quic",
-]
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,73 @@
+"""The page budgets of a slow link, in bytes (deterministic, unlike times): the researcher page
+and a community's adoption report (the heaviest staff page) with every subresource they load,
+counted by the function ``make bench`` uses, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+
+import pytest
+import requests
+
+from benchmarks.page_weight import RESEARCHER_BUDGET, STAFF_BUDGET, transfer_bytes
+from catalyst_hub.demo import demo_events
+from catalyst_hub.events import MEMBER
+from catalyst_hub.seed import sender_kind
+from catalyst_hub.timeutil import utcnow
+
+
+@pytest.fixture
+def catalyst_hub_roles():
+    return [{"name": "catalyst-admin", "scopes": ["custom:catalyst:admin"]}]
+
+
+async def seeded(catalyst_service, name: str) -> str:
+    """``name``'s token, after sending the demo's month of their activity."""
+    token = catalyst_service.token(name)
+    events = demo_events(name, reached=7, rng=random.Random(1), now=utcnow())
+    events = [e for e in events if sender_kind(e["schema"], e["payload"]) == MEMBER]
+    r = await catalyst_service.request("post", "api/events", token, json={"events": events})
+    assert r.status_code == 200, r.text
+    return token
+
+
+async def weigh(catalyst_service, token: str, path: str, encoding: str = "gzip") -> dict:
+    session = requests.Session()
+    session.headers["Authorization"] = f"token {token}"
+    # in a thread: the service answers in this test's event loop
+    return await asyncio.to_thread(
+        transfer_bytes, session.get, catalyst_service.url(path), encoding
+    )
+
+
+async def test_researcher_page_is_under_its_budget_with_its_style_sheet(catalyst_service):
+    token = await seeded(catalyst_service, "ana@uni.example.org")
+    sizes = await weigh(catalyst_service, token, "me")
+    # the document and its style sheet, which is what makes the count a page's
+    assert [re.sub(r"\?.*", "", url.rsplit("/", 1)[1]) for url in sizes] == ["me", "catalyst.css"]
+    assert sum(sizes.values()) < RESEARCHER_BUDGET, sizes
+    plain = await weigh(catalyst_service, token, "me", encoding="identity")
+    assert sum(plain.values()) > sum(sizes.values())
+
+
+async def test_staff_report_is_under_its_budget(catalyst_service):
+    await seeded(catalyst_service, "ana@uni.example.org")
+    admin = catalyst_service.token("champion@uni.example.org", roles=["catalyst-admin"])
+    sizes = await weigh(catalyst_service, admin, "reports/communities/default/adoption")
+    assert len(sizes) == 3, sizes  # the report, catalyst.css and reports.css
+    assert sum(sizes.values()) < STAFF_BUDGET, sizes
+
+
+async def test_style_sheets_are_versioned_and_cached_for_long(catalyst_service):
+    token = catalyst_service.token("ana@uni.example.org")
+    sizes = await weigh(catalyst_service, token, "me")
+    css = next(url for url in sizes if "catalyst.css" in url)
+    # a versioned URL, so a browser need not ask again on the next page (a round trip of
+    # the link's latency), and a new version is fetched at once
+    assert re.search(r"\?v=[0-9a-f]{8,}$", css), css
+    r = await asyncio.to_thread(requests.get, css)
+    assert r.status_code == 200
+    assert re.search(r"max-age=(\d+)", r.headers["Cache-Control"])
+    assert int(re.search(r"max-age=(\d+)", r.headers["Cache-Control"]).group(1)) >= 86400 * 365
