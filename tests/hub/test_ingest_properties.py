@@ -227,7 +227,10 @@ def check_stored(store, member_id: str, before: dict, batch: list, statuses: lis
 @pytest.fixture
 def catalyst_config():
     # this test sends fast: no rate limit in the way of what it checks
-    return {"CatalystService": {"rate_limit": 0.0, "rate_limit_bytes": 0.0}}
+    # and recording on without a decision: stored is what is acknowledged as stored
+    return {
+        "CatalystService": {"rate_limit": 0.0, "rate_limit_bytes": 0.0, "consent_mode": "opt-out"}
+    }
 
 
 async def test_no_input_turns_into_a_server_error(catalyst_service):

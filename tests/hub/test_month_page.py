@@ -11,11 +11,13 @@ from catalyst_hub.timeutil import utcnow
 
 @pytest.fixture
 def catalyst_hub_roles():
-    return [{"name": "consortium", "scopes": ["custom:catalyst:reports"]}]
+    return [{"name": "catalyst-admin", "scopes": ["custom:catalyst:admin"]}]
 
 
 async def test_month_stops_at_today_and_refuses_the_future(catalyst_service):
-    staff = catalyst_service.token("staff", roles=["consortium"])
+    # a member makes andes a community; an admin reads its full month
+    catalyst_service.token("ana@andes.example.org", groups=["community-andes"])
+    staff = catalyst_service.token("admin", roles=["catalyst-admin"])
     before = utcnow().date()
     r = await catalyst_service.request("get", "reports/communities/andes/month?format=json", staff)
     after = utcnow().date()

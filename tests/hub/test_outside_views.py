@@ -38,7 +38,11 @@ def catalyst_hub_roles():
 def catalyst_config(tmp_path):
     path = tmp_path / "catalog.yaml"
     path.write_text(CATALOG)
-    return {"CatalystApp": {"catalog_files": [str(path)]}}
+    # seeded members record without a decision: their decisions are not what this is about
+    return {
+        "CatalystApp": {"catalog_files": [str(path)]},
+        "CatalystService": {"consent_mode": "opt-out"},
+    }
 
 
 @pytest.fixture

@@ -46,6 +46,8 @@ def catalyst_config(tmp_path):
     path.write_text(CATALOG)
     return {
         "CatalystApp": {"catalog_files": [str(path)]},
+        # seeded members record without a decision: their decisions are not what this is about
+        "CatalystService": {"consent_mode": "opt-out"},
         # "planned" is configured but nobody is in it yet
         "CommunityMapper": {"group_map": {"planned-group": "planned"}},
     }

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 import catalyst_hub.store  # noqa: F401  (loads before ingest: projections and store import each other)
-from catalyst_hub.ingest import Ingestor, Sender
+from catalyst_hub.ingest import COLLECTOR, Ingestor, Sender
 from catalyst_hub.reports.common import Period
 from catalyst_hub.reports.funnel import funnel
 from catalyst_hub.store import tables as t
@@ -76,7 +76,7 @@ def test_each_step_and_session_once_whatever_arrives_first(
         assert stored, [r.to_json() for r in results]
 
     def collector():
-        ingestor.ingest_trusted([(raw, sender) for raw in from_collector(make_event)])
+        ingestor.ingest_trusted([(raw, sender) for raw in from_collector(make_event)], COLLECTOR)
 
     for deliver in (server, collector) if server_first else (collector, server):
         deliver()
