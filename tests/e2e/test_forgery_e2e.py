@@ -59,6 +59,7 @@ def envelope(schema: str, payload: dict, when: str | None = None) -> dict:
 
 
 def test_a_servers_own_token_cannot_forge_records(hub):
+    hub.decide(ALICE)  # she accepted the recording notice: her honest event is stored
     hub.start_server(ALICE)
     token = hub.server_token(ALICE)
     forged = []

@@ -25,6 +25,10 @@ def test_first_steps_shown_without_the_collector(tmp_path):
         extra_service_config=SLOW_COLLECTOR,
     )
     with hub:
+        # they accepted the recording notice (the default is opt-in: an undecided member's
+        # steps wait in the outbox, see test_serverext_e2e)
+        hub.decide(ALICE)
+        hub.decide("bob")
         # what is timed is what the person waits for; the figures are in make bench
         seconds = first_steps(hub, ALICE)
         assert set(seconds) == {"login", "start_server", "run_code", "stop_server"}

@@ -49,7 +49,8 @@ def hub_with_rstudio(tmp_path, catalyst_db_url):
         groups={
             "community-andes": [ALICE],
             "community-sahel": [BOB],
-            "consortium-staff": [STAFF],
+            # a catalyst admin reads the full report (consortium staff read it from outside)
+            "catalyst-admins": [STAFF],
         },
         extra_hub_config=f"c.Spawner.environment['JUPYTER_CONFIG_PATH'] = {config_path!r}\n",
         db_url=catalyst_db_url,
@@ -90,6 +91,7 @@ def _apps(hub: RealHub, token: str, community: str) -> dict[str, dict]:
 def test_rstudio_time_shows_for_its_community(hub_with_rstudio):
     hub = hub_with_rstudio
     _consent(hub, hub.token(ALICE))
+    _consent(hub, hub.token(BOB))  # so sahel is a community (one with no RStudio time)
     server_url = hub.start_server(ALICE)
     headers = {"Authorization": f"token {hub.server_token(ALICE)}"}
 

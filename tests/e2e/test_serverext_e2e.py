@@ -138,7 +138,13 @@ def test_an_undecided_members_steps_wait_in_the_outbox_until_accept(hub_with_ext
         with sqlite3.connect(outbox) as conn:
             return conn.execute("SELECT count(*) FROM events WHERE held = 1").fetchone()[0]
 
-    wait_until(lambda: held() == 1, 30, "the service to defer the event")
+    def held_actions() -> set[str]:
+        with sqlite3.connect(outbox) as conn:
+            bodies = conn.execute("SELECT body FROM events WHERE held = 1").fetchall()
+        return {json.loads(body)["payload"].get("action") for (body,) in bodies}
+
+    # his git commit, and the login and start the server itself reported
+    wait_until(lambda: "git_committed" in held_actions(), 30, "the service to defer the event")
     assert _steps(hub, bob)["use_git"] != "done"
 
     local(

@@ -41,6 +41,7 @@ def test_server_token_event_session_and_isolation(real_hub):
     bob = real_hub.token(BOB)
     mine = real_hub.service_get("api/me", alice).json()
     assert {s["id"]: s["state"] for s in mine["steps"]}["use_git"] == "done"
+    real_hub.decide(BOB)  # so the login his look proves is stored, not held
     theirs = real_hub.service_get("api/me", bob).json()
     assert theirs["community"] == "sahel"
     # bob has only logged in (asking for his checklist proved it)
