@@ -22,6 +22,7 @@ from ..timeutil import isoformat, utcnow
 if TYPE_CHECKING:
     from .base import BaseHandler
 
+
 def login_event(secret: bytes, hub: str, actor: Actor) -> dict[str, Any]:
     """The member's login event; its id keyed with the deployment's secret, like every id
     derived from who a member is."""
