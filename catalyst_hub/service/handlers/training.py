@@ -10,20 +10,19 @@ from tornado import web
 
 from ...catalog import localized
 from ...i18n import LANGUAGE_NAMES
-from ...reports.cohorts import (
-    CohortError,
-    add_members,
-    create_cohort,
-    get_cohort,
-    list_cohorts,
-    parse_fields,
-    remove_members,
-    update_cohort,
-)
+from ...reports.cohorts import CohortError, get_cohort, list_cohorts, parse_fields
 from ...reports.common import known_communities, whole_number
 from ...reports.export import matrix_table
-from ...reports.people import Access, audit, known_member, unknown_members, usernames
-from ...reports.training import SignOffError, completion_matrix, sign_off
+from ...reports.people import Access, usernames
+from ...reports.training import completion_matrix
+from ...workflows.training import (
+    LearnersError,
+    SignOffError,
+    create_cohort,
+    edit_learners,
+    sign_off,
+    update_cohort,
+)
 from .. import scopes
 from ..base import APIHandler, check_json_limits
 from .base import FORMAT_SUFFIX, ReportHandler
@@ -229,7 +228,6 @@ class CohortLearners(TrainingHandler):
     async def post(self, cohort_id: str) -> None:
         actor = self.require_actor()
         cohort = await self.visible_cohort(cohort_id)
-        store = self.catalyst.store
         body = self.body()
         names = [
             n.strip()
@@ -242,43 +240,27 @@ class CohortLearners(TrainingHandler):
             raise web.HTTPError(
                 400, self._("At most {n} learners per request.", n=MAX_LEARNERS_PER_REQUEST)
             )
-        found, unknown = [], []
-        for name in names:
-            known = await self.run_db(known_member, store, name)
-            # one answer for "no such user" and "user of another community": no leak across
-            if known is None or known[1] != cohort.community:
-                unknown.append(name)
-            else:
-                found.append(known[0])
-        if unknown:
-            raise web.HTTPError(
-                400,
-                self._(
-                    "Not added: no member of {community} is called {names}.",
-                    community=cohort.community,
-                    names=", ".join(unknown),
-                ),
+        try:
+            change = await self.run_db(
+                edit_learners, self.catalyst.store, cohort, names, remove, actor.member_id
             )
-        # learners are removed by member id: anything else (a username, free text) is refused
-        # before anything is written, so it never reaches the audit log
-        if remove and await self.run_db(unknown_members, store, remove):
+        except LearnersError as e:
+            if e.unknown_names:
+                raise web.HTTPError(
+                    400,
+                    self._(
+                        "Not added: no member of {community} is called {names}.",
+                        community=cohort.community,
+                        names=", ".join(e.unknown_names),
+                    ),
+                ) from None
             raise web.HTTPError(
                 400, self._("Not removed: learners are removed by their member id.")
-            )
-        access = Access(actor.member_id, "add_learners", cohort.community, f"cohort {cohort.id}")
-        if found:
-            await self.run_db(add_members, store, cohort.id, found, actor.member_id)
-            await self.run_db(audit, store, access, found)
-        if remove:
-            await self.run_db(remove_members, store, cohort.id, remove)
-            removed = Access(
-                actor.member_id, "remove_learners", cohort.community, f"cohort {cohort.id}"
-            )
-            await self.run_db(audit, store, removed, remove)
+            ) from None
         self.done(
             cohort.id,
-            "added" if found else "removed",
-            {"added": len(found), "removed": len(remove)},
+            "added" if change.added else "removed",
+            {"added": change.added, "removed": change.removed},
         )
 
 
@@ -294,15 +276,12 @@ class CohortSignOff(TrainingHandler):
         learner, lesson, episode = (
             str(body.get(k) or "") for k in ("learner", "lesson", "episode")
         )
-        store = self.catalyst.store
         try:
-            await self.run_db(sign_off, store, cohort, learner, lesson, episode, actor.member_id)
+            await self.run_db(
+                sign_off, self.catalyst.store, cohort, learner, lesson, episode, actor.member_id
+            )
         except SignOffError as e:
             raise web.HTTPError(400, self._(str(e))) from None
-        access = Access(
-            actor.member_id, "sign_off", cohort.community, f"cohort {cohort.id}: {lesson}/{episode}"
-        )
-        await self.run_db(audit, store, access, [learner])
         self.done(cohort.id, "signed-off")
 
 
