@@ -10,7 +10,13 @@ from tornado import web
 
 from ...catalog import localized
 from ...i18n import LANGUAGE_NAMES
-from ...reports.cohorts import CohortError, get_cohort, list_cohorts, parse_fields
+from ...reports.cohorts import (
+    CohortError,
+    CohortFields,
+    get_cohort,
+    list_cohorts,
+    parse_fields,
+)
 from ...reports.common import known_communities, whole_number
 from ...reports.export import matrix_table
 from ...reports.people import Access, usernames
@@ -77,6 +83,20 @@ class TrainingHandler(ReportHandler):
             if not all(v is None or (isinstance(v, str) and "\x00" not in v) for v in values):
                 raise web.HTTPError(400, self._("{field} must be text.", field=key[:40]))
         return data
+
+    def cohort_fields(self, body: dict[str, Any]) -> CohortFields:
+        """A cohort's fields from a form or JSON body; 400 saying which one is wrong."""
+        try:
+            return parse_fields(
+                self.catalyst.store,
+                body.get("name"),
+                body.get("language"),
+                body.get("starts") or None,
+                body.get("ends") or None,
+                _as_list(body.get("lessons")),
+            )
+        except CohortError as e:
+            raise web.HTTPError(400, str(e)) from None
 
     @property
     def wants_json(self) -> bool:
@@ -147,17 +167,7 @@ class TrainingPage(TrainingHandler):
         community = str(body.get("community") or "")
         if not (allowed is scopes.ALL or community in allowed):
             raise web.HTTPError(403, self._("You do not lead training in this community."))
-        try:
-            fields = parse_fields(
-                self.catalyst.store,
-                body.get("name"),
-                body.get("language"),
-                body.get("starts") or None,
-                body.get("ends") or None,
-                _as_list(body.get("lessons")),
-            )
-        except CohortError as e:
-            raise web.HTTPError(400, str(e)) from None
+        fields = self.cohort_fields(body)
         cohort_id = await self.run_db(
             create_cohort, self.catalyst.store, community, fields, actor.member_id
         )
@@ -205,17 +215,7 @@ class CohortPage(TrainingHandler):
         self.require_actor()
         cohort = await self.visible_cohort(cohort_id)
         body = self.body()
-        try:
-            fields = parse_fields(
-                self.catalyst.store,
-                body.get("name"),
-                body.get("language"),
-                body.get("starts") or None,
-                body.get("ends") or None,
-                _as_list(body.get("lessons")),
-            )
-        except CohortError as e:
-            raise web.HTTPError(400, str(e)) from None
+        fields = self.cohort_fields(body)
         await self.run_db(update_cohort, self.catalyst.store, cohort.id, fields)
         self.done(cohort.id, "saved")
 
