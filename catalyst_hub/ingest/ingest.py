@@ -30,9 +30,9 @@ from ..events import (
     EventError,
     SchemaRegistry,
     SenderRefused,
+    StoredEvent,
     registry,
 )
-from ..projections import StoredEvent
 from ..store import Store
 from ..store.privacy import (
     ESSENTIAL_EVENTS,
