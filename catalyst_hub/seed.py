@@ -32,8 +32,8 @@ import orjson
 from traitlets import Enum, Float, Integer, Unicode
 
 from .catalyst_app import CatalystApp
+from .events import StoredEvent
 from .identity import member_id as keyed_member_id
-from .projections import StoredEvent
 from .store import tables as t
 from .store.sql import upsert
 from .timeutil import utcnow

@@ -10,6 +10,7 @@ from .registry import (
     SenderRefused,
     registry,
 )
+from .stored import StoredEvent
 
 __all__ = [
     "COLLECTOR",
@@ -19,5 +20,6 @@ __all__ = [
     "EventError",
     "SchemaRegistry",
     "SenderRefused",
+    "StoredEvent",
     "registry",
 ]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,9 +30,9 @@ from ..events import (
     EventError,
     SchemaRegistry,
     SenderRefused,
+    StoredEvent,
     registry,
 )
-from ..projections import StoredEvent
 from ..store import Store
 from ..store.privacy import (
     ESSENTIAL_EVENTS,
@@ -367,13 +368,17 @@ class Ingestor:
         return "store" if self.store.consent_mode == "opt-out" else "essential"
 
     def ingest_trusted(
-        self, items: list[tuple[Any, Sender]], kind: str | None = None
+        self,
+        items: list[tuple[Any, Sender]],
+        kind: str | None = None,
+        also: Callable[[Connection], None] | None = None,
     ) -> tuple[set[str], set[str]]:
         """Store events the service made itself (the collector, a lead's sign-off), each with
         its own sender; ``kind``, when given, is every sender's kind (the collector's).
         Returns the ids stored now, and those held by their member's decision (the others
         were in the log already). They are validated like any other, senders' kinds too; an
-        invalid one is a bug and raises."""
+        invalid one is a bug and raises. ``also`` writes, in the storing transaction, what
+        must commit with the events or not at all (a sign-off's audit row)."""
         received = utcnow()
         events = {}
         for raw, sender in items:
@@ -386,6 +391,8 @@ class Ingestor:
         def keep(events: list[StoredEvent], conn: Connection) -> list[StoredEvent]:
             kept, not_kept = self.admit(events, conn)
             held.update(not_kept)
+            if also is not None:
+                also(conn)
             return kept
 
         stored = self.store.append(list(events.values()), keep)

@@ -1,5 +1,5 @@
 """Projections: tables derived from the event log, kept current as events are stored."""
 
-from .projector import Projector, StoredEvent
+from .projector import Projector
 
-__all__ = ["Projector", "StoredEvent"]
+__all__ = ["Projector"]

@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime, timedelta
 from operator import itemgetter
-from typing import Any, NamedTuple
+from typing import Any
 
 import orjson
 from sqlalchemy import (
@@ -45,6 +45,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..catalog import Catalog
+from ..events import StoredEvent
 from ..events.apps import app_of
 from ..store import tables as t
 from ..store.sql import dialect_insert, earliest, if_newer, latest, placeholder
@@ -58,35 +59,6 @@ COUNTER_MAX = 2**31 - 1
 ACTIVE_SCHEMAS = frozenset(
     {"activity", "action", "step_reached", "exercise_completed", "server_started"}
 )
-
-
-class StoredEvent(NamedTuple):
-    """An event as stored: the envelope's fields and who it is about, stamped by the
-    service. A named tuple, as ingest makes one per event: a frozen dataclass cost ten
-    times as much to make."""
-
-    id: str
-    hub: str
-    member_id: str
-    community: str
-    schema: str
-    version: int
-    time: datetime
-    received: datetime
-    payload: dict[str, Any]
-
-    def row(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "hub": self.hub,
-            "member_id": self.member_id,
-            "community": self.community,
-            "schema": self.schema,
-            "version": self.version,
-            "time": self.time,
-            "received": self.received,
-            "payload": self.payload,
-        }
 
 
 #: compiled upserts by (call site, dialect, columns): compiling once and handing plain tuples

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -41,7 +42,7 @@ from sqlalchemy.dialects.postgresql import array_agg
 
 from ..store import Store
 from ..store import tables as t
-from .common import Period, day_number, not_excluded, percent, week_start, weeks_between
+from .common import Figure, Period, day_number, not_excluded, percent, week_start, weeks_between
 
 #: How many weekly cohorts the retention matrix shows (and weeks after each).
 RETENTION_WEEKS = 8
@@ -509,3 +510,94 @@ def _retention(
                 active.append(active_in.get((cohort, cohort + offset), 0))
         out.append(RetentionCohort(monday, size, active))
     return out
+
+
+def headline(report: Adoption, _: Callable[..., str]) -> list[Figure]:
+    """The page's headline figures: (id, label, value, definition)."""
+    return [
+        (
+            "active",
+            _("Active members"),
+            report.active_members,
+            _("Members active at least once in the period."),
+        ),
+        (
+            "mean-dau",
+            _("Mean DAU"),
+            report.mean_dau,
+            _("Average of the daily active members over the days of the period."),
+        ),
+        (
+            "new",
+            _("New members"),
+            report.new_members,
+            _("Members first seen in the period."),
+        ),
+        (
+            "activated",
+            _("Activated"),
+            report.activated_members,
+            _(
+                "Members who reached every step of the community's checklist, by the end of the period."
+            ),
+        ),
+        (
+            "new-activated",
+            _("Newcomers activated"),
+            f"{report.new_activated} / {report.new_members}",
+            _("New members of the period who are activated."),
+        ),
+        (
+            "stickiness",
+            _("Stickiness"),
+            None if report.stickiness is None else f"{report.stickiness:g}%",
+            _(
+                "Mean DAU divided by the members active in the period (DAU/MAU for a 30-day period)."
+            ),
+        ),
+    ]
+
+
+def definitions(_: Callable[..., str]) -> list[tuple[str, str]]:
+    """Terms of the page, defined."""
+    return [
+        (
+            _("Active"),
+            _(
+                "A member is active on a day when they did something on the hub that day in this community: ran code, opened a notebook or a terminal, started a server, completed an exercise."
+            ),
+        ),
+        (
+            _("DAU, WAU, MAU"),
+            _(
+                "Members active that day; in the 7 days ending that day; in the 30 days ending that day."
+            ),
+        ),
+        (_("New"), _("Members first seen in the period.")),
+        (
+            _("Activated"),
+            _(
+                "Members who reached every step of their community's checklist; activated on the day they reached the last one."
+            ),
+        ),
+        (
+            _("Stickiness"),
+            _("Mean DAU over the period divided by the members active in the period."),
+        ),
+        (
+            _("Lifecycle"),
+            _(
+                "Each week: new (first seen that week), returning (also active the week before), resurrected (not active the week before, seen earlier), dormant (active the week before, not this week)."
+            ),
+        ),
+        (
+            _("Retention"),
+            _(
+                "Members first seen in a week (a cohort) who were active in each following week, as a count and a percent of the cohort."
+            ),
+        ),
+        (
+            _("Excluded"),
+            _("Staff and service accounts configured as excluded are left out of every figure."),
+        ),
+    ]

@@ -2,7 +2,8 @@
 
 Cohorts are what training leads create and edit, so they are plain tables (not projections
 of the event log); their learners are member ids. Completion itself is never written here:
-a lead's sign-off is an ``episode_completed`` event (see ``training.sign_off``).
+a lead's sign-off is an ``episode_completed`` event. Cohorts are written by
+``catalyst_hub.workflows.training``; this module reads them.
 
 Cohorts follow communities: a cohort's learners are read joined with each member's current
 community, so a learner who moved to another community drops out of the former community's
@@ -16,13 +17,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import and_, func, select
 
 from ..catalog import LANGUAGES
 from ..store import Store
 from ..store import tables as t
-from ..store.sql import upsert
-from ..timeutil import utcnow
 
 MAX_NAME = 200
 
@@ -101,44 +100,6 @@ def parse_fields(
     return CohortFields(name, language, first, last, [x for x in known if x in chosen])
 
 
-def create_cohort(store: Store, community: str, fields: CohortFields, actor: str) -> int:
-    now = utcnow()
-    with store.begin() as conn:
-        return conn.execute(
-            insert(t.cohorts)
-            .values(
-                hub=store.hub,
-                community=community,
-                name=fields.name,
-                language=fields.language,
-                starts=fields.starts,
-                ends=fields.ends,
-                lessons=fields.lessons,
-                created=now,
-                created_by=actor,
-                updated=now,
-            )
-            .returning(t.cohorts.c.id)
-        ).scalar_one()
-
-
-def update_cohort(store: Store, cohort_id: int, fields: CohortFields) -> None:
-    c = t.cohorts.c
-    with store.begin() as conn:
-        conn.execute(
-            update(t.cohorts)
-            .where(c.hub == store.hub, c.id == cohort_id)
-            .values(
-                name=fields.name,
-                language=fields.language,
-                starts=fields.starts,
-                ends=fields.ends,
-                lessons=fields.lessons,
-                updated=utcnow(),
-            )
-        )
-
-
 def _current_learners():
     """cohort_members joined with cohorts and members: the learners still in the cohort's
     community (select from it, then filter on the hub and cohort)."""
@@ -181,34 +142,6 @@ def list_cohorts(store: Store, communities: Iterable[str] | None) -> list[Cohort
             ).all()
         )
     return [_cohort(row, [], counts.get(row.id, 0)) for row in rows]
-
-
-def add_members(store: Store, cohort_id: int, member_ids: Iterable[str], actor: str) -> None:
-    now = utcnow()
-    rows = [
-        {
-            "hub": store.hub,
-            "cohort_id": cohort_id,
-            "member_id": mid,
-            "added": now,
-            "added_by": actor,
-        }
-        for mid in sorted(set(member_ids))
-    ]
-    with store.begin() as conn:
-        upsert(conn, t.cohort_members, rows, ["hub", "cohort_id", "member_id"])
-
-
-def remove_members(store: Store, cohort_id: int, member_ids: Iterable[str]) -> None:
-    cm = t.cohort_members.c
-    with store.begin() as conn:
-        conn.execute(
-            delete(t.cohort_members).where(
-                cm.hub == store.hub,
-                cm.cohort_id == cohort_id,
-                cm.member_id.in_(sorted(set(member_ids))),
-            )
-        )
 
 
 def _cohort(row, members: list[str], learners: int) -> Cohort:

@@ -31,6 +31,9 @@ from ..store import Store
 from ..store import tables as t
 from ..timeutil import utcnow
 
+#: A headline figure of a page: (id, label, value, definition).
+Figure = tuple[str, str, Any, str]
+
 #: Default length of a report period, in days (ending today).
 DEFAULT_DAYS = 30
 #: Longest report period, in days (about ten years).

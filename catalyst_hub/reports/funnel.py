@@ -16,6 +16,7 @@ Definitions (printed on the page):
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,7 +26,7 @@ from sqlalchemy import and_, select
 from ..catalog import localized
 from ..store import Store
 from ..store import tables as t
-from .common import Period, median, not_excluded, percent, percentile
+from .common import Figure, Period, median, not_excluded, percent, percentile
 
 LOGIN_STEP = "login"
 
@@ -140,3 +141,52 @@ def funnel(store: Store, community: str, period: Period, language: str = "en") -
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
+
+
+def headline(report: Funnel, _: Callable[..., str]) -> list[Figure]:
+    """The page's headline figures: (id, label, value, definition)."""
+    stall = report.stall_step
+    return [
+        (
+            "newcomers",
+            _("Newcomers"),
+            report.newcomers,
+            _("Members first seen in the period."),
+        ),
+        (
+            "completed",
+            _("Completed onboarding"),
+            report.completed,
+            _("Newcomers who reached every step."),
+        ),
+        (
+            "stall",
+            _("Most newcomers stall at"),
+            f"{stall.title} ({stall.stalled})" if stall else None,
+            _("The first step of the checklist a newcomer has not reached."),
+        ),
+    ]
+
+
+def definitions(_: Callable[..., str]) -> list[tuple[str, str]]:
+    """Terms of the page, defined."""
+    return [
+        (_("Newcomers"), _("Members of the community first seen in the period.")),
+        (_("Reached"), _("Newcomers who reached the step, at any time and in any order.")),
+        (
+            _("Through"),
+            _("Newcomers who reached the step and every step before it in the checklist."),
+        ),
+        (_("Step conversion"), _("Newcomers through a step out of those through the step before.")),
+        (_("Overall conversion"), _("Newcomers through a step out of all newcomers.")),
+        (
+            _("Time to a step"),
+            _(
+                "Hours from the member's first login (else first seen) to reaching the step: the median, and the 90th percentile by nearest rank, among those who reached it."
+            ),
+        ),
+        (
+            _("Stalled here"),
+            _("Newcomers for whom this is the first step of the checklist not reached."),
+        ),
+    ]

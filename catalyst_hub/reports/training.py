@@ -1,6 +1,7 @@
-"""Training completion: a cohort's learner x episode matrix, sign-off, community summaries.
+"""Training completion: a cohort's learner x episode matrix, community summaries.
 
-Definitions (printed on the page):
+Sign-off is written by ``catalyst_hub.workflows.training``. Definitions (printed on the
+page):
 
 - An episode is **done** for a learner once it is completed, whichever way: all its
   exercises ran, the learner reported it, or a lead signed it off. **Started**: some activity
@@ -11,7 +12,6 @@ Definitions (printed on the page):
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -21,7 +21,7 @@ from sqlalchemy import and_, case, func, select
 from ..catalog import localized
 from ..store import Store
 from ..store import tables as t
-from ..timeutil import isoformat, utcnow
+from ..timeutil import isoformat
 from .cohorts import Cohort
 from .common import in_communities, not_excluded, percent
 
@@ -170,39 +170,6 @@ def completion_matrix(store: Store, cohort: Cohort, language: str = "en") -> Mat
         matrix.total.possible += total.possible
         matrix.learners.append(LearnerRow(member_id, cells, per_lesson, total))
     return matrix
-
-
-class SignOffError(ValueError):
-    """A sign-off that does not fit the cohort (not a learner, not one of its episodes)."""
-
-
-def sign_off(
-    store: Store, cohort: Cohort, learner: str, lesson: str, episode: str, lead: str
-) -> bool:
-    """Record that ``lead`` signed off ``episode`` for ``learner``: an ``episode_completed``
-    event about the learner, projected like any other. Returns whether it was stored."""
-    # imported here: catalyst_hub.ingest imports projections, which need the store loaded first
-    from ..events import LEAD
-    from ..ingest import Ingestor, Sender
-
-    if learner not in cohort.members:
-        raise SignOffError("not a learner of this cohort")
-    if not any(
-        c.lesson == lesson and c.episode == episode for c in cohort_columns(store, cohort, "en")
-    ):
-        raise SignOffError("not an episode of this cohort's lessons")
-    raw = {
-        "id": str(uuid.uuid4()),
-        "schema": "episode_completed",
-        "version": 1,
-        "time": utcnow().isoformat() + "Z",
-        "payload": {"lesson": lesson, "episode": episode, "source": "lead", "signed_off_by": lead},
-    }
-    stored, _ = Ingestor(store).ingest_trusted(
-        # the only sender of a lead's sign-off: the service stamps ``signed_off_by`` itself
-        [(raw, Sender(member_id=learner, community=cohort.community, kind=LEAD))]
-    )
-    return bool(stored)
 
 
 @dataclass

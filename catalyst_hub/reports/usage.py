@@ -18,7 +18,7 @@ Definitions (printed on the page):
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -28,7 +28,7 @@ from sqlalchemy import ColumnElement, Connection, func, select
 from ..store import Store
 from ..store import tables as t
 from ..timeutil import utcnow
-from .common import Period, as_date, in_communities, not_excluded, seconds_sum
+from .common import Figure, Period, as_date, in_communities, not_excluded, seconds_sum
 
 JUPYTERLAB = "JupyterLab"
 RSTUDIO = "RStudio"
@@ -287,3 +287,54 @@ def _mix(table: dict[str, list]) -> list[MixRow]:
 
 def _hours(seconds: float | None) -> float:
     return round(float(seconds or 0) / 3600, 2)
+
+
+def headline(report: Usage, _: Callable[..., str]) -> list[Figure]:
+    """The page's headline figures: (id, label, value, definition)."""
+    return [
+        ("sessions", _("Sessions"), report.sessions, _("Server starts in the period.")),
+        (
+            "members",
+            _("Members with a session"),
+            report.members,
+            _("Members who started a server in the period."),
+        ),
+        (
+            "hours",
+            _("Server-hours"),
+            report.hours,
+            _(
+                "From each session's start to its stop, within the period; a session with no recorded stop ends at its last activity plus the idle-cull timeout."
+            ),
+        ),
+    ]
+
+
+def definitions(_: Callable[..., str]) -> list[tuple[str, str]]:
+    """Terms of the page, defined."""
+    return [
+        (
+            _("Session"),
+            _(
+                "One start of a member's server, as the collector saw it; the period holds the sessions started in it."
+            ),
+        ),
+        (
+            _("Server-hours"),
+            _(
+                "From a session's start to its stop, within the period. A session with no recorded stop ends at its last activity plus the hub's idle-cull timeout; a new start of the same server ends the previous session."
+            ),
+        ),
+        (
+            _("Time per app"),
+            _(
+                "Hours and active days in JupyterLab, RStudio or another app behind the proxy, and in terminals, from the activity the server extension sees; a minute counts once per app."
+            ),
+        ),
+        (
+            _("Environment"),
+            _(
+                "JupyterLab, RStudio or other, read from the image or profile chosen; unknown when the spawner does not say."
+            ),
+        ),
+    ]

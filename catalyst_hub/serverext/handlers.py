@@ -13,7 +13,7 @@ Authenticated and xsrf-protected like jupyter_server's own REST API (``APIHandle
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
@@ -21,9 +21,8 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
 from ..events import MEMBER, EventError, registry
-
-if TYPE_CHECKING:
-    from .app import CatalystExtension
+from .progress import ProgressClient
+from .recorder import Recorder
 
 AUTH_RESOURCE = "catalyst"
 #: Schemas the frontend may send; the service accepts more (sessions come from its collector).
@@ -34,11 +33,19 @@ MAX_EVENTS_PER_REQUEST = 100
 ENVELOPE_FIELDS = frozenset({"schema", "version", "payload"})
 
 
+class Extension(Protocol):
+    """What the handlers use of the extension app (``app.CatalystExtension``, which imports
+    this module to route its handlers)."""
+
+    recorder: Recorder | None
+    progress: ProgressClient | None
+
+
 class CatalystHandler(ExtensionHandlerMixin, APIHandler):
     auth_resource = AUTH_RESOURCE
 
     @property
-    def catalyst(self) -> CatalystExtension:
+    def catalyst(self) -> Extension:
         return self.extensionapp  # type: ignore[return-value]
 
     def write_json(self, data: Any, status: int = 200) -> None:

@@ -193,3 +193,12 @@ class MeEraseHandler(APIHandler):
         erasure, stopped = await self.run_db(erase_own_data, self.catalyst, actor, stop_recording)
         self.log.info("erased a member's data on request (receipt %s)", erasure.receipt)
         self.write_json({"erased": True, "recording_stopped": stopped, **erasure.to_json()})
+
+
+default_handlers = [
+    (r"api/?", InfoHandler),
+    (r"api/events", EventsHandler),
+    (r"api/me", MeHandler),
+    (r"api/me/export", MeExportHandler),
+    (r"api/me/erase", MeEraseHandler),
+]

@@ -35,9 +35,10 @@ from ..ingest import EventResult, Ingestor
 from ..ingest.ingest import Batch
 from ..store.engine import WalCheckpointer
 from ..store.privacy import CONSENT_MODES, begin_purge, purge_chunk
-from . import api, logs, openapi, pages, reports_api
-from .base import MAX_FORM_BYTES, OAuthCallbackHandler, StaticFiles
+from . import api, logs, pages
+from .base import MAX_FORM_BYTES, StaticFiles
 from .collector import Collector
+from .handlers import default_handlers
 from .limits import RateLimiter
 from .logins import LoginRecorder
 from .render import make_environment
@@ -453,15 +454,7 @@ class CatalystService(CatalystApp):
 
     def handlers(self) -> list[tuple]:
         prefix = self.service_prefix
-        routes = [
-            (r"api/?", api.InfoHandler),
-            (r"api/events", api.EventsHandler),
-            (r"api/me", api.MeHandler),
-            (r"api/openapi.json", openapi.OpenAPIHandler),
-            (r"oauth_callback", OAuthCallbackHandler),
-        ]
-        routes += pages.handlers() + reports_api.handlers()
-        return [(url_path_join(prefix, pattern), handler) for pattern, handler in routes]
+        return [(url_path_join(prefix, pattern), handler) for pattern, handler in default_handlers]
 
     def make_app(self) -> web.Application:
         return BodyLimitedApplication(

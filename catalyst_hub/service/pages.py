@@ -274,16 +274,12 @@ class PrivacyPage(PageHandler):
         )
 
 
-def handlers() -> list[tuple]:
-    """Routes relative to the service prefix."""
-    return [
-        (r"", RootHandler),
-        (r"me", MePage),
-        (r"me/steps", StepReportHandler),
-        (r"me/episodes", EpisodeReportHandler),
-        (r"me/consent", ConsentHandler),
-        (r"me/erase", ErasePage),
-        (r"privacy", PrivacyPage),
-        (r"api/me/export", api.MeExportHandler),
-        (r"api/me/erase", api.MeEraseHandler),
-    ]
+default_handlers = [
+    (r"", RootHandler),
+    (r"me", MePage),
+    (r"me/steps", StepReportHandler),
+    (r"me/episodes", EpisodeReportHandler),
+    (r"me/consent", ConsentHandler),
+    (r"me/erase", ErasePage),
+    (r"privacy", PrivacyPage),
+]

@@ -21,7 +21,7 @@ from .sql import upsert
 from .store import Store
 
 if TYPE_CHECKING:
-    from ..projections import StoredEvent
+    from ..events import StoredEvent
 
 WITHDRAWN = "withdrawn"
 GIVEN = "given"

@@ -20,7 +20,7 @@ from . import tables as t
 from .sql import dialect_insert
 
 if TYPE_CHECKING:
-    from ..projections import StoredEvent
+    from ..events import StoredEvent
 
 #: rows per INSERT of events: one statement of many VALUES rows, under both engines' limits
 #: on bound parameters (SQLite 32766, PostgreSQL 65535) with the 9 columns of an event

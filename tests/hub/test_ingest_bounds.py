@@ -14,9 +14,8 @@ import orjson
 import pytest
 from sqlalchemy import func, select, update
 
-from catalyst_hub.events import COLLECTOR, EventError
+from catalyst_hub.events import COLLECTOR, EventError, StoredEvent
 from catalyst_hub.ingest import Ingestor, Sender
-from catalyst_hub.projections import StoredEvent
 from catalyst_hub.projections.projector import COUNTER_MAX
 from catalyst_hub.store import tables as t
 from catalyst_hub.timeutil import isoformat, utcnow

@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 import catalyst_hub.store  # noqa: F401  (loads before ingest: projections and store import each other)
 from catalyst_hub.ingest import Ingestor, Sender
-from catalyst_hub.reports.people import Access, AuditError, audit
 from catalyst_hub.store import tables as t
+from catalyst_hub.store.audit import Access, AuditError, audit
 
 CATALOG = """
 training:

@@ -7,9 +7,10 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from catalyst_hub.ingest import Ingestor, Sender
-from catalyst_hub.reports import cohorts, people, training
-from catalyst_hub.store import privacy
+from catalyst_hub.reports import cohorts
+from catalyst_hub.store import audit, privacy
 from catalyst_hub.store import tables as t
+from catalyst_hub.workflows import training
 
 LEAD, LEARNER = "luis@andes.example.org", "ana@andes.example.org"
 
@@ -40,12 +41,12 @@ def test_erasing_a_lead_removes_them_from_others_records(catalyst_store, make_ev
     fields = cohorts.CohortFields(
         name="Andes spring", language="es", starts=None, ends=None, lessons=["hub-basics"]
     )
-    cohort_id = cohorts.create_cohort(store, "andes", fields, actor=lead)
-    cohorts.add_members(store, cohort_id, [learner], actor=lead)
+    cohort_id = training.create_cohort(store, "andes", fields, actor=lead)
+    training.edit_learners(store, cohorts.get_cohort(store, cohort_id), [LEARNER], [], lead)
     cohort = cohorts.get_cohort(store, cohort_id)
     assert training.sign_off(store, cohort, learner, "hub-basics", "persistence", lead)
-    people.audit(
-        store, people.Access(actor=lead, action="read_learner", community="andes"), [learner]
+    audit.audit(
+        store, audit.Access(actor=lead, action="read_learner", community="andes"), [learner]
     )
     assert any(value == lead for table, _, value in cells(store) if table != "events")
 

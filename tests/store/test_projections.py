@@ -407,6 +407,6 @@ def test_ensure_activation_after_migration_and_catalog_change(catalyst_store):
 
 def test_a_stored_event_is_a_row_of_the_log():
     """The store writes a StoredEvent as a row of the events table by position."""
-    from catalyst_hub.projections import StoredEvent
+    from catalyst_hub.events import StoredEvent
 
     assert StoredEvent._fields == tuple(c.name for c in t.events.c)
