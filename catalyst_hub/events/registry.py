@@ -226,7 +226,13 @@ class SchemaRegistry:
                 f"payload does not match {schema.name} v{schema.version}: {e.message}"
             ) from None
         # orjson writes NUL as \u0000: one C call finds out whether there is one to look for
-        if b"\\u0000" in orjson.dumps(valid):
+        try:
+            stored = orjson.dumps(valid)
+        except TypeError:
+            # a lone surrogate (a JSON "\ud800" escape, or an in-process sender's string):
+            # not text any database can store
+            raise EventError("payload strings must be valid Unicode text") from None
+        if b"\\u0000" in stored:
             nul = _nul_in(valid, "payload")  # None for a string holding the text "\u0000"
             if nul:
                 raise EventError(f"{nul} holds a NUL character, which is not accepted")

@@ -75,3 +75,17 @@ def test_nul_is_refused_and_its_escape_as_text_is_not():
     assert payload["app"] == "\\u0000"  # six characters, no NUL
     with pytest.raises(ValueError, match=r"payload\.app holds a NUL character"):
         registry.validate("action", 1, {"action": "cell_executed", "app": "a\x00"})
+
+
+def test_a_lone_surrogate_is_an_invalid_event_not_a_crash():
+    """Found by the property test: an in-process sender's (or a JSON escape's) lone surrogate
+    cannot be stored by any database, and is refused like any invalid field."""
+    import pytest
+
+    from catalyst_hub.events import EventError, registry
+
+    schema = registry.get("server_started", 1)
+    with pytest.raises(EventError, match="valid Unicode"):
+        registry.validate_payload(
+            schema, {"server_name": "\ud800", "started": "2016-01-01T00:00:00Z"}
+        )
