@@ -306,6 +306,22 @@ class CatalystTestHub:
         return r.json()["cohort"]
 
 
+async def wait_for_server(hub, name: str, running: bool = True) -> None:
+    """Wait until the MockHub ``hub`` reports ``name``'s default server ready (or gone), and
+    not pending; TimeoutError after about 20 s (a hang, never a timing assertion)."""
+    import asyncio
+
+    from jupyterhub.tests.utils import api_request
+
+    for _ in range(200):
+        model = (await api_request(hub, "users", name)).json()
+        server = (model.get("servers") or {}).get("")
+        if bool(server and server.get("ready")) == running and not (server or {}).get("pending"):
+            return
+        await asyncio.sleep(0.1)
+    raise TimeoutError(name)
+
+
 def catalyst_hub_config(service_url: str, token: str, roles: list[dict] | None = None) -> dict:
     """JupyterHub config registering the catalyst service (as a deployment would)."""
     from catalyst_hub.service import scopes

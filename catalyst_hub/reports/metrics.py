@@ -25,8 +25,8 @@ from ..projections.projector import ACTIVE_SCHEMAS
 from ..store import Store
 from ..store import tables as t
 from ..timeutil import utcnow
-from .common import Period, Suppressed, communities_of, in_communities, not_excluded
-from .overview import activated_counts
+from .common import Period, Suppressed, in_communities, not_excluded
+from .overview import activated_counts, active_days_where
 from .suppression import Figures, suppress
 from .training import CommunityTraining, training_by_community
 from .usage import AppRow, app_usage_by_community, session_totals
@@ -322,19 +322,7 @@ def active_counts_within(
         )
 
     with store.connect() as conn:
-        # an explicit list, so that each community is a range of the (community, day) index
-        names = (
-            sorted(communities)
-            if communities is not None
-            else communities_of(conn, store, t.daily_activity)
-        )
-        where = (
-            da.hub == store.hub,
-            da.community.in_(names),
-            da.day >= min(firsts),
-            da.day <= now.date(),
-            not_excluded(store, da.member_id),
-        )
+        where = active_days_where(conn, store, min(firsts), now.date(), communities)
         if conn.dialect.name == "postgresql":
             # each member's last active day (a hashed grouping), then counted per window
             latest = (

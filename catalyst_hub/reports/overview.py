@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import ColumnElement, Connection, and_, case, func, select
 
 from ..store import Store
 from ..store import tables as t
@@ -107,6 +107,31 @@ def activated_counts(store: Store, communities: Iterable[str] | None = None) -> 
     return {c: int(n) for c, n in rows}
 
 
+def active_days_where(
+    conn: Connection,
+    store: Store,
+    first: date,
+    last: date,
+    communities: Iterable[str] | None = None,
+) -> tuple[ColumnElement[bool], ...]:
+    """The ``daily_activity`` rows of ``communities`` (default: every community with any)
+    from ``first`` to ``last``, staff left out: with an explicit list of communities, so
+    each is a range of the (community, day) covering index."""
+    da = t.daily_activity.c
+    names = (
+        sorted(communities)
+        if communities is not None
+        else communities_of(conn, store, t.daily_activity)
+    )
+    return (
+        da.hub == store.hub,
+        da.community.in_(names),
+        da.day >= first,
+        da.day <= last,
+        not_excluded(store, da.member_id),
+    )
+
+
 def active_counts_since(
     store: Store, firsts: Sequence[date], last: date, communities: Iterable[str] | None = None
 ) -> dict[str, list[int]]:
@@ -115,19 +140,7 @@ def active_counts_since(
     the (community, day) covering index over the longest of them."""
     da = t.daily_activity.c
     with store.connect() as conn:
-        # an explicit list, so that each community is a range of the (community, day) index
-        names = (
-            sorted(communities)
-            if communities is not None
-            else communities_of(conn, store, t.daily_activity)
-        )
-        where = (
-            da.hub == store.hub,
-            da.community.in_(names),
-            da.day >= min(firsts),
-            da.day <= last,
-            not_excluded(store, da.member_id),
-        )
+        where = active_days_where(conn, store, min(firsts), last, communities)
         if conn.dialect.name == "postgresql":
             # each member's last active day (a hashed grouping), then counted per community:
             # active since a day when their last day is on or after it

@@ -7,6 +7,7 @@ import pytest
 from jupyterhub.tests.utils import api_request
 from sqlalchemy import select
 
+from catalyst_hub.pytest_plugin import wait_for_server
 from catalyst_hub.store import tables as t
 
 
@@ -31,16 +32,6 @@ def steps(store, member_id):
                 )
             ).scalars()
         )
-
-
-async def wait_for_server(hub, name, running=True):
-    for _ in range(100):
-        model = (await api_request(hub, "users", name)).json()
-        server = (model.get("servers") or {}).get("")
-        if bool(server and server.get("ready")) == running and not (server or {}).get("pending"):
-            return
-        await asyncio.sleep(0.1)
-    raise TimeoutError(name)
 
 
 async def test_collector_records_start_and_stop_across_pages(catalyst_service):

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timezone
 
 import pytest
@@ -21,6 +20,7 @@ from sqlalchemy import func, select
 
 from catalyst_hub.i18n import LANGUAGES, gettext_for
 from catalyst_hub.ingest import COLLECTOR, Sender
+from catalyst_hub.pytest_plugin import wait_for_server
 from catalyst_hub.store import tables as t
 from catalyst_hub.store.privacy import consent_of
 
@@ -207,16 +207,6 @@ async def test_privacy_page_lists_the_essential_events_in_every_language(catalys
 
 
 # -- the collector -------------------------------------------------------------------------
-
-
-async def wait_for_server(hub, name, running=True):
-    for _ in range(200):
-        model = (await api_request(hub, "users", name)).json()
-        server = (model.get("servers") or {}).get("")
-        if bool(server and server.get("ready")) == running and not (server or {}).get("pending"):
-            return
-        await asyncio.sleep(0.1)
-    raise TimeoutError(name)
 
 
 async def start_server(catalyst_service, name):

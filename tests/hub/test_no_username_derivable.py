@@ -9,12 +9,13 @@ in its source, over every field of the rows) must match nothing outside ``identi
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import uuid
 
 from jupyterhub.tests.utils import api_request
 from sqlalchemy import MetaData, Table, inspect, select
+
+from catalyst_hub.pytest_plugin import wait_for_server
 
 USERS = ["ana.silva@example.org", "kofi@uni.example.edu", "Bea.Moreno@Example.org"]
 #: the namespace of the collector's former uuid5 ids (it was in the source: anyone has it)
@@ -26,16 +27,6 @@ NAMESPACES = [
     uuid.NAMESPACE_OID,
     uuid.NAMESPACE_X500,
 ]
-
-
-async def wait_for_server(hub, name, running=True):
-    for _ in range(200):
-        model = (await api_request(hub, "users", name)).json()
-        server = (model.get("servers") or {}).get("")
-        if bool(server and server.get("ready")) == running and not (server or {}).get("pending"):
-            return
-        await asyncio.sleep(0.1)
-    raise TimeoutError(name)
 
 
 def all_rows(store) -> dict[str, list[dict]]:
