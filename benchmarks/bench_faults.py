@@ -1,6 +1,6 @@
 """Fault tolerance at full scale: 10 single-user servers, 100,000 events, real processes.
 
-The scenarios of ``catalyst_hub.testing.faults`` (the service killed with SIGKILL again and
+The scenarios of ``harness.faults`` (the service killed with SIGKILL again and
 again, PostgreSQL stopped and started under the service, JupyterHub restarted with servers
 kept running, a server's outbox file destroyed) at the scale a busy hub meets, printing
 events sent, stored, duplicated and lost per scenario. The tests run the same scenarios at a
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import sys
 
-from catalyst_hub.testing import faults
+from harness import faults
 
 if __name__ == "__main__":
     sys.exit(faults.main(["--scale", "full", *sys.argv[1:]]))

@@ -28,10 +28,10 @@ from types import SimpleNamespace
 
 import requests
 
+from catalyst_hub.localhub import free_ports
 from catalyst_hub.serverext.detectors import KernelDetector, NotebookDetector
 from catalyst_hub.serverext.outbox import Outbox, make_envelope
 from catalyst_hub.serverext.recorder import Recorder
-from catalyst_hub.testing.ports import free_port
 
 
 def _us(seconds: float) -> str:
@@ -120,7 +120,7 @@ async def bench_events(n: int, workdir: Path) -> list[tuple[str, float]]:
 
 
 def _start_server(workdir: Path, enabled: bool) -> tuple[subprocess.Popen, str]:
-    port = free_port()
+    (port,) = free_ports(1)
     name = "enabled" if enabled else "disabled"
     root = workdir / "root"
     config = workdir / f"{name}_config.py"

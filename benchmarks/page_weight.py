@@ -24,8 +24,8 @@ import requests
 from catalyst_hub.demo import demo_events
 from catalyst_hub.events import MEMBER
 from catalyst_hub.seed import sender_kind
-from catalyst_hub.testing.realhub import RealHub
 from catalyst_hub.timeutil import utcnow
+from harness.realhub import RealHub
 
 #: The budgets of the issue "Figures a champion can act on", in bytes on the wire
 RESEARCHER_BUDGET = 5_000
@@ -207,7 +207,7 @@ def measure(workdir: Path, repeat: int = 3) -> list[tuple[str, str, str, str]]:
     """Rows of (measure, value, baseline, target) for the results table."""
     from playwright.sync_api import sync_playwright
 
-    from catalyst_hub.testing.chromium import CHROMIUM, CHROMIUM_ARGS
+    from harness.chromium import CHROMIUM, CHROMIUM_ARGS
 
     hub, cohort = start_demo_hub(workdir)
     rows = []

@@ -18,9 +18,9 @@ from sqlalchemy import Index, MetaData, Table
 
 from catalyst_hub.store import make_engine
 from catalyst_hub.store import tables as t
-from catalyst_hub.testing import live
-from catalyst_hub.testing.realhub import REPO, RealHub
 from catalyst_hub.timeutil import utcnow
+from harness import live
+from harness.realhub import REPO, RealHub
 
 from .common import p50, p95
 

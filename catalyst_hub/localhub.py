@@ -1,5 +1,5 @@
 """A real JupyterHub with the catalyst service, in local processes: the demo, and the
-harness the end-to-end tests build on (``catalyst_hub.testing.realhub``).
+harness the end-to-end tests build on (``harness.realhub``).
 
 It runs the packaged example ``jupyterhub_config.py`` (the one every deployment starts from,
 see ``catalyst_hub.hubconfig``) on 127.0.0.1 with: the real configurable-http-proxy (found on

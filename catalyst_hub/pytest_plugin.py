@@ -1,6 +1,7 @@
 """Pytest fixtures for catalyst_hub and for deployments that extend it.
 
-Enabled as a pytest plugin through the ``pytest11`` entry point. Engines:
+Opt-in, as jupyter_server_fileid's are: a conftest.py says
+``pytest_plugins = ["catalyst_hub.pytest_plugin"]``. Engines:
 
 - ``catalyst_db_url`` is parametrized over SQLite and PostgreSQL. The PostgreSQL server is
   found at ``$CATALYST_TEST_POSTGRES_URL`` (default ``postgresql://postgres@127.0.0.1:5432/test``);
@@ -373,8 +374,8 @@ async def catalyst_service(
     from jupyterhub.utils import url_path_join
     from traitlets.config import Config
 
+    from catalyst_hub.localhub import free_ports
     from catalyst_hub.service.app import CatalystService
-    from catalyst_hub.testing.ports import free_ports
 
     # every port of the service, the hub and the proxy, distinct (MockHub would pick the
     # proxy's one at a time, and could pick the hub's port, not yet listening)

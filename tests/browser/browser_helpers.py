@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 from catalyst_hub.pytest_plugin import missing
-from catalyst_hub.testing.realhub import REPO, RealHub
+from harness.realhub import REPO, RealHub
 
 AXE = REPO / ".tools" / "node_modules" / "axe-core" / "axe.min.js"
 ARTIFACTS = REPO / "test-artifacts"

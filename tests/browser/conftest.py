@@ -12,8 +12,8 @@ import pytest
 from browser_helpers import screenshot
 
 from catalyst_hub.pytest_plugin import missing
-from catalyst_hub.testing.chromium import CHROMIUM, CHROMIUM_ARGS
-from catalyst_hub.testing.realhub import RealHub
+from harness.chromium import CHROMIUM, CHROMIUM_ARGS
+from harness.realhub import RealHub
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from catalyst_hub.pytest_plugin import POSTGRES_URL, missing
-from catalyst_hub.testing.realhub import RealHub
+from harness.realhub import RealHub
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from sqlalchemy import create_engine, func, select
 
 from catalyst_hub.identity import load_or_create_secret, member_id
 from catalyst_hub.store import tables as t
-from catalyst_hub.testing.realhub import RealHub
-from catalyst_hub.testing.waiting import wait_until
+from harness.realhub import RealHub
+from harness.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -22,7 +22,7 @@ def hub(request, tmp_path):
     import contextlib
 
     from catalyst_hub.pytest_plugin import missing
-    from catalyst_hub.testing import faults
+    from harness import faults
 
     with contextlib.ExitStack() as stack:
         db_url = None

@@ -1,6 +1,6 @@
-"""Fault tolerance, end to end, on real processes (catalyst_hub.testing.faults at test scale):
+"""Fault tolerance, end to end, on real processes (harness.faults at test scale):
 whatever fails while servers' extensions send events, every event a server accepted is
-stored exactly once. ``python -m catalyst_hub.testing.faults --scale full`` (and
+stored exactly once. ``python -m harness.faults --scale full`` (and
 ``benchmarks/bench_faults.py``) runs the same scenarios at 10 servers and 100,000 events."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import shutil
 import pytest
 
 from catalyst_hub.pytest_plugin import POSTGRES_URL, missing
-from catalyst_hub.testing import faults
+from harness import faults
 
 pytestmark = pytest.mark.e2e
 

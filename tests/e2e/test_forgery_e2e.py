@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import create_engine, select
 
 from catalyst_hub.store import tables as t
-from catalyst_hub.testing.realhub import RealHub
+from harness.realhub import RealHub
 
 pytestmark = pytest.mark.e2e
 

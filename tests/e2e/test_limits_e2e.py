@@ -12,7 +12,7 @@ import requests
 
 from catalyst_hub.service.app import CatalystService
 from catalyst_hub.service.base import MAX_FORM_BYTES
-from catalyst_hub.testing.realhub import RealHub
+from harness.realhub import RealHub
 
 pytestmark = pytest.mark.e2e
 

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import create_engine, func, select
 
 from catalyst_hub.store import tables as t
-from catalyst_hub.testing.live import SLOW_COLLECTOR, extension_config, first_steps, step_states
-from catalyst_hub.testing.realhub import REPO, RealHub
+from harness.live import SLOW_COLLECTOR, extension_config, first_steps, step_states
+from harness.realhub import REPO, RealHub
 
 pytestmark = pytest.mark.e2e
 

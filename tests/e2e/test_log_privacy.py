@@ -14,7 +14,7 @@ from urllib.parse import quote, quote_plus
 import pytest
 import requests
 
-from catalyst_hub.testing.realhub import RealHub
+from harness.realhub import RealHub
 
 pytestmark = pytest.mark.e2e
 

@@ -31,7 +31,7 @@ from sqlalchemy import create_engine, inspect, select, text
 
 from catalyst_hub import demo
 from catalyst_hub.store import tables as t
-from catalyst_hub.testing.realhub import RealHub
+from harness.realhub import RealHub
 
 pytestmark = pytest.mark.e2e
 

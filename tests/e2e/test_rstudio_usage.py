@@ -15,8 +15,8 @@ from datetime import datetime, timezone
 import pytest
 import requests
 
-from catalyst_hub.testing.realhub import REPO, RealHub
-from catalyst_hub.testing.waiting import wait_until
+from harness.realhub import REPO, RealHub
+from harness.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -28,7 +28,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from catalyst_hub.service.openapi import load_spec
-from catalyst_hub.testing.realhub import RealHub
+from harness.realhub import RealHub
 
 pytestmark = pytest.mark.e2e
 

@@ -12,8 +12,8 @@ import pytest
 import requests
 import websocket
 
-from catalyst_hub.testing.realhub import REPO, RealHub
-from catalyst_hub.testing.waiting import execute_request, wait_until
+from harness.realhub import REPO, RealHub
+from harness.waiting import execute_request, wait_until
 
 pytestmark = pytest.mark.e2e
 

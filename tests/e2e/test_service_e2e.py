@@ -7,7 +7,7 @@ import requests
 from sqlalchemy import create_engine, select
 
 from catalyst_hub.store import tables as t
-from catalyst_hub.testing.waiting import wait_until
+from harness.waiting import wait_until
 
 ALICE, BOB = "alice@example.org", "bob"
 

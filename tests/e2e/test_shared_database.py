@@ -8,7 +8,7 @@ from sqlalchemy import create_engine, func, select, text
 
 from catalyst_hub.pytest_plugin import POSTGRES_URL, missing
 from catalyst_hub.store import tables as t
-from catalyst_hub.testing.realhub import RealHub
+from harness.realhub import RealHub
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ from catalyst_hub.i18n import gettext_for
 from catalyst_hub.jsonlimits import MAX_DEPTH
 from catalyst_hub.service.app import CatalystService
 from catalyst_hub.service.base import MAX_FORM_BYTES
-from catalyst_hub.testing.rows import snapshot
 from catalyst_hub.timeutil import utcnow
+from harness.rows import snapshot
 
 ADMIN = "catalyst-admin"
 MAX_BODY = CatalystService.max_body_bytes.default_value

@@ -15,7 +15,7 @@ from html import unescape
 import pytest
 from tornado.web import create_signed_value
 
-from catalyst_hub.testing.rows import snapshot
+from harness.rows import snapshot
 
 # builds data relative to now: CI runs it again at 00:05 and 23:55 UTC
 pytestmark = pytest.mark.clock

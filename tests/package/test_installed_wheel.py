@@ -24,7 +24,7 @@ import requests
 
 from catalyst_hub.localhub import free_ports
 from catalyst_hub.pytest_plugin import missing
-from catalyst_hub.testing.realhub import REPO
+from harness.realhub import REPO
 
 pytestmark = pytest.mark.e2e
 

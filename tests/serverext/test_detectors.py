@@ -14,7 +14,7 @@ from conftest import settle, wait_for
 from tornado.httpclient import HTTPClientError
 from tornado.web import RequestHandler
 
-from catalyst_hub.testing.waiting import execute_request
+from harness.waiting import execute_request
 
 
 def _put(jp_fetch, path: str, model: dict):

@@ -1,5 +1,5 @@
 """The outbox against the real catalyst service, run by a real JupyterHub (processes started
-by catalyst_hub.testing.realhub): the service down while events are produced, a server
+by harness.realhub): the service down while events are produced, a server
 restart in between, a damaged outbox file. Every event must be stored exactly once."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ USER = "ana@example.org"
 @pytest.fixture(scope="module")
 def realhub(tmp_path_factory):
     from catalyst_hub.pytest_plugin import missing
-    from catalyst_hub.testing.realhub import RealHub
+    from harness.realhub import RealHub
 
     if not shutil.which("git"):
         missing("git is needed")

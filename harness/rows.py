@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from ..store import Store
-from ..store import tables as t
+from catalyst_hub.store import Store
+from catalyst_hub.store import tables as t
 
 
 def snapshot(store: Store) -> dict[str, list[str]]:

@@ -11,7 +11,8 @@ import time
 import requests
 import websocket
 
-from ..localhub import LocalHub
+from catalyst_hub.localhub import LocalHub
+
 from .waiting import execute_request
 
 #: seconds after which a first cell is taken as unseen and run again (see first_steps)

@@ -7,9 +7,9 @@ import os
 import subprocess
 from pathlib import Path
 
-from ..localhub import LocalHub
+from catalyst_hub.localhub import LocalHub
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 class RealHub(LocalHub):

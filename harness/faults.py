@@ -1,7 +1,7 @@
 """Fault injection against real processes: does every event a server accepted get stored
 exactly once, whatever fails on the way?
 
-Each scenario starts a real JupyterHub (:class:`~catalyst_hub.testing.realhub.RealHub`: the
+Each scenario starts a real JupyterHub (:class:`~harness.realhub.RealHub`: the
 proxy, the catalyst service as a managed service, local single-user servers with the server
 extension), makes the servers' extensions produce a stream of events, breaks something in
 the middle of the stream, and then counts:
@@ -39,7 +39,7 @@ Scenarios:
     afterwards. Events that were only in the destroyed file are reported as ``destroyed``,
     not as ``lost`` (nothing can recover them); ``lost`` must stay 0 for every other event.
 
-Run ``python -m catalyst_hub.testing.faults --help``; the tests run a small scale
+Run ``python -m harness.faults --help``; the tests run a small scale
 (``tests/e2e/test_faults.py``), ``benchmarks/bench_faults.py`` the full one.
 """
 
@@ -383,8 +383,8 @@ def stored_events(db_url: str, hub_name: str, run: str) -> list[tuple[str, str, 
     """(event id, member id, marker) of every stored event of the run."""
     from sqlalchemy import select
 
-    from ..store import make_engine
-    from ..store import tables as t
+    from catalyst_hub.store import make_engine
+    from catalyst_hub.store import tables as t
 
     engine = make_engine(db_url)
     e = t.events.c
@@ -483,8 +483,8 @@ def check_members(hub: RealHub, users: list[str], stored) -> list[str]:
     """Notes on events stamped with another member than the server's own (should be none)."""
     from sqlalchemy import select
 
-    from ..store import make_engine
-    from ..store import tables as t
+    from catalyst_hub.store import make_engine
+    from catalyst_hub.store import tables as t
 
     engine = make_engine(hub.db_url)
     try:
@@ -657,7 +657,7 @@ def postgres_database(url: str = POSTGRES_URL) -> Iterator[str]:
     from sqlalchemy import text
     from sqlalchemy.engine import make_url
 
-    from ..store import make_engine
+    from catalyst_hub.store import make_engine
 
     name = f"catalyst_faults_{secrets.token_hex(4)}"
     admin = make_engine(postgres_admin_url(url)).execution_options(isolation_level="AUTOCOMMIT")
@@ -844,7 +844,7 @@ def table(results: list[Result]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m catalyst_hub.testing.faults",
+        prog="python -m harness.faults",
         description=__doc__.split("\n\n")[0]
         + " Runs the scenarios against real processes and prints events sent, stored, "
         "duplicated and lost per scenario.",

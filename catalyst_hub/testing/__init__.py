@@ -1,1 +1,0 @@
-"""Helpers to run catalyst_hub for real: a local JupyterHub with the service (tests, demo)."""
