@@ -11,13 +11,22 @@ import random
 import secrets
 import signal
 import time
-import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from traitlets import Integer, Unicode
 
 from .catalyst_app import CatalystApp
+from .events import envelope
+from .events.names import (
+    ACTION,
+    ACTIVITY,
+    CONSENT,
+    EPISODE_COMPLETED,
+    EXERCISE_COMPLETED,
+    SERVER_STARTED,
+    SERVER_STOPPED,
+)
 from .ingest import Ingestor, Sender
 from .localhub import LocalHub, ProxyMissing
 from .seed import sender_kind
@@ -46,13 +55,13 @@ ADMIN = "admin"
 #: How far each researcher got: the number of onboarding steps reached (drop-off)
 PROGRESS = [8, 7, 6, 5, 4, 3, 2, 1]
 STEP_ACTIONS = [
-    ("action", {"action": "logged_in"}),
+    (ACTION, {"action": "logged_in"}),
     None,  # server_started: a real session below
-    ("action", {"action": "kernel_started", "language": "python"}),
-    ("action", {"action": "file_uploaded"}),
-    ("action", {"action": "cell_executed"}),
-    ("action", {"action": "git_cloned"}),
-    ("action", {"action": "notebook_saved"}),
+    (ACTION, {"action": "kernel_started", "language": "python"}),
+    (ACTION, {"action": "file_uploaded"}),
+    (ACTION, {"action": "cell_executed"}),
+    (ACTION, {"action": "git_cloned"}),
+    (ACTION, {"action": "notebook_saved"}),
     None,  # server stopped: the session's end
 ]
 
@@ -62,15 +71,7 @@ def demo_events(username: str, reached: int, rng: random.Random, now: datetime) 
     events = []
 
     def add(schema: str, payload: dict, when: datetime) -> None:
-        events.append(
-            {
-                "id": str(uuid.uuid4()),
-                "schema": schema,
-                "version": 1,
-                "time": isoformat(when),
-                "payload": payload,
-            }
-        )
+        events.append(envelope(schema, payload, time=when))
 
     first = now - timedelta(days=rng.randint(12, 28), hours=rng.randint(0, 8))
     profile = "rstudio" if rng.random() < 0.35 else "jupyterlab"
@@ -83,7 +84,7 @@ def demo_events(username: str, reached: int, rng: random.Random, now: datetime) 
         stop = start + timedelta(minutes=rng.randint(30, 150))
         started = isoformat(start)
         add(
-            "server_started",
+            SERVER_STARTED,
             {
                 "server_name": "",
                 "started": started,
@@ -93,7 +94,7 @@ def demo_events(username: str, reached: int, rng: random.Random, now: datetime) 
             start,
         )
         add(
-            "activity",
+            ACTIVITY,
             {
                 "kind": "proxy" if profile == "rstudio" else "kernel",
                 "count": rng.randint(5, 40),
@@ -104,7 +105,7 @@ def demo_events(username: str, reached: int, rng: random.Random, now: datetime) 
         )
         if reached >= 8:
             add(
-                "server_stopped",
+                SERVER_STOPPED,
                 {
                     "server_name": "",
                     "started": started,
@@ -125,17 +126,17 @@ def demo_events(username: str, reached: int, rng: random.Random, now: datetime) 
     ]
     for lesson, episode, exercise in exercises[: max(0, reached - 3)]:
         add(
-            "exercise_completed",
+            EXERCISE_COMPLETED,
             {"lesson": lesson, "episode": episode, "exercise": exercise},
             first + timedelta(days=2, hours=rng.randint(0, 30)),
         )
     if reached >= 7:
         add(
-            "episode_completed",
+            EPISODE_COMPLETED,
             {"lesson": "hub-basics", "episode": "persistence", "source": "self"},
             first + timedelta(days=4),
         )
-    add("consent", {"decision": "given", "notice_version": "1"}, first)
+    add(CONSENT, {"decision": "given", "notice_version": "1"}, first)
     return [e for e in events if e["time"] <= isoformat(now)]
 
 

@@ -47,6 +47,16 @@ from sqlalchemy.sql.elements import ColumnElement
 from ..catalog import Catalog
 from ..events import StoredEvent
 from ..events.apps import app_of
+from ..events.names import (
+    ACTION,
+    ACTIVITY,
+    CONSENT,
+    EPISODE_COMPLETED,
+    EXERCISE_COMPLETED,
+    SERVER_STARTED,
+    SERVER_STOPPED,
+    STEP_REACHED,
+)
 from ..store import tables as t
 from ..store.sql import dialect_insert, earliest, if_newer, latest, placeholder
 from ..timeutil import parse_time, utcnow
@@ -56,9 +66,7 @@ from ..timeutil import parse_time, utcnow
 COUNTER_MAX = 2**31 - 1
 
 #: Events that show the member themself was active at the event's time.
-ACTIVE_SCHEMAS = frozenset(
-    {"activity", "action", "step_reached", "exercise_completed", "server_started"}
-)
+ACTIVE_SCHEMAS = frozenset({ACTIVITY, ACTION, STEP_REACHED, EXERCISE_COMPLETED, SERVER_STARTED})
 
 
 #: compiled upserts by (call site, dialect, columns): compiling once and handing plain tuples
@@ -290,7 +298,7 @@ class Projector:
         self._episodes = catalog.episodes()
         # per schema, the payload fields some step's rule looks at: the steps an event
         # reaches depend on those values only, so they are looked up once per distinct value
-        self._step_fields: dict[str, tuple[str, ...]] = {"step_reached": ("step",)}
+        self._step_fields: dict[str, tuple[str, ...]] = {STEP_REACHED: ("step",)}
         for step in catalog.steps:
             for rule in step.detect:
                 fields = set(self._step_fields.get(rule.schema, ())) | set(rule.match)
@@ -368,7 +376,7 @@ class Projector:
                 member[2] = time
             elif time < member[1]:
                 member[1] = time
-            if schema == "consent":
+            if schema == CONSENT:
                 consent = consents.get(key)
                 if consent is None or time >= consent[0]:
                     consents[key] = (time, payload["decision"], payload["notice_version"])
@@ -381,7 +389,7 @@ class Projector:
                     elif time < reached[1]:
                         reached[1] = time
             if schema in ACTIVE_SCHEMAS:
-                if schema == "activity":
+                if schema == ACTIVITY:
                     count, seconds = payload.get("count", 1), payload.get("seconds", 0)
                 else:
                     count, seconds = 1, 0
@@ -392,7 +400,7 @@ class Projector:
                 else:
                     day[1] = min(day[1] + count, COUNTER_MAX)
                     day[2] = min(day[2] + seconds, COUNTER_MAX)
-                app = app_of(payload) if schema == "activity" else None
+                app = app_of(payload) if schema == ACTIVITY else None
                 if app is not None:
                     app_key = (*day_key, app)
                     used = apps.get(app_key)
@@ -401,14 +409,14 @@ class Projector:
                     else:
                         used[1] = min(used[1] + count, COUNTER_MAX)
                         used[2] = min(used[2] + seconds, COUNTER_MAX)
-            if schema == "exercise_completed":
+            if schema == EXERCISE_COMPLETED:
                 lesson, episode = payload["lesson"], payload["episode"]
                 exercise_key = (hub, member_id, lesson, episode, payload["exercise"])
                 done = exercises.get(exercise_key)
                 if done is None or time < done:
                     exercises[exercise_key] = time
                 fold_episode(episodes, (hub, member_id, lesson, episode), community, time)
-            elif schema == "episode_completed":
+            elif schema == EPISODE_COMPLETED:
                 source = payload.get("source", "self")
                 fold_episode(
                     episodes,
@@ -419,7 +427,7 @@ class Projector:
                     source=source,
                     signed_off_by=payload.get("signed_off_by") if source == "lead" else None,
                 )
-            elif schema == "server_started":
+            elif schema == SERVER_STARTED:
                 p = payload
                 _fold(
                     started,
@@ -438,7 +446,7 @@ class Projector:
                     },
                     lambda old, new: None,
                 )
-            elif schema == "server_stopped":
+            elif schema == SERVER_STOPPED:
                 p = payload
                 stopped.append(
                     {
