@@ -129,6 +129,8 @@ def catalog_texts(data: dict):
             yield f"lesson {lesson['id']} title", lesson["title"]
             for episode in lesson.get("episodes", []):
                 yield f"episode {lesson['id']}/{episode['id']} title", episode["title"]
+            for key in ("name", "description", "criteria") if lesson.get("badge") else ():
+                yield f"lesson {lesson['id']} badge {key}", lesson["badge"][key]
 
 
 def test_catalog_texts_exist_in_every_language():

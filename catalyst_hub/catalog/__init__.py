@@ -77,11 +77,28 @@ class Episode:
     self_report: bool
 
 
+#: how a badge is earned: every episode of the lesson completed (however it was recorded),
+#: or every episode signed off by a training lead
+BADGE_RULES = ("episodes", "signed-off")
+
+
+@dataclass(frozen=True)
+class Badge:
+    """The Open Badges 3.0 achievement a lesson awards (texts ``{language: text}``)."""
+
+    name: dict[str, str]
+    description: dict[str, str]
+    criteria: dict[str, str]
+    image: str | None
+    rule: str
+
+
 @dataclass(frozen=True)
 class Lesson:
     id: str
     title: dict[str, str]
     episodes: tuple[Episode, ...]
+    badge: Badge | None = None
 
 
 @dataclass(frozen=True)
@@ -144,6 +161,15 @@ class Catalog:
             return [step_id] if step_id in self.step_ids() else []
         return [s.id for s in self.steps if any(r.matches(schema, payload) for r in s.detect)]
 
+    def badges(self) -> dict[str, tuple[Lesson, Badge]]:
+        """Lessons that award a badge, by lesson id."""
+        return {
+            lesson.id: (lesson, lesson.badge)
+            for program in self.programs
+            for lesson in program.lessons
+            if lesson.badge is not None
+        }
+
     def episodes(self) -> dict[tuple[str, str], Episode]:
         """Every episode by (lesson id, episode id)."""
         return {
@@ -181,5 +207,24 @@ def _program(raw: dict[str, Any]) -> Program:
             )
             for ep in lesson.get("episodes", [])
         )
-        lessons.append(Lesson(id=str(lesson["id"]), title=lesson["title"], episodes=episodes))
+        lessons.append(
+            Lesson(
+                id=str(lesson["id"]),
+                title=lesson["title"],
+                episodes=episodes,
+                badge=_badge(lesson["badge"]) if lesson.get("badge") else None,
+            )
+        )
     return Program(id=str(raw["id"]), title=raw["title"], lessons=tuple(lessons))
+
+
+def _badge(raw: dict[str, Any]) -> Badge:
+    rule = str(raw.get("rule", "episodes"))
+    if rule not in BADGE_RULES:
+        raise CatalogError(f"badge rule {rule!r} is not one of {', '.join(BADGE_RULES)}")
+    texts = {}
+    for key in ("name", "description", "criteria"):
+        value = raw[key]
+        texts[key] = {"en": value} if isinstance(value, str) else dict(value)
+    image = raw.get("image")
+    return Badge(image=str(image) if image else None, rule=rule, **texts)
