@@ -302,3 +302,35 @@ cohort_members = Table(
     Column("added_by", String(MEMBER), nullable=False),
     Index("ix_cohort_members_hub_member", "hub", "member_id"),
 )
+
+# -- Open Badges (issued by the service when a learner meets a lesson's badge rule) -------------
+
+# One row per badge earned: the signed OpenBadgeCredential (JSON text). Unclaimed, it says
+# nothing about the learner; at claim it is signed again with the identity they chose. A
+# per-member table: exported with the member's data, deleted by their erasure.
+badges = Table(
+    "badges",
+    metadata,
+    Column("hub", String(HUB), primary_key=True),
+    Column("id", String(36), primary_key=True),
+    Column("member_id", String(MEMBER), nullable=False),
+    Column("community", String(NAME), nullable=False),
+    Column("lesson", String(64), nullable=False),
+    Column("status_index", Integer, nullable=False),
+    Column("issued", DateTime, nullable=False),
+    Column("claimed", DateTime),
+    Column("credential", Text, nullable=False),
+    Index("ix_badges_hub_member_lesson", "hub", "member_id", "lesson", unique=True),
+    Index("ix_badges_hub_community_lesson", "hub", "community", "lesson"),
+)
+
+# The revocation list: one row per status index ever given to a badge, with no member id,
+# so an erasure (which deletes the badge) neither frees the index nor un-revokes it.
+badge_status = Table(
+    "badge_status",
+    metadata,
+    Column("hub", String(HUB), primary_key=True),
+    Column("status_index", Integer, primary_key=True),
+    Column("revoked", DateTime),
+    Column("reason", String(NAME)),
+)

@@ -1,0 +1,74 @@
+"""Badges in the staff views: who earned and claimed which badge, and counts per community."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from ..store import Store
+from ..store import tables as t
+
+
+@dataclass(frozen=True)
+class LearnerBadge:
+    lesson: str
+    issued: datetime
+    claimed: datetime | None
+    revoked: datetime | None
+
+
+def learner_badges(store: Store, member_ids: Iterable[str]) -> dict[str, dict[str, LearnerBadge]]:
+    """{member id: {lesson: badge}} of the given members (a cohort's learners)."""
+    ids = sorted(set(member_ids))
+    if not ids:
+        return {}
+    b, s = t.badges.c, t.badge_status.c
+    query = (
+        select(b.member_id, b.lesson, b.issued, b.claimed, s.revoked)
+        .outerjoin(t.badge_status, (s.hub == b.hub) & (s.status_index == b.status_index))
+        .where(b.hub == store.hub, b.member_id.in_(ids))
+    )
+    found: dict[str, dict[str, LearnerBadge]] = {}
+    with store.connect() as conn:
+        for row in conn.execute(query):
+            found.setdefault(row.member_id, {})[row.lesson] = LearnerBadge(
+                row.lesson, row.issued, row.claimed, row.revoked
+            )
+    return found
+
+
+@dataclass(frozen=True)
+class BadgeCount:
+    community: str
+    lesson: str
+    issued: int
+    claimed: int
+    revoked: int
+
+
+def badges_per_community(
+    store: Store, communities: Iterable[str] | None = None
+) -> list[BadgeCount]:
+    """Badges issued (and of them claimed, revoked) per community and lesson, current
+    members only (an erased member's badges are gone with the rest of their data)."""
+    b, s = t.badges.c, t.badge_status.c
+    query = (
+        select(
+            b.community,
+            b.lesson,
+            func.count(),
+            func.count(b.claimed),
+            func.count(s.revoked),
+        )
+        .outerjoin(t.badge_status, (s.hub == b.hub) & (s.status_index == b.status_index))
+        .where(b.hub == store.hub)
+        .group_by(b.community, b.lesson)
+        .order_by(b.community, b.lesson)
+    )
+    if communities is not None:
+        query = query.where(b.community.in_(sorted(set(communities))))
+    with store.connect() as conn:
+        return [BadgeCount(*row) for row in conn.execute(query)]

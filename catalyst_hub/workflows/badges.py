@@ -1,0 +1,136 @@
+"""Badge workflows: awarding what a learner earned, claiming, revoking.
+
+A lesson's badge is earned when every one of its episodes is completed (rule ``episodes``) or
+signed off by a training lead (``signed-off``). Awarding runs where that becomes visible (the
+learner's ``me`` page and ``api/me``, a lead's sign-off): it is idempotent (one badge per
+member and lesson) and issues nothing for a member who erased their data or opted out.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select
+
+from ..badges.credentials import issue, open_badge
+from ..badges.issuer import BadgeIssuer
+from ..catalog import Badge, Lesson
+from ..store import Store
+from ..store import badges as sb
+from ..store import tables as t
+from ..store.privacy import WITHDRAWN, recording_states
+from ..timeutil import utcnow
+
+
+class ClaimError(ValueError):
+    """A claim that cannot be made (not the member's badge, no usable identity)."""
+
+
+def earned(lesson: Lesson, badge: Badge, progress: dict[tuple[str, str], tuple]) -> datetime | None:
+    """When the badge was earned (the last episode's completion), or None."""
+    times = []
+    for episode in lesson.episodes:
+        completed, source = progress.get((lesson.id, episode.id), (None, None))
+        if completed is None or (badge.rule == "signed-off" and source != "lead"):
+            return None
+        times.append(completed)
+    return max(times) if times else None
+
+
+def award_badges(
+    store: Store, issuer: BadgeIssuer, member_id: str, community: str, language: str
+) -> list[str]:
+    """Issue the badges the member has earned and not yet received; returns their ids."""
+    catalog_badges = store.catalog.badges()
+    if not catalog_badges:
+        return []
+    tp = t.training_progress.c
+    issued: list[str] = []
+    with store.begin() as conn:
+        state = recording_states(store, [member_id], conn).get(member_id)
+        if state is not None and (state.erased is not None or state.decision == WITHDRAWN):
+            return []
+        have = sb.badge_lessons(conn, store.hub, member_id)
+        wanted = [lesson for lesson in catalog_badges if lesson not in have]
+        if not wanted:
+            return []
+        progress = {
+            (row.lesson, row.episode): (row.completed, row.source)
+            for row in conn.execute(
+                select(tp.lesson, tp.episode, tp.completed, tp.source).where(
+                    tp.hub == store.hub, tp.member_id == member_id, tp.lesson.in_(wanted)
+                )
+            )
+        }
+        if not progress:
+            return []
+        now = utcnow()
+        for lesson_id in wanted:
+            lesson, badge = catalog_badges[lesson_id]
+            when = earned(lesson, badge, progress)
+            if when is None:
+                continue
+            badge_id = str(uuid.uuid4())
+            index = sb.next_status_index(conn, store.hub)
+            credential = issuer_credential(issuer, lesson, badge, badge_id, index, when, language)
+            signed = _sign(issuer, credential, now)
+            sb.insert_badge(
+                conn,
+                store.hub,
+                sb.BadgeRow(badge_id, member_id, community, lesson_id, index, when, None, signed),
+            )
+            issued.append(badge_id)
+    return issued
+
+
+def issuer_credential(
+    issuer: BadgeIssuer,
+    lesson: Lesson,
+    badge: Badge,
+    badge_id: str,
+    index: int,
+    when: datetime,
+    language: str,
+    identity: dict | None = None,
+) -> dict:
+    return open_badge(
+        credential_id=issuer.credential_id(badge_id),
+        issuer=issuer.issuer,
+        achievement=issuer.achievement(lesson, badge, language),
+        valid_from=when,
+        status_list_url=issuer.status_list_url,
+        status_index=index,
+        identity=identity,
+    )
+
+
+def _sign(issuer: BadgeIssuer, credential: dict, now: datetime) -> str:
+    return json.dumps(issue(credential, issuer.keys, issuer.issuer, now), ensure_ascii=False)
+
+
+def claim_badge(
+    store: Store,
+    issuer: BadgeIssuer,
+    member_id: str,
+    badge_id: str,
+    identity: dict,
+    language: str,
+) -> sb.BadgeRow:
+    """The learner claims their badge with the identity they chose (``{"email"}`` or
+    ``{"url"}``): it is signed again with it. Raises ClaimError."""
+    found = sb.badge(store, badge_id)
+    if found is None or found.member_id != member_id:
+        raise ClaimError("not your badge")
+    entry = store.catalog.badges().get(found.lesson)
+    if entry is None:
+        raise ClaimError("this badge is no longer in the catalog")
+    lesson, badge = entry
+    credential = issuer_credential(
+        issuer, lesson, badge, badge_id, found.status_index, found.issued, language, identity
+    )
+    now = utcnow()
+    if not sb.set_claimed(store, badge_id, member_id, _sign(issuer, credential, now), now):
+        raise ClaimError("not your badge")
+    return sb.badge(store, badge_id)
