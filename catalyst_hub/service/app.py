@@ -28,6 +28,8 @@ from traitlets import (
     validate,
 )
 
+from ..badges.issuer import BadgeIssuer
+from ..badges.keys import Keyring, load_key, load_or_create_key
 from ..catalog import localized
 from ..catalyst_app import CatalystApp
 from ..i18n import LANGUAGES, gettext_for
@@ -333,6 +335,63 @@ class CatalystService(CatalystApp):
     )
     _retention = Any(None, allow_none=True)
 
+    # -- Open Badges ---------------------------------------------------------------------------
+    badges_enabled = Bool(
+        True,
+        config=True,
+        help="Issue Open Badges 3.0 credentials for the catalog's lessons that declare a badge.",
+    )
+    badge_issuer = Dict(
+        config=True,
+        help="""The issuer profile in every badge: {"name", "url", "description", "image",
+        "email"} (name required; url: the organisation's site; image: a URL).""",
+    )
+
+    @default("badge_issuer")
+    def _default_badge_issuer(self):
+        return {"name": f"{self.hub_name} (catalyst_hub)"}
+
+    badge_key_file = Unicode(
+        config=True,
+        help="""The issuer's Ed25519 signing key (PEM, PKCS #8), created (mode 0600) if missing.
+        Keep it like the secret file. To rotate: point this at a new file and list the old one
+        in badge_retired_key_files, so badges signed with it keep verifying.""",
+    )
+
+    @default("badge_key_file")
+    def _default_badge_key_file(self):
+        # beside the secret file, kept the same way
+        return str(Path(self.secret_file).parent / "catalyst_badge_key.pem")
+
+    badge_retired_key_files = List(
+        Unicode(),
+        config=True,
+        help="Earlier signing keys (PEM): they no longer sign, badges they signed still verify.",
+    )
+    badge_base_url = Unicode(
+        "",
+        config=True,
+        help="""Public URL of the service, prefix included (https://hub.example.org/services/catalyst/):
+        the ids of the issuer, badges and status list. Default: the address of the request
+        (set it when the hub is reached under several names).""",
+    )
+    badge_keys = Instance(Keyring, allow_none=True)
+
+    def init_badges(self) -> None:
+        if not self.badges_enabled:
+            return
+        self.badge_keys = Keyring(
+            load_or_create_key(self.badge_key_file),
+            [load_key(path).public_key() for path in self.badge_retired_key_files],
+        )
+
+    def badge_issuer_for(self, handler: web.RequestHandler) -> BadgeIssuer:
+        """The issuer, with the ids of the service's public address."""
+        base = self.badge_base_url or (
+            f"{handler.request.protocol}://{handler.request.host}{self.service_prefix}"
+        )
+        return BadgeIssuer(base, dict(self.badge_issuer), self.badge_keys)
+
     def consent_notice_for(self, language: str) -> dict[str, str]:
         """The notice shown to members in ``language``: {"version", "title", "body"}."""
         titles = {lang: text.get("title", "") for lang, text in self.consent_notice.items()}
@@ -449,6 +508,7 @@ class CatalystService(CatalystApp):
                 self.rate_burst_bytes,
                 self.max_body_bytes,
             )
+        self.init_badges()
         if self.collector_enabled and self.hub_auth.api_token:
             self.collector = Collector(parent=self, app=self)
 

@@ -16,13 +16,14 @@ from ..events.names import CONSENT, EPISODE_COMPLETED, STEP_REACHED
 from ..i18n import LANGUAGES
 from ..reports.progress import member_progress
 from ..store.privacy import ESSENTIAL_EVENTS, WITHDRAWN
+from ..workflows.badges import member_badges
 from . import api
 from .base import BaseHandler
 from .render import render
 
 LANGUAGE_COOKIE = "catalyst-lang"
 #: Outcomes a redirect back to ``me`` may announce (anything else is ignored).
-STATUSES = ("saved", "dropped", "deferred", "consent-given", "consent-withdrawn")
+STATUSES = ("saved", "dropped", "deferred", "consent-given", "consent-withdrawn", "badge-claimed")
 
 
 class PageHandler(BaseHandler):
@@ -154,9 +155,23 @@ class MePage(PageHandler):
         notice = app.consent_notice_for(self.language)
         consent = progress["consent"]
         status = self.get_query_argument("status", "")
+        # a check on page load: the badges the member has earned are issued as they look
+        badges = (
+            await self.run_db(
+                member_badges,
+                app.store,
+                app.badge_issuer_for(self),
+                actor.member_id,
+                actor.community,
+                self.language,
+            )
+            if app.badge_keys is not None
+            else []
+        )
         self.page(
             "me.html",
             progress=progress,
+            badges=badges,
             notice=notice,
             # asked again when the notice changed since the member decided
             ask_consent=consent["decision"] is None or consent["version"] != notice["version"],

@@ -16,12 +16,12 @@ from sqlalchemy import select
 
 from ..badges.credentials import issue, open_badge
 from ..badges.issuer import BadgeIssuer
-from ..catalog import Badge, Lesson
+from ..catalog import Badge, Lesson, localized
 from ..store import Store
 from ..store import badges as sb
 from ..store import tables as t
 from ..store.privacy import WITHDRAWN, recording_states
-from ..timeutil import utcnow
+from ..timeutil import isoformat, utcnow
 
 
 class ClaimError(ValueError):
@@ -134,3 +134,30 @@ def claim_badge(
     if not sb.set_claimed(store, badge_id, member_id, _sign(issuer, credential, now), now):
         raise ClaimError("not your badge")
     return sb.badge(store, badge_id)
+
+
+def member_badges(
+    store: Store, issuer: BadgeIssuer, member_id: str, community: str, language: str
+) -> list[dict]:
+    """Award what the member has earned, then list their badges, for their page."""
+    award_badges(store, issuer, member_id, community, language)
+    catalog = store.catalog.badges()
+    listed = []
+    for row in sb.member_badges(store, member_id):
+        lesson, badge = catalog.get(row.lesson, (None, None))
+        credential = json.loads(row.credential)
+        listed.append(
+            {
+                "id": row.id,
+                "lesson": row.lesson,
+                "name": localized(badge.name, language)
+                if badge
+                else credential.get("name", row.lesson),
+                "description": localized(badge.description, language) if badge else "",
+                "issued": isoformat(row.issued),
+                "claimed": isoformat(row.claimed),
+                "revoked": isoformat(row.revoked),
+                "public_url": issuer.credential_id(row.id),
+            }
+        )
+    return listed

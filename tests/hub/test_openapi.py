@@ -22,7 +22,12 @@ from catalyst_hub.service.openapi import load_spec
 PREFIX = "/services/catalyst/"
 METHODS = ("get", "head", "post", "delete", "patch", "put", "options")
 #: Values of path parameters: every enum value, else these examples.
-EXAMPLES = {"community": ["andes", "sahel-2"], "cohort_id": ["7", "12345"]}
+EXAMPLES = {
+    "community": ["andes", "sahel-2"],
+    "cohort_id": ["7", "12345"],
+    "badge_id": ["0b8f3c52-4a0e-4c1e-9d59-2f6f1d6b1a77"],
+    "lesson": ["hub-basics", "v1.2"],
+}
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,251 @@
+"""Badges on a MockHub (SQLite and PostgreSQL): earning, claiming, downloads, the public
+verifier and status list, revocation by an admin, and who may do what."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+
+import pytest
+
+from catalyst_hub.badges import credentials as cr
+
+pytestmark = pytest.mark.postgres
+
+EPISODES = ["first-notebook", "data-files", "persistence"]
+
+
+@pytest.fixture
+def catalyst_hub_roles() -> list[dict]:
+    return [{"name": "catalyst-admin-test", "scopes": ["custom:catalyst:admin"]}]
+
+
+async def earn(hub, token, episodes=EPISODES):
+    events = [
+        {
+            "id": str(uuid.uuid4()),
+            "schema": "episode_completed",
+            "version": 1,
+            "time": "2026-12-01T10:00:00Z",
+            "payload": {"lesson": "hub-basics", "episode": episode, "source": "self"},
+        }
+        for episode in episodes
+    ]
+    r = await hub.request("post", "api/events", token, json={"events": events})
+    assert r.status_code == 200, r.text
+
+
+def badge_ids(html: str) -> dict[str, str]:
+    """{badge id: claimed yes/no} of the me page."""
+    return dict(
+        re.findall(r'data-badge-id="([^"]+)" data-lesson-id="[^"]+" data-claimed="(\w+)"', html)
+    )
+
+
+async def claimed_badge(hub, name="ana@example.org", identity=None):
+    token = hub.token(name, groups=["community-andes"])
+    await earn(hub, token)
+    r = await hub.request("get", "me", token)
+    [(badge_id, claimed)] = badge_ids(r.text).items()
+    assert claimed == "no"
+    data = identity or {"identity": "email", "email": name}
+    r = await hub.request(
+        "post", f"me/badges/{badge_id}/claim", token, data=data, allow_redirects=False
+    )
+    assert r.status_code == 303, r.text
+    return token, badge_id
+
+
+async def test_earn_claim_download_and_verify(catalyst_service):
+    hub = catalyst_service
+    token = hub.token("ana@example.org", groups=["community-andes"])
+    await earn(hub, token, EPISODES[:2])
+    r = await hub.request("get", "me", token)
+    assert badge_ids(r.text) == {}
+    await earn(hub, token, EPISODES[2:])
+    r = await hub.request("get", "me", token)
+    [(badge_id, claimed)] = badge_ids(r.text).items()
+    assert claimed == "no" and 'id="badges"' in r.text
+    # unclaimed: nothing to download yet, and no public page
+    r = await hub.request("get", f"me/badges/{badge_id}/credential.json", token)
+    assert r.status_code == 409
+    assert (await hub.request("get", f"badges/{badge_id}")).status_code == 404
+
+    r = await hub.request(
+        "post",
+        f"me/badges/{badge_id}/claim",
+        token,
+        data={"identity": "email", "email": "ana@example.org"},
+        allow_redirects=False,
+    )
+    assert r.status_code == 303 and "status=badge-claimed" in r.headers["Location"]
+    r = await hub.request("get", "me", token)
+    assert badge_ids(r.text) == {badge_id: "yes"}
+
+    r = await hub.request("get", f"me/badges/{badge_id}/credential.json", token)
+    assert r.status_code == 200 and "attachment" in r.headers["Content-Disposition"]
+    credential = r.json()
+    assert credential["type"] == ["VerifiableCredential", "OpenBadgeCredential"]
+    assert cr.email_matches(credential["credentialSubject"]["identifier"][0], "ana@example.org")
+    assert "ana@example.org" not in r.text
+    assert credential["proof"]["cryptosuite"] == "eddsa-rdfc-2022"
+
+    # the public verifier, no login: the JSON and the baked image both verify
+    r = await hub.request("post", "api/badges/verify", json=credential)
+    assert r.status_code == 200, r.text
+    assert r.json()["verified"] is True and r.json()["checks"]["status"] is True
+    r = await hub.request("get", f"me/badges/{badge_id}/badge.svg", token)
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("image/svg+xml")
+    assert json.loads(cr.unbake_svg(r.text)) == credential
+    r = await hub.request(
+        "post", "api/badges/verify", data=r.text.encode(), headers={"Content-Type": "image/svg+xml"}
+    )
+    assert r.json()["verified"] is True
+    # the public verification link is the credential's id
+    r = await hub.request("get", f"badges/{badge_id}")
+    assert r.status_code == 200 and 'data-verified="yes"' in r.text
+    assert credential["id"].endswith(f"/badges/{badge_id}")
+    r = await hub.request("get", f"badges/{badge_id}?format=json")
+    assert r.json() == credential
+    # the issuer profile names the key that signed it
+    issuer = (await hub.request("get", "badges/issuer")).json()
+    assert credential["proof"]["verificationMethod"] in issuer["assertionMethod"]
+    assert issuer["id"] == credential["issuer"]["id"]
+
+
+async def test_verifier_says_why(catalyst_service):
+    hub = catalyst_service
+    token, badge_id = await claimed_badge(hub)
+    credential = (await hub.request("get", f"me/badges/{badge_id}/credential.json", token)).json()
+    tampered = json.loads(json.dumps(credential))
+    tampered["credentialSubject"]["achievement"]["name"] = "Grand master"
+    r = await hub.request("post", "api/badges/verify", json=tampered)
+    assert r.status_code == 200
+    assert (r.json()["verified"], r.json()["reason"]) == (False, "signature")
+    assert r.json()["message"]
+    r = await hub.request(
+        "post", "api/badges/verify", json=tampered, headers={"Accept-Language": "es"}
+    )
+    assert "firma" in r.json()["message"]
+    # malformed input: 4xx with a JSON message
+    for body, kind in (
+        (b"{not json", "application/json"),
+        (b"", "application/json"),
+        (b"<svg/>", "image/svg+xml"),
+    ):
+        r = await hub.request(
+            "post", "api/badges/verify", data=body, headers={"Content-Type": kind}
+        )
+        assert r.status_code == 400, body
+        assert r.json()["message"]
+    r = await hub.request("post", "api/badges/verify", data=b"x" * (300 * 1024))
+    assert r.status_code == 413
+    r = await hub.request("post", "api/badges/verify", json=[1, 2])
+    assert (r.status_code, r.json()["reason"]) == (200, "malformed")
+    # the page form
+    r = await hub.request("post", "badges/verify", data={"credential": json.dumps(tampered)})
+    assert r.status_code == 200 and 'data-reason="signature"' in r.text
+    r = await hub.request("get", "badges/verify")
+    assert r.status_code == 200
+
+
+async def test_admin_revokes_and_the_badge_fails(catalyst_service):
+    hub = catalyst_service
+    token, badge_id = await claimed_badge(hub)
+    credential = (await hub.request("get", f"me/badges/{badge_id}/credential.json", token)).json()
+    lead = hub.token("lead@example.org", groups=["community-andes"])
+    admin = hub.token("admin@example.org", roles=["catalyst-admin-test"])
+    for who in (token, lead):
+        r = await hub.request(
+            "post", f"api/badges/{badge_id}/revoke", who, json={"reason": "mistake"}
+        )
+        assert r.status_code == 403, r.text
+    r = await hub.request("post", f"api/badges/{badge_id}/revoke", admin, json={})
+    assert r.status_code == 400 and r.json()["message"]
+    r = await hub.request(
+        "post", f"api/badges/{badge_id}/revoke", admin, json={"reason": "signed off by mistake"}
+    )
+    assert r.status_code == 200, r.text
+    r = await hub.request("post", "api/badges/verify", json=credential)
+    assert (r.json()["verified"], r.json()["reason"]) == (False, "revoked")
+    status = (await hub.request("get", "badges/status/1")).json()
+    assert status["type"] == ["VerifiableCredential", "BitstringStatusListCredential"]
+    index = int(credential["credentialStatus"]["statusListIndex"])
+    assert cr.status_bit(cr.decode_status_list(status["credentialSubject"]["encodedList"]), index)
+    r = await hub.request("get", "me", token)
+    assert "Revoked by the hub" in r.text
+    r = await hub.request(
+        "post",
+        "api/badges/00000000-0000-4000-8000-000000000000/revoke",
+        admin,
+        json={"reason": "x"},
+    )
+    assert r.status_code == 404
+
+
+async def test_only_the_owner_claims_and_downloads(catalyst_service):
+    hub = catalyst_service
+    token, badge_id = await claimed_badge(hub)
+    other = hub.token("ben@example.org", groups=["community-andes"])
+    for method, path, kwargs in (
+        (
+            "post",
+            f"me/badges/{badge_id}/claim",
+            {"data": {"identity": "url", "url": "https://x.example"}},
+        ),
+        ("get", f"me/badges/{badge_id}/credential.json", {}),
+        ("get", f"me/badges/{badge_id}/badge.svg", {}),
+    ):
+        r = await hub.request(method, path, other, **kwargs)
+        assert r.status_code == 404, (path, r.status_code)
+        r = await hub.request(method, path, allow_redirects=False, **kwargs)  # no login
+        assert r.status_code in (302, 401, 403), (path, r.status_code)
+    for data in (
+        {"identity": "email", "email": "not an email"},
+        {"identity": "url", "url": "javascript:x"},
+        {},
+    ):
+        r = await hub.request("post", f"me/badges/{badge_id}/claim", token, data=data)
+        assert r.status_code == 400, data
+
+
+async def test_claim_with_a_profile_url(catalyst_service):
+    hub = catalyst_service
+    token, badge_id = await claimed_badge(
+        hub, "caro@example.org", {"identity": "url", "url": "https://orcid.org/0000-0002-1825-0097"}
+    )
+    credential = (await hub.request("get", f"me/badges/{badge_id}/credential.json", token)).json()
+    assert credential["credentialSubject"]["id"] == "https://orcid.org/0000-0002-1825-0097"
+    assert "identifier" not in credential["credentialSubject"]
+
+
+async def test_no_badge_when_opted_out_and_erasure_removes_them(catalyst_service):
+    hub = catalyst_service
+    out = hub.token("dan@example.org", groups=["community-andes"])
+    await earn(hub, out)
+    hub.decide("dan@example.org", "withdrawn", ["community-andes"])
+    r = await hub.request("get", "me", out)
+    assert badge_ids(r.text) == {}
+
+    token = hub.token("eve@example.org", groups=["community-andes"])
+    await earn(hub, token)
+    r = await hub.request("get", "me", token)
+    [badge_id] = badge_ids(r.text)
+    r = await hub.request("post", "api/me/erase", token, json={"confirm": True})
+    assert r.status_code == 200, r.text
+    r = await hub.request("get", f"me/badges/{badge_id}/credential.json", token)
+    assert r.status_code in (403, 404)
+    r = await hub.request("get", "me", token)
+    assert badge_ids(r.text) == {}
+
+
+async def test_public_documents(catalyst_service):
+    hub = catalyst_service
+    r = await hub.request("get", "badges/achievements/hub-basics")
+    assert r.status_code == 200 and r.json()["type"] == ["Achievement"]
+    r = await hub.request("get", "badges/achievements/hub-basics.svg")
+    assert r.status_code == 200 and r.text.startswith("<svg")
+    assert (await hub.request("get", "badges/achievements/nope")).status_code == 404
+    r = await hub.request("get", "badges/issuer")
+    assert r.json()["verificationMethod"][0]["type"] == "Multikey"
