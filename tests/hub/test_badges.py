@@ -18,7 +18,10 @@ EPISODES = ["first-notebook", "data-files", "persistence"]
 
 @pytest.fixture
 def catalyst_hub_roles() -> list[dict]:
-    return [{"name": "catalyst-admin-test", "scopes": ["custom:catalyst:admin"]}]
+    return [
+        {"name": "catalyst-admin-test", "scopes": ["custom:catalyst:admin"]},
+        {"name": "lead-andes-test", "scopes": ["custom:catalyst:training!group=community-andes"]},
+    ]
 
 
 async def earn(hub, token, episodes=EPISODES):
@@ -71,6 +74,8 @@ async def test_earn_claim_download_and_verify(catalyst_service):
     r = await hub.request("get", f"me/badges/{badge_id}/credential.json", token)
     assert r.status_code == 409
     assert (await hub.request("get", f"badges/{badge_id}")).status_code == 404
+    r = await hub.request("get", f"me/badges/{badge_id}/claim", token)
+    assert r.status_code == 200 and 'id="claim-form"' in r.text
 
     r = await hub.request(
         "post",
@@ -194,6 +199,7 @@ async def test_only_the_owner_claims_and_downloads(catalyst_service):
             f"me/badges/{badge_id}/claim",
             {"data": {"identity": "url", "url": "https://x.example"}},
         ),
+        ("get", f"me/badges/{badge_id}/claim", {}),
         ("get", f"me/badges/{badge_id}/credential.json", {}),
         ("get", f"me/badges/{badge_id}/badge.svg", {}),
     ):
@@ -249,3 +255,51 @@ async def test_public_documents(catalyst_service):
     assert (await hub.request("get", "badges/achievements/nope")).status_code == 404
     r = await hub.request("get", "badges/issuer")
     assert r.json()["verificationMethod"][0]["type"] == "Multikey"
+
+
+async def test_lead_sign_off_earns_the_badge_and_the_cohort_shows_it(catalyst_service):
+    hub = catalyst_service
+    learner = hub.token("fay@example.org", groups=["community-andes"])
+    await hub.request("get", "me", learner)  # the learner is a member of andes
+    lead = hub.token("lead@example.org", groups=["community-andes"], roles=["lead-andes-test"])
+    cohort = await hub.create_cohort(lead, lessons=["sharing", "hub-basics"])
+    r = await hub.request(
+        "post", f"training/cohorts/{cohort}/learners", lead, json={"usernames": ["fay@example.org"]}
+    )
+    assert r.status_code == 200, r.text
+    fay = hub.store.member_id("fay@example.org")
+
+    async def cell():
+        r = await hub.request("get", f"training/cohorts/{cohort}", lead)
+        assert r.status_code == 200, r.text
+        return re.search(r'data-badge-lesson="sharing" data-badge-state="(\w+)"', r.text).group(1)
+
+    assert await cell() == "none"
+    for episode in ("git-basics", "publish"):
+        r = await hub.request(
+            "post",
+            f"training/cohorts/{cohort}/signoff",
+            lead,
+            json={"learner": fay, "lesson": "sharing", "episode": episode},
+        )
+        assert r.status_code == 200, r.text
+    assert await cell() == "earned"
+    r = await hub.request("get", "me", learner)
+    [badge_id] = badge_ids(r.text)
+    r = await hub.request(
+        "post",
+        f"me/badges/{badge_id}/claim",
+        learner,
+        data={"identity": "email", "email": "fay@example.org"},
+        allow_redirects=False,
+    )
+    assert r.status_code == 303
+    assert await cell() == "claimed"
+    # the count per community on the training page
+    r = await hub.request("get", "training/?format=json", lead)
+    assert r.status_code == 200, r.text
+    assert r.json()["badges"] == [
+        {"community": "andes", "lesson": "sharing", "issued": 1, "claimed": 1, "revoked": 0}
+    ]
+    r = await hub.request("get", "training/", lead)
+    assert 'id="table-badge-counts"' in r.text

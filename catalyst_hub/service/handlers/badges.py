@@ -19,7 +19,7 @@ from ...badges.issuer import BadgeIssuer
 from ...catalog import localized
 from ...store import badges as sb
 from ...timeutil import isoformat, utcnow
-from ...workflows.badges import ClaimError, claim_badge
+from ...workflows.badges import ClaimError, claim_badge, member_badges
 from .. import scopes
 from ..base import APIHandler, check_json_limits
 from ..pages import PageHandler
@@ -105,7 +105,25 @@ class BadgesMixin:
 
 
 class ClaimHandler(BadgesMixin, PageHandler):
-    """``POST me/badges/<id>/claim``: put the identity the learner chose in their badge."""
+    """``me/badges/<id>/claim``: the form (GET), and the claim (POST): the identity the
+    learner chose goes in their badge."""
+
+    @web.authenticated
+    async def get(self, badge_id: str) -> None:
+        actor = self.require_actor()
+        issuer = self.issuer()
+        listed = await self.run_db(
+            member_badges,
+            self.catalyst.store,
+            issuer,
+            actor.member_id,
+            actor.community,
+            self.language,
+        )
+        badge = next((b for b in listed if b["id"] == badge_id), None)
+        if badge is None:
+            raise web.HTTPError(404, self._("No such badge of yours."))
+        self.page("badges/claim.html", badge=badge)
 
     @web.authenticated
     async def post(self, badge_id: str) -> None:

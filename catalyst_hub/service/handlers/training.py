@@ -10,6 +10,7 @@ from tornado import web
 
 from ...catalog import localized
 from ...i18n import LANGUAGE_NAMES
+from ...reports.badges import badges_per_community, learner_badges
 from ...reports.cohorts import (
     CohortError,
     CohortFields,
@@ -21,6 +22,7 @@ from ...reports.common import known_communities, whole_number
 from ...reports.export import matrix_table
 from ...reports.people import Access, usernames
 from ...reports.training import completion_matrix
+from ...workflows.badges import award_badges
 from ...workflows.training import (
     LearnersError,
     SignOffError,
@@ -139,15 +141,32 @@ class TrainingPage(TrainingHandler):
             if allowed is scopes.ALL
             else sorted(allowed)
         )
+        badge_counts = await self.run_db(
+            badges_per_community, store, None if allowed is scopes.ALL else allowed
+        )
         if self.fmt == "json":
-            return self.write_json({"cohorts": [c.to_json() for c in cohorts]})
+            return self.write_json(
+                {
+                    "cohorts": [c.to_json() for c in cohorts],
+                    "badges": [vars(b) for b in badge_counts],
+                }
+            )
         self.page(
             "reports/training.html",
             cohorts=cohorts,
+            badge_counts=badge_counts,
+            badge_names=self.badge_names(),
             communities=communities,
             lessons=self.lesson_choices(),
             error=None,
         )
+
+    def badge_names(self) -> dict[str, str]:
+        """{lesson id: its badge's name} in the reader's language."""
+        return {
+            lesson_id: localized(badge.name, self.language)
+            for lesson_id, (_lesson, badge) in self.catalyst.store.catalog.badges().items()
+        }
 
     def lesson_choices(self) -> list[tuple[str, str]]:
         return [
@@ -194,10 +213,15 @@ class CohortPage(TrainingHandler):
         if self.export([table], matrix.to_json(names), f"cohort-{cohort.id}"):
             return
         status = self.get_query_argument("status", "")
+        badge_names = TrainingPage.badge_names(self)
         self.page(
             "reports/cohort.html",
             cohort=cohort,
             matrix=matrix,
+            # who earned and claimed the badges of the cohort's lessons
+            badge_lessons=[lesson for lesson in cohort.lessons if lesson in badge_names],
+            badge_names=badge_names,
+            badges=await self.run_db(learner_badges, store, cohort.members),
             names=names,
             learners=sorted(
                 matrix.learners, key=lambda r: names.get(r.member_id, r.member_id).lower()
@@ -282,6 +306,17 @@ class CohortSignOff(TrainingHandler):
             )
         except SignOffError as e:
             raise web.HTTPError(400, self._(str(e))) from None
+        app = self.catalyst
+        if app.badge_keys is not None:
+            # the last sign-off a badge needs issues it now, for the cohort's page to show
+            await self.run_db(
+                award_badges,
+                app.store,
+                app.badge_issuer_for(self),
+                learner,
+                cohort.community,
+                cohort.language,
+            )
         self.done(cohort.id, "signed-off")
 
 
