@@ -346,7 +346,7 @@ def _check_status(
             continue
         url = entry.get("statusListCredential")
         try:
-            index = int(entry.get("statusListIndex"))
+            index = int(str(entry.get("statusListIndex")))
         except (TypeError, ValueError):
             return "status", "statusListIndex is not a number"
         listed = status_lists(url) if isinstance(url, str) else None

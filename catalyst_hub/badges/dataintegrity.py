@@ -59,7 +59,7 @@ def multibase_encode(data: bytes) -> str:
     return "z" + base58.b58encode(data).decode("ascii")
 
 
-def multibase_decode(text: str) -> bytes:
+def multibase_decode(text: Any) -> bytes:
     if not isinstance(text, str) or not text.startswith("z"):
         raise ProofError("proof-value", "not a multibase base58btc value")
     try:

@@ -133,7 +133,10 @@ def claim_badge(
     now = utcnow()
     if not sb.set_claimed(store, badge_id, member_id, _sign(issuer, credential, now), now):
         raise ClaimError("not your badge")
-    return sb.badge(store, badge_id)
+    claimed = sb.badge(store, badge_id)
+    if claimed is None:  # erased meanwhile
+        raise ClaimError("not your badge")
+    return claimed
 
 
 def member_badges(

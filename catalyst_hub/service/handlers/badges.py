@@ -21,7 +21,7 @@ from ...store import badges as sb
 from ...timeutil import isoformat, utcnow
 from ...workflows.badges import ClaimError, claim_badge, member_badges
 from .. import scopes
-from ..base import APIHandler, check_json_limits
+from ..base import APIHandler, BaseHandler, check_json_limits
 from ..pages import PageHandler
 
 BADGE_ID = r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
@@ -93,7 +93,7 @@ def summary(credential: Any) -> dict[str, Any] | None:
     }
 
 
-class BadgesMixin:
+class BadgesMixin(BaseHandler):
     def issuer(self) -> BadgeIssuer:
         app = self.catalyst
         if app.badge_keys is None:
@@ -263,7 +263,7 @@ class AchievementImage(AchievementHandler):
         )
 
 
-def parse_posted(handler: web.RequestHandler, body: bytes, content_type: str) -> Any:
+def parse_posted(handler: BaseHandler, body: bytes, content_type: str) -> Any:
     """The credential in a posted body: JSON, a baked SVG, or a form's ``credential`` field
     or ``file`` upload. Raises HTTPError 400 (JSON message) when there is none."""
     _ = handler._
