@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from browser_helpers import axe_violations, login, screenshot
+from browser_helpers import ARTIFACTS, axe_violations, login, screenshot
 
 from catalyst_hub.badges.credentials import unbake_svg
 
@@ -47,6 +47,7 @@ def test_a_learner_earns_claims_downloads_and_verifies_a_badge(browser_hub, page
     page.wait_for_selector('#status[data-status="badge-claimed"]')
     assert page.get_attribute(f"#badge-{badge_id}", "data-claimed") == "yes"
     screenshot(page, "badge-1-claimed")
+    page.locator("#badges").screenshot(path=str(ARTIFACTS / "badge-1-claimed-section.png"))
     assert axe_violations(page, "#badges") == []
 
     with page.expect_download() as download:
