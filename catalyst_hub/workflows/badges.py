@@ -72,6 +72,8 @@ def award_badges(
             when = earned(lesson, badge, progress)
             if when is None:
                 continue
+            # an event may be dated a few minutes ahead of this clock: valid from now then
+            when = min(when, now)
             badge_id = str(uuid.uuid4())
             index = sb.next_status_index(conn, store.hub)
             credential = issuer_credential(issuer, lesson, badge, badge_id, index, when, language)

@@ -10,6 +10,7 @@ import uuid
 import pytest
 
 from catalyst_hub.badges import credentials as cr
+from catalyst_hub.timeutil import isoformat, utcnow
 
 pytestmark = pytest.mark.postgres
 
@@ -30,7 +31,7 @@ async def earn(hub, token, episodes=EPISODES):
             "id": str(uuid.uuid4()),
             "schema": "episode_completed",
             "version": 1,
-            "time": "2026-12-01T10:00:00Z",
+            "time": isoformat(utcnow()),
             "payload": {"lesson": "hub-basics", "episode": episode, "source": "self"},
         }
         for episode in episodes

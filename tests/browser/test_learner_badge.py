@@ -12,6 +12,7 @@ import requests
 from browser_helpers import ARTIFACTS, axe_violations, login, screenshot
 
 from catalyst_hub.badges.credentials import unbake_svg
+from catalyst_hub.timeutil import isoformat, utcnow
 
 pytestmark = pytest.mark.browser
 
@@ -27,7 +28,7 @@ def test_a_learner_earns_claims_downloads_and_verifies_a_badge(browser_hub, page
             "id": str(uuid.uuid4()),
             "schema": "episode_completed",
             "version": 1,
-            "time": "2026-12-01T10:00:00Z",
+            "time": isoformat(utcnow()),
             "payload": {"lesson": "hub-basics", "episode": episode, "source": "self"},
         }
         for episode in ("first-notebook", "data-files", "persistence")
