@@ -278,6 +278,30 @@ class Verification:
         }
 
 
+#: the most JSON objects, and objects without an ``id`` (blank nodes), a credential to verify
+#: may hold: RDF canonicalization can take exponential time on crafted blank-node graphs, and
+#: a badge holds a handful of each
+MAX_OBJECTS = 200
+MAX_BLANK_NODES = 24
+
+
+def too_complex(document: Any) -> bool:
+    """Whether ``document`` has more objects (or blank nodes) than any badge has."""
+    objects = blank = 0
+    stack = [document]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            objects += 1
+            blank += "id" not in node and "@id" not in node and "@value" not in node
+            if objects > MAX_OBJECTS or blank > MAX_BLANK_NODES:
+                return True
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
+
+
 StatusLists = Callable[[str], dict[str, Any] | None]
 
 
@@ -314,6 +338,8 @@ def verify(
     if issuer_id != issuer.id:
         return fail("issuer", "the credential was not issued by this issuer")
     checks["issuer"] = True
+    if too_complex(credential):
+        return fail("too-complex", "the credential holds more objects than a badge has")
     try:
         verify_proof(credential, lambda method: keys.resolve(issuer.id, method))
     except ProofError as e:

@@ -177,3 +177,13 @@ def test_baked_svg_carries_the_credential(issuing):
     root = ElementTree.fromstring(svg)
     found = root.find("{https://purl.imsglobal.org/ob/v3p0}credential")
     assert found is not None and json.loads(found.text) == badge
+
+
+def test_crafted_blank_node_graphs_are_refused_before_canonicalization(issuing):
+    badge = issuing.badge()
+    # a clique of blank nodes: cheap to send, costly to canonicalize
+    badge["credentialSubject"]["achievement"]["related"] = [
+        {"type": "Related", "related": [{"type": "Related"} for _ in range(6)]} for _ in range(6)
+    ]
+    result = issuing.verify(badge)
+    assert (result.verified, result.reason) == (False, "too-complex")

@@ -55,6 +55,9 @@ def reason_message(_: Any, reason: str | None) -> str:
         "expired": _("The credential has expired."),
         "status": _("The credential's revocation status cannot be checked."),
         "revoked": _("The hub revoked this credential."),
+        "too-complex": _(
+            "The credential holds far more data than a badge does; it is not checked."
+        ),
     }
     return messages.get(reason, messages["malformed"])
 
