@@ -46,3 +46,17 @@ c.CommunityMapper.group_prefix = "community-"
 # session with no recorded stop ends this long after its last activity. After a change, run
 # `catalyst-hub rebuild`.
 # c.CatalystApp.idle_cull_timeout = 3600
+
+# Open Badges 3.0 for the catalog's lessons that declare a badge: the issuer profile in every
+# badge, the service's public URL (the ids of the issuer, badges and revocation list), and the
+# Ed25519 signing key (created 0600 beside the secret file if missing). To rotate the key,
+# name a new file and keep the old one in badge_retired_key_files: its badges still verify.
+# c.CatalystService.badge_issuer = {
+#     "name": "Andes Open Science Hub",
+#     "url": "https://andes.example.org",
+#     "description": "Training of the Andes research community",
+#     "image": "https://andes.example.org/logo.png",
+# }
+# c.CatalystService.badge_base_url = "https://hub.andes.example.org/services/catalyst/"
+# c.CatalystService.badge_key_file = "/srv/catalyst/catalyst_badge_key.pem"
+# c.CatalystService.badge_retired_key_files = []
