@@ -12,7 +12,8 @@ import json
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
+from sqlalchemy.exc import IntegrityError
 
 from ..badges.credentials import issue, open_badge
 from ..badges.issuer import BadgeIssuer
@@ -39,51 +40,74 @@ def earned(lesson: Lesson, badge: Badge, progress: dict[tuple[str, str], tuple])
     return max(times) if times else None
 
 
+def _earned_now(
+    store: Store, conn: Connection, catalog_badges: dict, member_id: str
+) -> list[tuple[str, datetime]]:
+    """(lesson, when earned) of the badges the member has earned and not received; none for a
+    member who erased their data or opted out."""
+    state = recording_states(store, [member_id], conn).get(member_id)
+    if state is not None and (state.erased is not None or state.decision == WITHDRAWN):
+        return []
+    have = sb.badge_lessons(conn, store.hub, member_id)
+    wanted = [lesson for lesson in catalog_badges if lesson not in have]
+    if not wanted:
+        return []
+    tp = t.training_progress.c
+    progress = {
+        (row.lesson, row.episode): (row.completed, row.source)
+        for row in conn.execute(
+            select(tp.lesson, tp.episode, tp.completed, tp.source).where(
+                tp.hub == store.hub, tp.member_id == member_id, tp.lesson.in_(wanted)
+            )
+        )
+    }
+    found = []
+    for lesson_id in wanted:
+        lesson, badge = catalog_badges[lesson_id]
+        when = earned(lesson, badge, progress) if progress else None
+        if when is not None:
+            found.append((lesson_id, when))
+    return found
+
+
 def award_badges(
     store: Store, issuer: BadgeIssuer, member_id: str, community: str, language: str
 ) -> list[str]:
-    """Issue the badges the member has earned and not yet received; returns their ids."""
+    """Issue the badges the member has earned and not yet received; returns their ids.
+
+    Read first, without a write transaction (the ``me`` page asks on every load); what is
+    found is checked again in the transaction that issues it."""
     catalog_badges = store.catalog.badges()
     if not catalog_badges:
         return []
-    tp = t.training_progress.c
+    with store.connect() as conn:
+        if not _earned_now(store, conn, catalog_badges, member_id):
+            return []
     issued: list[str] = []
-    with store.begin() as conn:
-        state = recording_states(store, [member_id], conn).get(member_id)
-        if state is not None and (state.erased is not None or state.decision == WITHDRAWN):
-            return []
-        have = sb.badge_lessons(conn, store.hub, member_id)
-        wanted = [lesson for lesson in catalog_badges if lesson not in have]
-        if not wanted:
-            return []
-        progress = {
-            (row.lesson, row.episode): (row.completed, row.source)
-            for row in conn.execute(
-                select(tp.lesson, tp.episode, tp.completed, tp.source).where(
-                    tp.hub == store.hub, tp.member_id == member_id, tp.lesson.in_(wanted)
+    try:
+        with store.begin() as conn:
+            now = utcnow()
+            for lesson_id, when in _earned_now(store, conn, catalog_badges, member_id):
+                lesson, badge = catalog_badges[lesson_id]
+                # an event may be dated a few minutes ahead of this clock: valid from now then
+                when = min(when, now)
+                badge_id = str(uuid.uuid4())
+                index = sb.next_status_index(conn, store.hub)
+                credential = issuer_credential(
+                    issuer, lesson, badge, badge_id, index, when, language
                 )
-            )
-        }
-        if not progress:
-            return []
-        now = utcnow()
-        for lesson_id in wanted:
-            lesson, badge = catalog_badges[lesson_id]
-            when = earned(lesson, badge, progress)
-            if when is None:
-                continue
-            # an event may be dated a few minutes ahead of this clock: valid from now then
-            when = min(when, now)
-            badge_id = str(uuid.uuid4())
-            index = sb.next_status_index(conn, store.hub)
-            credential = issuer_credential(issuer, lesson, badge, badge_id, index, when, language)
-            signed = _sign(issuer, credential, now)
-            sb.insert_badge(
-                conn,
-                store.hub,
-                sb.BadgeRow(badge_id, member_id, community, lesson_id, index, when, None, signed),
-            )
-            issued.append(badge_id)
+                signed = _sign(issuer, credential, now)
+                sb.insert_badge(
+                    conn,
+                    store.hub,
+                    sb.BadgeRow(
+                        badge_id, member_id, community, lesson_id, index, when, None, signed
+                    ),
+                )
+                issued.append(badge_id)
+    except IntegrityError:
+        # another request issued the same badge (or took the same status index) meanwhile
+        return []
     return issued
 
 
