@@ -15,6 +15,7 @@ from ..ingest import BatchError, EventResult, Sender
 from ..ingest.ingest import HELD_MESSAGES, parse_batch
 from ..reports.progress import member_progress
 from ..store.privacy import WITHDRAWN, Erasure, consent_of, erase_member, export_member
+from ..workflows.badges import member_badges
 from .base import APIHandler
 
 
@@ -110,6 +111,17 @@ class MeHandler(APIHandler):
             member_progress, self.catalyst.store, actor.member_id, actor.community, self.language
         )
         progress["notice"] = self.catalyst.consent_notice_for(self.language)
+        app = self.catalyst
+        if app.badge_keys is not None:
+            # earned badges are issued as the member looks, here as on the ``me`` page
+            progress["badges"] = await self.run_db(
+                member_badges,
+                app.store,
+                app.badge_issuer_for(self),
+                actor.member_id,
+                actor.community,
+                self.language,
+            )
         self.write_json(progress)
 
 

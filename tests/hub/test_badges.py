@@ -77,6 +77,8 @@ async def test_earn_claim_download_and_verify(catalyst_service):
     assert (await hub.request("get", f"badges/{badge_id}")).status_code == 404
     r = await hub.request("get", f"me/badges/{badge_id}/claim", token)
     assert r.status_code == 200 and 'id="claim-form"' in r.text
+    [listed] = (await hub.request("get", "api/me", token)).json()["badges"]
+    assert (listed["id"], listed["lesson"], listed["claimed"]) == (badge_id, "hub-basics", None)
 
     r = await hub.request(
         "post",
