@@ -123,6 +123,10 @@ class CatalystHubApp(Application):
             "catalyst_hub.demo.DemoApp",
             "Run a local JupyterHub with the catalyst service and demo data.",
         ),
+        "consortium": (
+            "catalyst_hub.consortium.app.ConsortiumService",
+            "Run the consortium service (many hubs' summaries side by side), or manage it.",
+        ),
         "seed": (
             "catalyst_hub.seed.SeedApp",
             "Write a synthetic consortium into the store (benchmarks).",

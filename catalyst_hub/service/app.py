@@ -397,6 +397,55 @@ class CatalystService(CatalystApp):
             self.log.info("deleted %d raw events older than %d days", purged, self.retention_days)
         return purged
 
+    # -- the consortium ---------------------------------------------------------------------
+
+    consortium_url = Unicode(
+        "",
+        config=True,
+        help="""Address of the consortium service this hub publishes its monthly summaries to
+        (aggregates only, suppressed with min_group_size at the source), e.g.
+        https://staff.example.org/services/consortium/. Empty: nothing is published.""",
+    )
+    consortium_token_file = Unicode(
+        "",
+        config=True,
+        help="""File holding this hub's consortium credential (from `catalyst-hub consortium
+        credential create`); read at every send, so a new credential needs no restart.""",
+    )
+    consortium_token = Unicode(
+        config=True,
+        help="The credential itself, when not in a file. Default: $CATALYST_CONSORTIUM_TOKEN.",
+    )
+
+    @default("consortium_token")
+    def _default_consortium_token(self):
+        return os.environ.get("CATALYST_CONSORTIUM_TOKEN", "")
+
+    consortium_public_communities = List(
+        Unicode(),
+        config=True,
+        help="""Communities whose champions chose a public page on the consortium (its
+        figures as the consortium has them, for anyone with the link).""",
+    )
+    consortium_interval = Float(
+        300.0, config=True, help="Seconds between two computations of the current months."
+    )
+    consortium_sweep = Float(
+        24 * 3600.0,
+        config=True,
+        help="Seconds between two computations of every month (late events, erasures).",
+    )
+    consortium_poll = Float(5.0, config=True, help="Seconds between two looks at due retries.")
+    consortium_backoff = Float(10.0, config=True, help="First retry delay after a failed send.")
+    consortium_backoff_max = Float(3600.0, config=True, help="Longest retry delay.")
+    consortium_timeout = Float(30.0, config=True, help="Seconds one send may take.")
+    publisher = Any(None, allow_none=True)
+
+    def consortium_credential(self) -> str:
+        if self.consortium_token_file:
+            return Path(self.consortium_token_file).read_text("utf-8").strip()
+        return self.consortium_token
+
     # -------------------------------------------------------------------------------------------
 
     hub_auth = Instance(HubOAuth)
@@ -507,10 +556,17 @@ class CatalystService(CatalystApp):
         if self.collector:
             self.collector.start()
         self.start_retention()
+        if self.consortium_url:
+            from .publisher import Publisher
+
+            self.publisher = Publisher(parent=self, app=self)
+            self.publisher.start()
         return self.http_server
 
     async def stop(self) -> None:
         self.stop_retention()
+        if self.publisher is not None:
+            await self.publisher.stop()
         if self.checkpointer is not None:
             self.checkpointer.stop()
         if self.collector:

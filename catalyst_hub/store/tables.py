@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -301,4 +303,48 @@ cohort_members = Table(
     Column("added", DateTime, nullable=False),
     Column("added_by", String(MEMBER), nullable=False),
     Index("ix_cohort_members_hub_member", "hub", "member_id"),
+)
+
+# The consortium publisher's durable queue (``service/publisher.py``): the months of
+# summaries this hub still has to send, each with the document as it was when queued (so a
+# restart sends exactly that, and a newer version replaces it before it is sent), and the
+# attempts and last error of its sending. One row per month: a late event re-queues its month.
+consortium_outbox = Table(
+    "consortium_outbox",
+    metadata,
+    Column("hub", String(HUB), primary_key=True),
+    Column("month", Date, primary_key=True),
+    Column("sequence", BigInteger, nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("document", Text, nullable=False),
+    Column("queued", DateTime, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt", DateTime, nullable=False),
+    Column("last_error", Text),
+)
+
+# What the consortium acknowledged, per month: the fingerprint of its figures (a month is
+# queued again only when its figures change) and the last day it covered.
+consortium_published = Table(
+    "consortium_published",
+    metadata,
+    Column("hub", String(HUB), primary_key=True),
+    Column("month", Date, primary_key=True),
+    Column("sequence", BigInteger, nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("through", Date, nullable=False),
+    Column("provisional", Boolean, nullable=False),
+    Column("published", DateTime, nullable=False),
+)
+
+# The publisher's state: the last sequence number used (versions only grow, so the
+# consortium keeps the latest), the last success and the last error, for the hub's admin.
+consortium_state = Table(
+    "consortium_state",
+    metadata,
+    Column("hub", String(HUB), primary_key=True),
+    Column("sequence", BigInteger, nullable=False),
+    Column("last_success", DateTime),
+    Column("last_error", Text),
+    Column("last_error_time", DateTime),
 )
