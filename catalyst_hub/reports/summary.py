@@ -19,7 +19,7 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import orjson
@@ -371,7 +371,3 @@ def months_between(first: date, last: date) -> list[date]:
         out.append(month)
         month = (month + timedelta(days=32)).replace(day=1)
     return out
-
-
-def stamp(document: dict[str, Any], hub: str, sequence: int, now: datetime) -> dict[str, Any]:
-    return {**document, "hub": hub, "sequence": sequence, "generated": now.isoformat()}

@@ -9,7 +9,7 @@ whose database was recreated still sends versions the consortium takes as newer.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
@@ -51,7 +51,12 @@ def queue_month(
             return None
         sequence = _next_sequence(conn, store.hub, now)
         body = orjson.dumps(
-            {**document, "hub": store.hub, "sequence": sequence, "generated": now.isoformat()}
+            {
+                **document,
+                "hub": store.hub,
+                "sequence": sequence,
+                "generated": now.replace(tzinfo=timezone.utc).isoformat(),
+            }
         ).decode()
         values = {
             "sequence": sequence,

@@ -211,7 +211,7 @@ async def test_a_hub_writes_only_its_own_rows(consortium, make_publishing_hub):
 
     # andes's credential, sahel's figures
     code, body = await put(document, andes_credential)
-    assert code == 403 and "andes" in body["message"]
+    assert code == 403 and "andes" in body["message"], body
     code, body = await put(document, "cch_nope_nope")
     assert code == 401 and body["message"]
     code, body = await put({**document, "communities": "x"}, sahel.service.consortium_token)
