@@ -52,7 +52,7 @@ class ConsortiumTestHub:
 
         return url_path_join(self.base, self.service.service_prefix, path)
 
-    def token(self, name: str, roles: list[str] = ()) -> str:
+    def token(self, name: str, roles: list[str] = (), scopes: list[str] | None = None) -> str:
         from jupyterhub.roles import grant_role
         from jupyterhub.tests.utils import add_user
 
@@ -60,7 +60,7 @@ class ConsortiumTestHub:
         for role in roles:
             grant_role(self.hub.db, user.orm_user, role)
         self.hub.db.commit()
-        return user.new_api_token()
+        return user.new_api_token(**({"scopes": scopes} if scopes is not None else {}))
 
     async def request(self, method: str, path: str, token: str | None = None, **kwargs):
         from jupyterhub.tests.utils import async_requests
