@@ -18,7 +18,7 @@ from catalyst_hub.catalog import Catalog
 from catalyst_hub.seed import Consortium, catalog_episodes, seed_store
 from catalyst_hub.store import Store, make_engine
 
-from . import page_weight, reports, service
+from . import consortium, page_weight, reports, service
 from .common import (
     BENCH_DATABASE,
     Results,
@@ -51,8 +51,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--skip",
         default="",
-        help="comma-separated sections to skip: http,collector,rebuild,reports,checklist,weight",
+        help="comma-separated sections to skip: http,collector,rebuild,reports,checklist,weight,consortium",
     )
+    consortium.add_arguments(parser)
     parser.add_argument(
         "--workdir", help="folder for SQLite files and hub processes (default: a temporary one)"
     )
@@ -111,6 +112,8 @@ def main(argv=None) -> None:
             run_checklist(results, workdir, args.checklist_members)
         if "weight" not in skip:
             run_page_weight(results, workdir)
+        if "consortium" not in skip:
+            consortium.run(results, workdir, args)
     finally:
         for engine_name in engines:
             if engine_name == "postgresql" and not args.keep:
