@@ -15,7 +15,7 @@ import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from traitlets import Integer, Unicode
+from traitlets import Bool, Integer, Unicode
 
 from .catalyst_app import CatalystApp
 from .ingest import Ingestor, Sender
@@ -144,6 +144,18 @@ class DemoApp(CatalystApp):
     description = "Run a local JupyterHub with the catalyst service, two communities and demo data."
 
     aliases = {**CatalystApp.aliases, "port": "DemoApp.port", "workdir": "DemoApp.workdir"}
+    flags = {
+        "consortium": (
+            {"DemoApp": {"consortium": True}},
+            "Three demo hubs in two regions publishing to a consortium service (on the first).",
+        )
+    }
+    consortium = Bool(
+        False,
+        config=True,
+        help="""Run three demo hubs (the first with community groups, two without) and the
+        consortium service on the first, to which all three publish.""",
+    )
 
     port = Integer(8000, config=True, help="Port of the hub's public URL.")
     workdir = Unicode(
@@ -151,6 +163,11 @@ class DemoApp(CatalystApp):
     )
 
     def start(self) -> None:
+        if self.consortium:
+            from .demo_consortium import run_consortium_demo
+
+            run_consortium_demo(self)
+            return
         workdir = Path(self.workdir).resolve()
         workdir.mkdir(parents=True, exist_ok=True)
         passwords = {
@@ -208,7 +225,8 @@ class DemoApp(CatalystApp):
             print("\nStopping the demo hub…", flush=True)
             hub.stop()
 
-    def seed_demo_data(self) -> None:
+    def seed_demo_data(self, communities: dict[str, list[str]] | None = None) -> None:
+        communities = communities or COMMUNITIES
         store = self.init_store(check=True)
         from sqlalchemy import func, select
 
@@ -224,7 +242,7 @@ class DemoApp(CatalystApp):
         now = utcnow()
         ingestor = Ingestor(store)
         items = []
-        for community, names in COMMUNITIES.items():
+        for community, names in communities.items():
             for i, name in enumerate(names):
                 member_id = store.member_id(name)
                 items += [
@@ -235,7 +253,7 @@ class DemoApp(CatalystApp):
         self.log.info(
             "demo data: %d events for %d researchers",
             len(stored),
-            sum(map(len, COMMUNITIES.values())),
+            sum(map(len, communities.values())),
         )
         self.engine.dispose()
 

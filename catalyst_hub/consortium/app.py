@@ -524,7 +524,8 @@ class Page(AuthHandler):
             and self.fmt == "html"
             and not getattr(self, "_not_allowed", False)
         ):
-            self.redirect(self.get_login_url() + "?" + urlencode({"next": self.request.uri}))
+            # HubOAuth's login URL carries the state (with this page to come back to)
+            self.redirect(self.get_login_url())
             raise web.Finish()
         self.require(self.scope)
 
