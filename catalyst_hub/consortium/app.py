@@ -198,7 +198,11 @@ class ConsortiumService(ConsortiumBase):
 
     @default("executor")
     def _default_executor(self):
-        return ThreadPoolExecutor(max_workers=4, thread_name_prefix="consortium-db")
+        # SQLite has one writer: threads would only wait for each other's locks
+        sqlite = self.db_url.startswith("sqlite")
+        return ThreadPoolExecutor(
+            max_workers=1 if sqlite else 4, thread_name_prefix="consortium-db"
+        )
 
     def initialize(self, argv=None) -> None:
         super().initialize(argv)
@@ -401,7 +405,13 @@ class SummariesHandler(Handler):
                 ),
             )
         try:
-            result = await self.run_db(app.store.store_summary, hub, document, utcnow())
+            result = await self.run_db(
+                app.store.store_summary,
+                hub,
+                document,
+                utcnow(),
+                app.store.authenticate_id(token.strip()),
+            )
         except WrongHub:
             raise web.HTTPError(
                 403, self._("This credential may not write another hub's figures.")
@@ -619,13 +629,23 @@ class OverviewPage(Page):
                 raise web.HTTPError(400, self._("month must be YYYY-MM")) from None
         else:
             month = months[-1] if months else utcnow().date().replace(day=1)
-        tables = await self.run_db(reports.overview, store, month, self.consortium.hubs, self._)
+        hub = self.get_query_argument("hub", None) or None
+        region = self.get_query_argument("region", None) or None
+        tables = await self.run_db(
+            reports.overview, store, month, self.consortium.hubs, self._, hub, region
+        )
         self.answer(
             "consortium/overview.html",
             tables,
             {"month": reports.month_label(month)},
             f"consortium-{reports.month_label(month)}",
             months=[reports.month_label(m) for m in months],
+            hub=hub,
+            region=region,
+            hub_choices=sorted(
+                ((h, reports.hub_info(self.consortium.hubs, h).name) for h in self.consortium.hubs),
+                key=lambda c: c[1],
+            ),
         )
 
 

@@ -118,12 +118,78 @@ def _add(total: dict[str, Any], row: Mapping[str, Any], keys=SUMMED) -> None:
             total[f"{k}_hidden"] += row.get(f"{k}_hidden", 0)
 
 
+#: Most community rows an overview lists at once (beyond it: choose a hub or a region).
+MAX_COMMUNITY_ROWS = 500
+
+
 def overview(
-    store: ConsortiumStore, month: date, hubs: Mapping[str, Mapping[str, str]], _: Gettext
+    store: ConsortiumStore,
+    month: date,
+    hubs: Mapping[str, Mapping[str, str]],
+    _: Gettext,
+    hub: str | None = None,
+    region: str | None = None,
+    max_rows: int = MAX_COMMUNITY_ROWS,
 ) -> list[DataTable]:
-    """Every hub and community of ``month`` side by side; totals per hub and region."""
+    """Every hub of ``month`` side by side with its region, totals per region, and each
+    community's figures (of one hub or region when the consortium has too many to list)."""
     labels = figure_labels(_)
-    rows = store.month_rows(month)
+    totals = store.totals_by_month(month, month, SUMMED)
+    per_region: dict[str, dict[str, Any]] = defaultdict(dict)
+    by_hub = DataTable(
+        "hubs",
+        _("Hubs in {month} (totals of the figures shown)", month=month_label(month)),
+        [
+            Column("hub", _("Hub"), numeric=False),
+            Column("region", _("Region"), numeric=False),
+            Column("communities", _("Communities")),
+            *(Column(k, labels[k]) for k in SUMMED),
+            Column("hidden", _("Figures hidden")),
+        ],
+    )
+    for r in sorted(totals, key=lambda r: (hub_info(hubs, r["hub"]).name, r["hub"])):
+        info = hub_info(hubs, r["hub"])
+        by_hub.rows.append(
+            [
+                info.name,
+                info.region,
+                r["communities"],
+                *(r[k] for k in SUMMED),
+                sum(r[f"{k}_hidden"] for k in SUMMED),
+            ]
+        )
+        group = per_region[info.region]
+        group["communities"] = group.get("communities", 0) + r["communities"]
+        group.setdefault("hubs", set()).add(r["hub"])
+        _add(group, r)
+    by_region = DataTable(
+        "regions",
+        _("Regions in {month} (totals of the figures shown)", month=month_label(month)),
+        [
+            Column("region", _("Region"), numeric=False),
+            Column("hubs", _("Hubs")),
+            Column("communities", _("Communities")),
+            *(Column(k, labels[k]) for k in SUMMED),
+            Column("hidden", _("Figures hidden")),
+        ],
+    )
+    for name, group in sorted(per_region.items()):
+        by_region.rows.append(
+            [
+                name,
+                len(group["hubs"]),
+                group["communities"],
+                *(group.get(k, 0) for k in SUMMED),
+                sum(group.get(f"{k}_hidden", 0) for k in SUMMED),
+            ]
+        )
+    chosen = None
+    if hub is not None:
+        chosen = [hub]
+    elif region is not None:
+        chosen = [r["hub"] for r in totals if hub_info(hubs, r["hub"]).region == region]
+    elif sum(r["communities"] for r in totals) > max_rows:
+        chosen = []  # too many to list: the page asks for a hub or a region
     keys = list(t.MONTH_COLUMNS)
     communities = DataTable(
         "communities",
@@ -136,69 +202,11 @@ def overview(
             Column("through", _("Figures up to"), numeric=False),
         ],
     )
-    per_hub: dict[str, dict[str, Any]] = {}
-    per_region: dict[str, dict[str, Any]] = defaultdict(dict)
+    rows = store.month_rows(month, chosen) if chosen is None or chosen else []
     for r in rows:
         info = hub_info(hubs, r["hub"])
         communities.rows.append(
-            [
-                info.name,
-                info.region,
-                r["community"],
-                *(shown(r[k]) for k in keys),
-                r["through"],
-            ]
-        )
-        total = per_hub.setdefault(r["hub"], {"communities": 0})
-        total["communities"] += 1
-        _add(total, r)
-        region = per_region[info.region]
-        region["communities"] = region.get("communities", 0) + 1
-        region.setdefault("hubs", set()).add(r["hub"])
-        _add(region, r)
-    summed = [k for k in SUMMED]
-    by_hub = DataTable(
-        "hubs",
-        _("Hubs in {month} (totals of the figures shown)", month=month_label(month)),
-        [
-            Column("hub", _("Hub"), numeric=False),
-            Column("region", _("Region"), numeric=False),
-            Column("communities", _("Communities")),
-            *(Column(k, labels[k]) for k in summed),
-            Column("hidden", _("Figures hidden")),
-        ],
-    )
-    for hub, total in sorted(per_hub.items(), key=lambda kv: hub_info(hubs, kv[0]).name):
-        info = hub_info(hubs, hub)
-        by_hub.rows.append(
-            [
-                info.name,
-                info.region,
-                total["communities"],
-                *(total.get(k, 0) for k in summed),
-                sum(total.get(f"{k}_hidden", 0) for k in summed),
-            ]
-        )
-    by_region = DataTable(
-        "regions",
-        _("Regions in {month} (totals of the figures shown)", month=month_label(month)),
-        [
-            Column("region", _("Region"), numeric=False),
-            Column("hubs", _("Hubs")),
-            Column("communities", _("Communities")),
-            *(Column(k, labels[k]) for k in summed),
-            Column("hidden", _("Figures hidden")),
-        ],
-    )
-    for region, total in sorted(per_region.items()):
-        by_region.rows.append(
-            [
-                region,
-                len(total["hubs"]),
-                total["communities"],
-                *(total.get(k, 0) for k in summed),
-                sum(total.get(f"{k}_hidden", 0) for k in summed),
-            ]
+            [info.name, info.region, r["community"], *(shown(r[k]) for k in keys), r["through"]]
         )
     return [by_region, by_hub, communities]
 

@@ -23,7 +23,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, and_, case, delete, func, insert, select, update
+from sqlalchemy import Engine, and_, bindparam, delete, func, insert, select, update
 
 from . import tables as t
 
@@ -197,21 +197,31 @@ class ConsortiumStore:
             return None, "unknown"
         if row.revoked is not None:
             return None, "revoked"
-        with self.engine.begin() as conn:
-            conn.execute(update(t.credentials).where(c.id == cid).values(last_used=now))
         return row.hub, "ok"
+
+    def authenticate_id(self, token: str) -> str:
+        """The credential id a token names (for ``last_used``)."""
+        return token.partition("_")[2].partition("_")[0]
 
     # summaries
 
-    def store_summary(self, hub: str, document: dict[str, Any], now: datetime) -> str:
+    def store_summary(
+        self, hub: str, document: dict[str, Any], now: datetime, credential: str | None = None
+    ) -> str:
         """Replace ``hub``'s month with ``document`` (validated): "stored", "unchanged" (the
         same version again) or "stale" (older than the stored one)."""
         if document["hub"] != hub:
             raise WrongHub(document["hub"])
         month = date.fromisoformat(document["month"] + "-01")
         sequence = document["sequence"]
-        hm, mo, dy = t.hub_months.c, t.months.c, t.days.c
+        hm, mo, dy, ht = t.hub_months.c, t.months.c, t.days.c, t.hub_totals.c
         with self.engine.begin() as conn:
+            if credential is not None:
+                conn.execute(
+                    update(t.credentials)
+                    .where(t.credentials.c.id == credential)
+                    .values(last_used=now)
+                )
             current = conn.execute(
                 select(hm.sequence).where(hm.hub == hub, hm.month == month).with_for_update()
             ).scalar_one_or_none()
@@ -231,8 +241,25 @@ class ConsortiumStore:
                     update(t.hub_months).where(hm.hub == hub, hm.month == month).values(**values)
                 )
             end = date(month.year + (month.month == 12), month.month % 12 + 1, 1)
+            before = [
+                c
+                for (c,) in conn.execute(
+                    select(mo.community).where(mo.hub == hub, mo.month == month)
+                )
+            ]
             conn.execute(delete(t.months).where(mo.hub == hub, mo.month == month))
-            conn.execute(delete(t.days).where(dy.hub == hub, dy.day >= month, dy.day < end))
+            conn.execute(delete(t.hub_totals).where(ht.hub == hub, ht.month == month))
+            if before:
+                # one range of the key per community: the month's days only
+                conn.execute(
+                    delete(t.days).where(
+                        dy.hub == hub,
+                        dy.community == bindparam("c"),
+                        dy.day >= month,
+                        dy.day < end,
+                    ),
+                    [{"c": c} for c in before],
+                )
             month_rows, day_rows = [], []
             for c in document["communities"]:
                 figures = c["figures"]
@@ -261,6 +288,13 @@ class ConsortiumStore:
                             **{k: _value(d["figures"][k]) for k in t.DAY_COLUMNS},
                         }
                     )
+            totals: dict[str, Any] = {"hub": hub, "month": month, "communities": len(month_rows)}
+            for k in t.SUMMED:
+                values = [r[k] for r in month_rows]
+                shown = [v for v in values if v is not None]
+                totals[k] = round(sum(shown), 1) if k in t.FLOAT_COLUMNS else sum(shown)
+                totals[f"{k}_hidden"] = len(values) - len(shown)
+            conn.execute(insert(t.hub_totals).values(**totals))
             if month_rows:
                 conn.execute(insert(t.months), month_rows)
             if day_rows:
@@ -296,26 +330,22 @@ class ConsortiumStore:
         return [r._asdict() for r in rows]
 
     def totals_by_month(
-        self, first: date, last: date, columns: Iterable[str] = t.MONTH_COLUMNS
+        self, first: date, last: date, columns: Iterable[str] = t.SUMMED
     ) -> list[dict[str, Any]]:
         """Per month and hub: communities, the sum of each shown figure and how many of it
         were hidden (a total of shown figures only: nothing hidden is in it)."""
-        mo = t.months.c
+        ht = t.hub_totals.c
         cols = list(columns)
         query = (
             select(
-                mo.month,
-                mo.hub,
-                func.count().label("communities"),
-                *(func.sum(getattr(mo, k)).label(k) for k in cols),
-                *(
-                    func.sum(case((getattr(mo, k).is_(None), 1), else_=0)).label(f"{k}_hidden")
-                    for k in cols
-                ),
+                ht.month,
+                ht.hub,
+                ht.communities,
+                *(getattr(ht, k) for k in cols),
+                *(getattr(ht, f"{k}_hidden") for k in cols),
             )
-            .where(and_(mo.month >= first, mo.month <= last))
-            .group_by(mo.month, mo.hub)
-            .order_by(mo.month, mo.hub)
+            .where(and_(ht.month >= first, ht.month <= last))
+            .order_by(ht.month, ht.hub)
         )
         with self.engine.connect() as conn:
             return [r._asdict() for r in conn.execute(query).all()]

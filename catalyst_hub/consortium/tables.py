@@ -82,6 +82,33 @@ months = Table(
     Index("ix_consortium_months_month", "month", "hub", "community"),
 )
 
+#: The columns added up per hub and month in ``hub_totals``.
+SUMMED = (
+    "members",
+    "active_members",
+    "new_members",
+    "activated_in_period",
+    "learners",
+    "episodes_completed",
+    "champions_trained",
+    "sessions",
+    "server_hours",
+)
+
+#: Per hub and month, written with its communities: how many, and each figure's total over
+#: the communities that show it and how many hide it. Pages over many months and hubs read
+#: these (a row per hub and month), never the community rows.
+hub_totals = Table(
+    "consortium_hub_totals",
+    metadata,
+    Column("hub", String(HUB), primary_key=True),
+    Column("month", Date, primary_key=True),
+    Column("communities", Integer, nullable=False),
+    *(Column(c, Float if c in FLOAT_COLUMNS else Integer, nullable=False) for c in SUMMED),
+    *(Column(f"{c}_hidden", Integer, nullable=False) for c in SUMMED),
+    Index("ix_consortium_hub_totals_month", "month", "hub"),
+)
+
 DAY_COLUMNS = ("active_day", "active_7d", "active_30d", "new_members", "activated")
 
 days = Table(

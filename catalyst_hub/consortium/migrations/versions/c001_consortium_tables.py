@@ -26,6 +26,17 @@ MONTH_COLUMNS = (
     "server_hours",
 )
 FLOAT_COLUMNS = {"mean_dau", "server_hours"}
+SUMMED = (
+    "members",
+    "active_members",
+    "new_members",
+    "activated_in_period",
+    "learners",
+    "episodes_completed",
+    "champions_trained",
+    "sessions",
+    "server_hours",
+)
 DAY_COLUMNS = ("active_day", "active_7d", "active_30d", "new_members", "activated")
 
 
@@ -71,6 +82,19 @@ def upgrade() -> None:
         "ix_consortium_months_month", "consortium_months", ["month", "hub", "community"]
     )
     op.create_table(
+        "consortium_hub_totals",
+        sa.Column("hub", sa.String(64), nullable=False),
+        sa.Column("month", sa.Date(), nullable=False),
+        sa.Column("communities", sa.Integer(), nullable=False),
+        *(
+            sa.Column(c, sa.Float() if c in FLOAT_COLUMNS else sa.Integer(), nullable=False)
+            for c in SUMMED
+        ),
+        *(sa.Column(f"{c}_hidden", sa.Integer(), nullable=False) for c in SUMMED),
+        sa.PrimaryKeyConstraint("hub", "month"),
+    )
+    op.create_index("ix_consortium_hub_totals_month", "consortium_hub_totals", ["month", "hub"])
+    op.create_table(
         "consortium_days",
         sa.Column("hub", sa.String(64), nullable=False),
         sa.Column("community", sa.String(255), nullable=False),
@@ -83,6 +107,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("consortium_days")
+    op.drop_table("consortium_hub_totals")
     op.drop_table("consortium_months")
     op.drop_table("consortium_hub_months")
     op.drop_table("consortium_credentials")
