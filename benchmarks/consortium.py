@@ -222,8 +222,11 @@ async def run_engine(results: Results, engine_name: str, url: str, args) -> None
     last = months[-1]
     year, quarter = reports.quarter_of(last)
     calls = {
-        "overview (a month, every hub and community)": lambda: reports.overview(
+        "overview (a month: regions, every hub side by side)": lambda: reports.overview(
             store, last, {}, english
+        ),
+        "overview of one hub's communities": lambda: reports.overview(
+            store, last, {}, english, hub="hub007"
         ),
         "funder report (a quarter)": lambda: reports.funder(store, year, quarter, {}, english),
         "trends (12 months)": lambda: reports.trends(store, last, 12, {}, english),

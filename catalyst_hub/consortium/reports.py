@@ -122,6 +122,10 @@ def _add(total: dict[str, Any], row: Mapping[str, Any], keys=SUMMED) -> None:
 MAX_COMMUNITY_ROWS = 500
 
 
+def _round(value: Any) -> Any:
+    return 0 if value is None else round(value, 1) if isinstance(value, float) else value
+
+
 def overview(
     store: ConsortiumStore,
     month: date,
@@ -221,16 +225,11 @@ def trends(
     """Month by month, the consortium's totals, and active members per region."""
     labels = figure_labels(_)
     first = add_months(last, -(count - 1))
-    rows = store.totals_by_month(first, last, SUMMED)
-    per_month: dict[date, dict[str, Any]] = {}
+    per_month = {r["month"]: r for r in store.month_sums(first, last)}
     regions: dict[date, dict[str, dict[str, Any]]] = defaultdict(lambda: defaultdict(dict))
-    for r in rows:
-        total = per_month.setdefault(r["month"], {"hubs": 0, "communities": 0})
-        total["hubs"] += 1
-        total["communities"] += r["communities"]
-        _add(total, r)
-        region = regions[r["month"]][hub_info(hubs, r["hub"]).region]
-        _add(region, r, ("active_members",))
+    for month, hub, active in store.active_by_hub(first, last):
+        region = regions[month][hub_info(hubs, hub).region]
+        region["active_members"] = region.get("active_members", 0) + active
     months = [add_months(first, i) for i in range(count)]
     table = DataTable(
         "months",
@@ -249,9 +248,9 @@ def trends(
             [
                 month_label(m),
                 total.get("hubs", 0),
-                total.get("communities", 0),
-                *(total.get(k, 0) for k in SUMMED),
-                sum(total.get(f"{k}_hidden", 0) for k in SUMMED),
+                total.get("communities", 0) or 0,
+                *(_round(total.get(k)) for k in SUMMED),
+                sum(total.get(f"{k}_hidden") or 0 for k in SUMMED),
             ]
         )
     names = sorted({name for per in regions.values() for name in per})

@@ -350,6 +350,33 @@ class ConsortiumStore:
         with self.engine.connect() as conn:
             return [r._asdict() for r in conn.execute(query).all()]
 
+    def month_sums(self, first: date, last: date) -> list[dict[str, Any]]:
+        """Per month: hubs, communities, and each figure's total over the hubs (of the
+        figures shown) with how many were hidden."""
+        ht = t.hub_totals.c
+        query = (
+            select(
+                ht.month,
+                func.count().label("hubs"),
+                func.sum(ht.communities).label("communities"),
+                *(func.sum(getattr(ht, k)).label(k) for k in t.SUMMED),
+                *(func.sum(getattr(ht, f"{k}_hidden")).label(f"{k}_hidden") for k in t.SUMMED),
+            )
+            .where(and_(ht.month >= first, ht.month <= last))
+            .group_by(ht.month)
+        )
+        with self.engine.connect() as conn:
+            return [r._asdict() for r in conn.execute(query).all()]
+
+    def active_by_hub(self, first: date, last: date) -> list[tuple[date, str, int]]:
+        ht = t.hub_totals.c
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(ht.month, ht.hub, ht.active_members).where(
+                    and_(ht.month >= first, ht.month <= last)
+                )
+            ).all()
+
     def community_months(self, hub: str, community: str) -> list[dict[str, Any]]:
         mo = t.months.c
         with self.engine.connect() as conn:
