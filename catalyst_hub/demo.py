@@ -166,7 +166,7 @@ class DemoApp(CatalystApp):
         if self.consortium:
             from .demo_consortium import run_consortium_demo
 
-            run_consortium_demo(self)
+            run_consortium_demo(self, COMMUNITIES, LEAD, STAFF, ADMIN)
             return
         workdir = Path(self.workdir).resolve()
         workdir.mkdir(parents=True, exist_ok=True)

@@ -62,11 +62,11 @@ def publishing(url: str, token_file: Path) -> str:
     )
 
 
-def run_consortium_demo(app) -> None:
+def run_consortium_demo(app, COMMUNITIES, LEAD: str, STAFF: str, ADMIN: str) -> None:
+    """Run it, with the demo's communities and accounts (``catalyst_hub.demo``)."""
     import secrets
 
     from .consortium.store import ConsortiumStore, upgrade
-    from .demo import ADMIN, COMMUNITIES, LEAD, STAFF
     from .store import make_engine
     from .timeutil import utcnow
 
