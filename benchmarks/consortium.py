@@ -31,7 +31,17 @@ from catalyst_hub.localhub import free_ports
 from catalyst_hub.reports.common import english
 from catalyst_hub.store import make_engine
 
-from .common import Results, ms, p50, p95, postgres_available, rate, recreate_postgres, timed
+from .common import (
+    Results,
+    drop_postgres,
+    ms,
+    p50,
+    p95,
+    postgres_available,
+    rate,
+    recreate_postgres,
+    timed,
+)
 
 SUPPRESSED = {"suppressed": True, "fewer_than": 5}
 HIDDEN = {"suppressed": True}
@@ -264,7 +274,11 @@ def run(results: Results, workdir, args) -> None:
                 if p.exists():
                     p.unlink()
             url = f"sqlite:///{path}"
-        asyncio.run(run_engine(results, engine_name, url, args))
+        try:
+            asyncio.run(run_engine(results, engine_name, url, args))
+        finally:
+            if engine_name == "postgresql":
+                drop_postgres("catalyst_bench_consortium")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
