@@ -106,6 +106,17 @@ class CatalystApp(Application):
         activity. Run `catalyst-hub rebuild` after changing it.""",
     )
 
+    hub_url = Unicode(
+        config=True,
+        help="""The hub's public URL (https://hub.example.org/): the homePage of members'
+        xAPI accounts and the root of activity ids. Default: $JUPYTERHUB_PUBLIC_URL, else
+        http://<hub_name>.invalid/ (set it before sending statements anywhere).""",
+    )
+
+    @default("hub_url")
+    def _default_hub_url(self):
+        return os.environ.get("JUPYTERHUB_PUBLIC_URL") or f"http://{self.hub_name}.invalid/"
+
     communities = Instance(CommunityMapper)
     engine = Instance(Engine, allow_none=True)
     store = Instance(Store, allow_none=True)
