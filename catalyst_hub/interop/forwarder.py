@@ -38,7 +38,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 from ..store import xapi_forwarding as state
 from ..store.store import Store
-from .xapi import XAPI_VERSION, hub_statements
+from .xapi import XAPI_VERSION, Entry, hub_entries
 
 log = logging.getLogger("catalyst_hub.xapi")
 
@@ -100,10 +100,10 @@ class Forwarder:
     async def _db(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
 
-    def pending(self) -> list[dict[str, Any]]:
-        """The statements the LRS has not acknowledged, oldest first."""
+    def pending(self) -> list[Entry]:
+        """The statements the LRS has not acknowledged, oldest first (built when sent)."""
         sent = state.sent_ids(self.store)
-        return [s for s in hub_statements(self.store, self.hub_url) if s["id"] not in sent]
+        return [e for e in hub_entries(self.store, self.hub_url) if e.id not in sent]
 
     def progress(self) -> dict[str, Any]:
         return state.progress(self.store)
@@ -118,11 +118,10 @@ class Forwarder:
         await self._db(state.record_pending, self.store, len(pending))
         done = 0
         for start in range(0, len(pending), self.batch_size):
-            batch = pending[start : start + self.batch_size]
-            members = {s["actor"]["account"]["name"] for s in batch}
+            entries = pending[start : start + self.batch_size]
+            members = {e.member_id for e in entries}
             erased = await self._db(state.erased_among, self.store, members)
-            if erased:
-                batch = [s for s in batch if s["actor"]["account"]["name"] not in erased]
+            batch = [e.build() for e in entries if e.member_id not in erased]
             if not batch:
                 continue
             try:

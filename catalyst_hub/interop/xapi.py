@@ -25,14 +25,19 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable
+import bisect
+import hashlib
+import hmac
+import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache, partial
 from typing import Any
 
 from ..catalog import Catalog
 from ..identity import keyed_uuid
-from ..reports.learning_records import LearningRecords, learning_records
+from ..reports.learning_records import Learner, LearningRecords, learning_records
 from ..store.privacy import ERASED_MEMBER
 from ..store.store import Store
 
@@ -48,6 +53,12 @@ COMPLETED = {"id": ADL_VERB + "completed", "display": {"en-US": "completed"}}
 #: Extension IRIs (``context.extensions``)
 EXT_COMMUNITY = PROFILE_ID + "/extensions/community"
 EXT_SOURCE = PROFILE_ID + "/extensions/source"
+
+#: The first parts of every statement id's keyed message (see ``identity.keyed_uuid``).
+ID_PARTS = ("catalyst-id", "xapi-statement")
+
+#: Statement ids a Profile remembers (about 200 bytes each) before it starts again.
+MAX_REMEMBERED_IDS = 2_000_000
 
 #: The kinds of statement, in the order a member's statements of one time are listed.
 KINDS = ("step", "exercise", "episode", "lesson")
@@ -85,11 +96,51 @@ class Profile:
             lesson.id: lesson for program in self.catalog.programs for lesson in program.lessons
         }
         self._steps = {step.id: step for step in self.catalog.steps}
+        self._prefixes: dict[str, Any] = {}
+        self._ids: dict[tuple[str, ...], str] = {}
+        # activities are the same in every statement that names them: built once
+        self.lesson = cache(self.lesson)
+        self.episode = cache(self.episode)
+        self.exercise = cache(self.exercise)
+        self.step = cache(self.step)
+        self.onboarding = cache(self.onboarding)
+        self._profile_category = [
+            {
+                "objectType": "Activity",
+                "id": PROFILE_ID,
+                "definition": {"type": ADL_ACTIVITY + "profile"},
+            }
+        ]
 
     # -- ids -----------------------------------------------------------------------------
 
     def statement_id(self, member_id: str, kind: str, *keys: str) -> str:
-        return keyed_uuid(self.secret, "xapi-statement", self.hub, member_id, kind, *keys)
+        """``keyed_uuid(secret, "xapi-statement", hub, member, kind, *keys)``, from the HMAC
+        state of the member's prefix (computed once per member), remembered: the forwarder
+        and the API list every statement of the hub again and again."""
+        key = (member_id, kind, *keys)
+        found = self._ids.get(key)
+        if found is not None:
+            return found
+        prefix = self._prefixes.get(member_id)
+        if prefix is None:
+            prefix = hmac.new(self.secret, digestmod=hashlib.sha256)
+            prefix.update(b"\x00".join(p.encode() for p in (*ID_PARTS, self.hub, member_id)))
+            self._prefixes[member_id] = prefix
+        mac = prefix.copy()
+        mac.update(b"".join(b"\x00" + part.encode() for part in (kind, *keys)))
+        raw = bytearray(mac.digest()[:16])
+        raw[6] = (raw[6] & 0x0F) | 0x80
+        raw[8] = (raw[8] & 0x3F) | 0x80
+        if len(self._ids) >= MAX_REMEMBERED_IDS:
+            self._ids.clear()
+            self._prefixes.clear()
+        found = self._ids[key] = str(uuid.UUID(bytes=bytes(raw)))
+        return found
+
+    def slow_statement_id(self, member_id: str, kind: str, *keys: str) -> str:
+        """The same id, through ``identity.keyed_uuid`` (the tests compare the two)."""
+        return keyed_uuid(self.secret, *ID_PARTS[1:], self.hub, member_id, kind, *keys)
 
     def agent(self, member_id: str) -> dict[str, Any]:
         return {
@@ -165,15 +216,7 @@ class Profile:
         grouping: list[dict[str, Any]],
         source: str | None = None,
     ) -> dict[str, Any]:
-        activities: dict[str, Any] = {
-            "category": [
-                {
-                    "objectType": "Activity",
-                    "id": PROFILE_ID,
-                    "definition": {"type": ADL_ACTIVITY + "profile"},
-                }
-            ]
-        }
+        activities: dict[str, Any] = {"category": self._profile_category}
         if parents:
             activities["parent"] = parents
         if grouping:
@@ -219,42 +262,49 @@ class Profile:
 
     # -- statements ----------------------------------------------------------------------
 
-    def statements(self, records: LearningRecords) -> list[dict[str, Any]]:
-        """Every statement of ``records``, in a stable order: time, then id."""
-        out: list[tuple[datetime, str, dict[str, Any]]] = []
+    def entries(self, records: LearningRecords) -> list[Entry]:
+        """Every statement of ``records`` as an Entry (its id and timestamp, built when
+        asked), in a stable order: the timestamp as sent (milliseconds), then the id, the
+        order paging cursors compare."""
+        out: list[Entry] = []
         learners = records.learners
         for member, step, reached in records.steps:
-            who = learners[member]
             sid = self.statement_id(member, "step", step)
-            context = self._context(who.community, [self.onboarding()], [])
             out.append(
-                (reached, sid, self._statement(sid, member, self.step(step), reached, context))
+                Entry(
+                    xapi_time(reached),
+                    sid,
+                    member,
+                    partial(self._step_statement, sid, learners[member], step, reached),
+                )
             )
         for member, lesson, episode, exercise, completed in records.exercises:
-            who = learners[member]
             sid = self.statement_id(member, "exercise", lesson, episode, exercise)
-            context = self._context(
-                who.community,
-                [self.episode(lesson, episode), self.lesson(lesson)],
-                self._grouping(who.cohorts, lesson),
+            build = partial(
+                self._exercise_statement,
+                sid,
+                learners[member],
+                lesson,
+                episode,
+                exercise,
+                completed,
             )
-            obj = self.exercise(lesson, episode, exercise)
-            out.append((completed, sid, self._statement(sid, member, obj, completed, context)))
+            out.append(Entry(xapi_time(completed), sid, member, build))
         by_lesson: dict[tuple[str, str], dict[str, datetime]] = {}
         for member, lesson, episode, completed, source, signed_off_by in records.episodes:
-            who = learners[member]
             by_lesson.setdefault((member, lesson), {})[episode] = completed
             sid = self.statement_id(member, "episode", lesson, episode)
-            context = self._context(
-                who.community,
-                [self.lesson(lesson)],
-                self._grouping(who.cohorts, lesson),
-                source or "self",
+            build = partial(
+                self._episode_statement,
+                sid,
+                learners[member],
+                lesson,
+                episode,
+                completed,
+                source,
+                signed_off_by,
             )
-            if source == "lead" and signed_off_by and signed_off_by != ERASED_MEMBER:
-                context["instructor"] = self.agent(signed_off_by)
-            obj = self.episode(lesson, episode)
-            out.append((completed, sid, self._statement(sid, member, obj, completed, context)))
+            out.append(Entry(xapi_time(completed), sid, member, build))
         for (member, lesson), done in by_lesson.items():
             found = self._lessons.get(lesson)
             if found is None or not found.episodes:
@@ -262,19 +312,79 @@ class Profile:
             if not all(episode.id in done for episode in found.episodes):
                 continue
             when = max(done[episode.id] for episode in found.episodes)
-            who = learners[member]
             sid = self.statement_id(member, "lesson", lesson)
-            context = self._context(who.community, [], self._grouping(who.cohorts, lesson))
-            out.append(
-                (when, sid, self._statement(sid, member, self.lesson(lesson), when, context))
-            )
-        # by the timestamp as sent (milliseconds), then id: the order paging cursors compare
-        out.sort(key=lambda item: (item[2]["timestamp"], item[1]))
-        return [statement for _, _, statement in out]
+            build = partial(self._lesson_statement, sid, learners[member], lesson, when)
+            out.append(Entry(xapi_time(when), sid, member, build))
+        out.sort(key=lambda entry: (entry.timestamp, entry.id))
+        return out
+
+    def statements(self, records: LearningRecords) -> list[dict[str, Any]]:
+        """Every statement of ``records``, ordered as ``entries``."""
+        return [entry.build() for entry in self.entries(records)]
+
+    def _step_statement(self, sid: str, who: Learner, step: str, reached: datetime):
+        context = self._context(who.community, [self.onboarding()], [])
+        return self._statement(sid, who.member_id, self.step(step), reached, context)
+
+    def _exercise_statement(
+        self, sid: str, who: Learner, lesson: str, episode: str, exercise: str, completed: datetime
+    ):
+        context = self._context(
+            who.community,
+            [self.episode(lesson, episode), self.lesson(lesson)],
+            self._grouping(who.cohorts, lesson),
+        )
+        obj = self.exercise(lesson, episode, exercise)
+        return self._statement(sid, who.member_id, obj, completed, context)
+
+    def _episode_statement(
+        self,
+        sid: str,
+        who: Learner,
+        lesson: str,
+        episode: str,
+        completed: datetime,
+        source: str | None,
+        signed_off_by: str | None,
+    ):
+        context = self._context(
+            who.community,
+            [self.lesson(lesson)],
+            self._grouping(who.cohorts, lesson),
+            source or "self",
+        )
+        if source == "lead" and signed_off_by and signed_off_by != ERASED_MEMBER:
+            context["instructor"] = self.agent(signed_off_by)
+        obj = self.episode(lesson, episode)
+        return self._statement(sid, who.member_id, obj, completed, context)
+
+    def _lesson_statement(self, sid: str, who: Learner, lesson: str, when: datetime):
+        context = self._context(who.community, [], self._grouping(who.cohorts, lesson))
+        return self._statement(sid, who.member_id, self.lesson(lesson), when, context)
+
+
+@dataclass(slots=True)
+class Entry:
+    """A statement before it is built: what ordering, paging and forwarding need."""
+
+    timestamp: str
+    id: str
+    member_id: str
+    build: Callable[[], dict[str, Any]]
+
+
+_PROFILES: dict[tuple, Profile] = {}
 
 
 def profile_for(store: Store, hub_url: str) -> Profile:
-    return Profile(store.hub, hub_url, store.secret, store.catalog)
+    """The Profile of ``store``'s hub, the same one each time (it remembers statement ids)."""
+    key = (store.hub, normalize_hub_url(hub_url), store.secret, id(store.catalog))
+    profile = _PROFILES.get(key)
+    if profile is None or profile.catalog is not store.catalog:
+        if len(_PROFILES) >= 16:
+            _PROFILES.clear()
+        profile = _PROFILES[key] = Profile(store.hub, hub_url, store.secret, store.catalog)
+    return profile
 
 
 def hub_statements(
@@ -285,7 +395,17 @@ def hub_statements(
 ) -> list[dict[str, Any]]:
     """Every statement of this hub (of ``communities`` or ``members`` when given), ordered by
     time then id."""
-    return profile_for(store, hub_url).statements(learning_records(store, communities, members))
+    return [entry.build() for entry in hub_entries(store, hub_url, communities, members)]
+
+
+def hub_entries(
+    store: Store,
+    hub_url: str,
+    communities: Iterable[str] | None = None,
+    members: Iterable[str] | None = None,
+) -> list[Entry]:
+    """The Entries of ``hub_statements`` (statements built when asked)."""
+    return profile_for(store, hub_url).entries(learning_records(store, communities, members))
 
 
 # -- paging (StatementResult) ----------------------------------------------------------------
@@ -310,9 +430,10 @@ def decode_cursor(cursor: str) -> tuple[str, str]:
 
 
 def page_after(
-    statements: list[dict[str, Any]], cursor: tuple[str, str] | None, limit: int
+    entries: list[Entry], cursor: tuple[str, str] | None, limit: int
 ) -> tuple[list[dict[str, Any]], bool]:
-    """The ``limit`` statements after ``cursor``, and whether more follow."""
+    """The ``limit`` statements after ``cursor`` (built), and whether more follow."""
     if cursor is not None:
-        statements = [s for s in statements if (s["timestamp"], s["id"]) > cursor]
-    return statements[:limit], len(statements) > limit
+        start = bisect.bisect_right(entries, cursor, key=lambda e: (e.timestamp, e.id))
+        entries = entries[start:]
+    return [entry.build() for entry in entries[:limit]], len(entries) > limit

@@ -471,7 +471,9 @@ class CatalystService(CatalystApp):
             batch_size=self.lrs_batch_size,
             interval=self.lrs_interval,
             backoff_max=self.lrs_backoff_max,
-            executor=self.db_executor,
+            # a thread of its own: a round lists every statement of the hub (about a second
+            # per 100,000), which must not hold up the requests' database work
+            executor=ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalyst-xapi"),
         )
 
     def handlers(self) -> list[tuple]:
@@ -541,6 +543,7 @@ class CatalystService(CatalystApp):
             await self.collector.stop()
         if self.forwarder:
             await self.forwarder.stop()
+            self.forwarder.executor.shutdown(wait=True)
         if getattr(self, "http_server", None):
             self.http_server.stop()
         self.ingest_executor.shutdown(wait=True)

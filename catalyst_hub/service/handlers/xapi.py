@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 from tornado import web
 
-from ...interop.xapi import EXT_COMMUNITY, decode_cursor, encode_cursor, hub_statements, page_after
+from ...interop.xapi import EXT_COMMUNITY, decode_cursor, encode_cursor, hub_entries, page_after
 from ...reports.common import community_exists, whole_number
 from ...store.audit import Access, audit
 from .. import scopes
@@ -26,7 +26,7 @@ _PARAMETERS = {"limit", "cursor", "community", "lang"}
 def read_statements(app, communities, cursor, limit: int, actor: str | None):
     """A page of statements, and its audit rows (one per learner, by community)."""
     store = app.store
-    every = hub_statements(store, app.hub_url, communities)
+    every = hub_entries(store, app.hub_url, communities)
     page, more = page_after(every, cursor, limit)
     if actor is not None and page:
         by_community: dict[str, set[str]] = {}
