@@ -31,14 +31,22 @@ from harness.realhub import RealHub
 
 from . import service
 
-LESSON, EPISODE = "hub-basics", "first-notebook"
+LESSON = "workshop"
+#: exercises per episode, as in a lesson notebook
+EXERCISES = 10
 
 
-def cohort_records(learners: list[str], per_learner: int) -> list[tuple[int, str, datetime]]:
-    """(learner index, exercise, time) of each completion, in the order they are sent."""
+def cohort_records(learners: list[str], per_learner: int) -> list[tuple[int, str, str, datetime]]:
+    """(learner index, episode, exercise, time) of each completion, in the order they are
+    sent: every learner works through the episodes, ten exercises each."""
     start = datetime(2026, 3, 2, 9, 0)
     return [
-        (i, f"ex-{n:05d}", start + timedelta(seconds=n * 30 + i))
+        (
+            i,
+            f"episode-{n // EXERCISES:03d}",
+            f"exercise-{n % EXERCISES}",
+            start + timedelta(seconds=n * 30 + i),
+        )
         for n in range(per_learner)
         for i in range(len(learners))
     ]
@@ -106,14 +114,14 @@ def measure(workdir: Path, learners: int = 40, per_learner: int = 500, batch: in
         # one batch is one learner's (the service stamps the sender on every event)
         by_learner: dict[int, list[dict]] = {}
         bodies, headers = [], []
-        for index, exercise, when in records:
+        for index, episode, exercise, when in records:
             by_learner.setdefault(index, []).append(
                 {
                     "id": str(uuid.uuid4()),
                     "schema": "exercise_completed",
                     "version": 1,
                     "time": when.isoformat() + "Z",
-                    "payload": {"lesson": LESSON, "episode": EPISODE, "exercise": exercise},
+                    "payload": {"lesson": LESSON, "episode": episode, "exercise": exercise},
                 }
             )
             if len(by_learner[index]) == batch:
@@ -146,7 +154,10 @@ def measure(workdir: Path, learners: int = 40, per_learner: int = 500, batch: in
     learner_ids = [f"{i:032x}" for i in range(learners)]
     learning = LearningRecords(
         learners={m: Learner(m, "andes") for m in learner_ids},
-        exercises=[(learner_ids[i], LESSON, EPISODE, ex, when) for i, ex, when in records],
+        exercises=[
+            (learner_ids[i], LESSON, episode, exercise, when)
+            for i, episode, exercise, when in records
+        ],
     )
     statements = profile.statements(learning)
     lrs = RalphLRS(workdir / "ralph")
