@@ -169,6 +169,33 @@ async def test_every_statement_arrives_once_through_outages(catalyst_store, lrs)
     )
 
 
+@pytest.mark.parametrize("catalyst_db_url", ["sqlite"], indirect=True)
+async def test_a_statement_the_lrs_holds_otherwise_is_a_conflict_not_a_stall(catalyst_store, lrs):
+    """The LRS holds one of our ids with other content (409 for the batch): the rest of the
+    batch is sent one by one, the conflict is counted, and the LRS keeps its version."""
+    store = catalyst_store
+    hub_url = f"https://{store.hub}.example.org/"
+    record(store, "ana", ["hello", "variables"])
+    ours = hub_statements(store, hub_url)
+    theirs = {**ours[1], "timestamp": "2026-01-01T00:00:00.000Z"}
+    r = requests.post(
+        lrs.url + "statements",
+        json=[theirs],
+        auth=lrs.auth,
+        headers={"X-Experience-API-Version": "1.0.3"},
+        timeout=30,
+    )
+    assert r.status_code == 200, r.text
+    forwarder = Forwarder(store, hub_url, lrs.url, lrs.username, lrs.password, batch_size=10)
+    assert await forwarder.run_once() == len(ours)
+    progress = forwarder.progress()
+    assert progress["conflicts"] == 1 and progress["pending"] == 0
+    assert by_id(ours_in(lrs, hub_url)) == by_id(
+        [theirs if s["id"] == theirs["id"] else s for s in ours]
+    )
+    assert await forwarder.run_once() == 0
+
+
 @pytest.fixture
 def catalyst_config(lrs, tmp_path, catalyst_hub_name):
     credentials = tmp_path / "lrs-credentials"
