@@ -133,7 +133,7 @@ class Forwarder:
             acknowledged = [(s["actor"]["account"]["name"], s["id"]) for s in batch]
             await self._db(state.mark_sent, self.store, acknowledged, conflicts)
             done += len(batch)
-        await self._db(state.record_pending, self.store, len(pending) - done)
+        await self._db(state.record_pending, self.store, len(pending) - done, True)
         return done
 
     async def _post(self, statements: list[dict[str, Any]]) -> int:
@@ -147,8 +147,10 @@ class Forwarder:
         )
         try:
             response = await AsyncHTTPClient().fetch(request, raise_error=False)
-        except (OSError, asyncio.TimeoutError) as error:
-            raise LRSError(f"LRS unreachable: {error}") from None
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # refused, reset, timed out, TLS, DNS: an outage
+            raise LRSError(f"LRS unreachable: {type(error).__name__}: {error}") from None
         if response.code == 599:
             raise LRSError(f"LRS unreachable: {response.error}")
         return response.code

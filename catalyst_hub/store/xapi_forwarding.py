@@ -4,7 +4,6 @@ progress per hub (``xapi_forwarder``)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import exists, func, select, update
@@ -120,14 +119,15 @@ def ensure_progress(store: Store, lrs_url: str) -> None:
         conn.execute(update(t.xapi_forwarder).where(f.hub == store.hub).values(lrs_url=lrs_url))
 
 
-def record_pending(store: Store, pending: int, when: datetime | None = None) -> None:
+def record_pending(store: Store, pending: int, round_done: bool = False) -> None:
+    """Record what is left to send; ``round_done``: a whole round went through (no failure
+    in a row any more)."""
     f = t.xapi_forwarder.c
+    values: dict[str, Any] = {"pending": pending, "last_attempt": utcnow()}
+    if round_done:
+        values["failures"] = 0
     with store.begin() as conn:
-        conn.execute(
-            update(t.xapi_forwarder)
-            .where(f.hub == store.hub)
-            .values(pending=pending, last_attempt=when or utcnow())
-        )
+        conn.execute(update(t.xapi_forwarder).where(f.hub == store.hub).values(**values))
 
 
 def record_failure(store: Store, error: str) -> int:
