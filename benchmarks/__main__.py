@@ -19,7 +19,7 @@ from catalyst_hub.projections import Projector
 from catalyst_hub.seed import Consortium, catalog_episodes, seed_store
 from catalyst_hub.store import Store, make_engine
 
-from . import page_weight, reports, service
+from . import page_weight, reports, service, xapi_lrs
 from .common import (
     BENCH_DATABASE,
     Results,
@@ -52,7 +52,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--skip",
         default="",
-        help="comma-separated sections to skip: http,collector,rebuild,reports,checklist,weight",
+        help="comma-separated sections to skip: http,collector,rebuild,reports,checklist,weight,xapi",
     )
     parser.add_argument(
         "--workdir", help="folder for SQLite files and hub processes (default: a temporary one)"
@@ -112,6 +112,8 @@ def main(argv=None) -> None:
             run_checklist(results, workdir, args.checklist_members)
         if "weight" not in skip:
             run_page_weight(results, workdir)
+        if "xapi" not in skip:
+            run_xapi(results, workdir)
     finally:
         for engine_name in engines:
             if engine_name == "postgresql" and not args.keep:
@@ -316,6 +318,12 @@ def run_page_weight(results: Results, workdir: Path) -> None:
     print("\n== page weight on a slow link (Chromium, 400 ms, 50 kB/s)", flush=True)
     for measure, value, baseline, target in page_weight.measure(workdir / "hub-weight"):
         results.add("page weight (slow link)", "sqlite", "-", measure, value, baseline, target)
+
+
+def run_xapi(results: Results, workdir: Path) -> None:
+    print("\n== the same learning records to our ingest API and to the Ralph LRS", flush=True)
+    for measure, value, baseline in xapi_lrs.measure(workdir / "xapi"):
+        results.add("learning records in", "sqlite", "-", measure, value, baseline)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
-from traitlets import Float, Instance, List, Set, Unicode, default
+from traitlets import Float, Instance, Integer, List, Set, Unicode, default
 from traitlets.config import Application, catch_config_error
 
 from . import __version__
@@ -105,6 +105,38 @@ class CatalystApp(Application):
         help="""Seconds an idle server runs before the hub culls it (jupyterhub-idle-culler's
         --timeout). A server session with no recorded stop ends this long after its last
         activity. Run `catalyst-hub rebuild` after changing it.""",
+    )
+
+    hub_url = Unicode(
+        config=True,
+        help="""The hub's public URL (https://hub.example.org/): the homePage of members'
+        xAPI accounts and the root of activity ids. Default: $JUPYTERHUB_PUBLIC_URL, else
+        http://<hub_name>.invalid/ (set it before sending statements anywhere).""",
+    )
+
+    @default("hub_url")
+    def _default_hub_url(self):
+        return os.environ.get("JUPYTERHUB_PUBLIC_URL") or f"http://{self.hub_name}.invalid/"
+
+    lrs_url = Unicode(
+        "",
+        config=True,
+        help="""xAPI endpoint of a Learning Record Store (https://lrs.example.org/xAPI/): the
+        service sends the hub's statements there (empty: it sends none).""",
+    )
+    lrs_username = Unicode("", config=True, help="Basic-auth username at the LRS.")
+    lrs_password = Unicode("", config=True, help="Basic-auth password at the LRS.")
+    lrs_credentials_file = Unicode(
+        "",
+        config=True,
+        help="A file holding username:password for the LRS (instead of the two above).",
+    )
+    lrs_batch_size = Integer(200, min=1, max=5000, config=True, help="Statements per POST.")
+    lrs_interval = Float(
+        60.0, min=0.01, config=True, help="Seconds between rounds of sending to the LRS."
+    )
+    lrs_backoff_max = Float(
+        900.0, min=0.01, config=True, help="Longest wait after failed rounds (seconds)."
     )
 
     communities = Instance(CommunityMapper)

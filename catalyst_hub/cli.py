@@ -123,6 +123,10 @@ class CatalystHubApp(Application):
             "catalyst_hub.demo.DemoApp",
             "Run a local JupyterHub with the catalyst service and demo data.",
         ),
+        "export": (
+            "catalyst_hub.interop.export.ExportApp",
+            "Export learning records (xAPI statements as JSON lines).",
+        ),
         "seed": (
             "catalyst_hub.seed.SeedApp",
             "Write a synthetic consortium into the store (benchmarks).",

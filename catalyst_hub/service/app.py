@@ -408,6 +408,8 @@ class CatalystService(CatalystApp):
     logins = Instance(LoginRecorder, args=())
     group_commit = Instance(GroupCommit)
     collector = Instance(Collector, allow_none=True)
+    #: sends the hub's xAPI statements to ``lrs_url`` (None without one)
+    forwarder = Instance("catalyst_hub.interop.forwarder.Forwarder", allow_none=True)
     rate_limiter = Instance(RateLimiter)
 
     @default("db_executor")
@@ -451,6 +453,28 @@ class CatalystService(CatalystApp):
             )
         if self.collector_enabled and self.hub_auth.api_token:
             self.collector = Collector(parent=self, app=self)
+        if self.lrs_url:
+            self.forwarder = self.make_forwarder()
+
+    def make_forwarder(self):
+        from ..interop.forwarder import Forwarder, read_credentials
+
+        username, password = self.lrs_username, self.lrs_password
+        if self.lrs_credentials_file:
+            username, password = read_credentials(self.lrs_credentials_file)
+        return Forwarder(
+            self.store,
+            self.hub_url,
+            self.lrs_url,
+            username,
+            password,
+            batch_size=self.lrs_batch_size,
+            interval=self.lrs_interval,
+            backoff_max=self.lrs_backoff_max,
+            # a thread of its own: a round lists every statement of the hub (about a second
+            # per 100,000), which must not hold up the requests' database work
+            executor=ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalyst-xapi"),
+        )
 
     def handlers(self) -> list[tuple]:
         prefix = self.service_prefix
@@ -507,6 +531,8 @@ class CatalystService(CatalystApp):
         if self.collector:
             self.collector.start()
         self.start_retention()
+        if self.forwarder:
+            self.forwarder.start()
         return self.http_server
 
     async def stop(self) -> None:
@@ -515,6 +541,9 @@ class CatalystService(CatalystApp):
             self.checkpointer.stop()
         if self.collector:
             await self.collector.stop()
+        if self.forwarder:
+            await self.forwarder.stop()
+            self.forwarder.executor.shutdown(wait=True)
         if getattr(self, "http_server", None):
             self.http_server.stop()
         self.ingest_executor.shutdown(wait=True)

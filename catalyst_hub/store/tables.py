@@ -302,3 +302,32 @@ cohort_members = Table(
     Column("added_by", String(MEMBER), nullable=False),
     Index("ix_cohort_members_hub_member", "hub", "member_id"),
 )
+
+# -- xAPI forwarding (the forwarder's own state, not projections) -----------------------------
+
+# Statements an LRS acknowledged, by keyed statement id. Per member: an erasure deletes the
+# member's rows with the rest (and nothing of theirs is built again to be sent).
+xapi_sent = Table(
+    "xapi_sent",
+    metadata,
+    Column("hub", String(HUB), primary_key=True),
+    Column("member_id", String(MEMBER), primary_key=True),
+    Column("statement_id", String(36), primary_key=True),
+    Column("sent", DateTime, nullable=False),
+)
+
+# The forwarder's progress per hub, for the admin (``api/xapi/forwarder``).
+xapi_forwarder = Table(
+    "xapi_forwarder",
+    metadata,
+    Column("hub", String(HUB), primary_key=True),
+    Column("lrs_url", String(2048), nullable=False),
+    Column("sent_total", Integer, nullable=False),
+    Column("conflicts", Integer, nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("pending", Integer, nullable=False),
+    Column("last_attempt", DateTime),
+    Column("last_success", DateTime),
+    Column("last_error", Text),
+    Column("last_error_time", DateTime),
+)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .. import api, openapi, pages
 from ..base import OAuthCallbackHandler
-from . import audit, metrics, reports, training
+from . import audit, metrics, reports, training, xapi
 
 default_handlers: list[tuple] = [
     *api.default_handlers,
@@ -20,4 +20,5 @@ default_handlers: list[tuple] = [
     *training.default_handlers,
     *audit.default_handlers,
     *metrics.default_handlers,
+    *xapi.default_handlers,
 ]
