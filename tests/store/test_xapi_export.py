@@ -14,6 +14,7 @@ from catalyst_hub.catalog import Catalog
 from catalyst_hub.identity import load_or_create_secret
 from catalyst_hub.ingest import Ingestor, Sender
 from catalyst_hub.interop.xapi import hub_statements
+from catalyst_hub.projections import Projector
 from catalyst_hub.store import Store, make_engine, upgrade
 
 
@@ -22,7 +23,7 @@ def test_export_writes_the_statements_as_json_lines(tmp_path):
     secret = load_or_create_secret(tmp_path / "catalyst_hub_secret")
     engine = make_engine(url)
     upgrade(engine, secrets={"andes": secret})
-    store = Store(engine, "andes", secret, Catalog.load())
+    store = Store(engine, "andes", secret, Projector(Catalog.load()))
     ana, bo = store.member_id("ana"), store.member_id("bo")
     for member, decision in ((ana, "given"), (bo, "withdrawn")):
         raws = [
