@@ -107,7 +107,7 @@ class MeHandler(APIHandler):
     async def get(self) -> None:
         actor = self.require_actor()
         progress = await self.run_db(
-            member_progress, self.catalyst.store, actor.member_id, actor.community, self.language
+            member_progress, self.store, actor.member_id, actor.community, self.language
         )
         progress["notice"] = self.catalyst.consent_notice_for(self.language)
         self.write_json(progress)
@@ -161,7 +161,7 @@ class MeExportHandler(APIHandler):
 
     async def get(self) -> None:
         actor = self.require_actor()
-        data = await self.run_db(export_member, self.catalyst.store, actor.member_id)
+        data = await self.run_db(export_member, self.store, actor.member_id)
         self.set_header("Content-Disposition", 'attachment; filename="my-catalyst-data.json"')
         self.write_json(data)
 

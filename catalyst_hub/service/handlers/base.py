@@ -77,7 +77,7 @@ class ReportHandler(PageHandler):
         filtered to other communities learns nothing of which exist)."""
         app = self.catalyst
         if not await self.run_db(
-            community_exists, app.store, community, app.communities.configured()
+            community_exists, self.store, community, app.communities.configured()
         ):
             raise web.HTTPError(404, self._("No community called {name}.", name=community))
 
@@ -95,7 +95,7 @@ class ReportHandler(PageHandler):
         held = model.get("scopes", [])
         return community not in scopes.filtered_to(held, scopes.REPORTS, self.catalyst.communities)
 
-    def allowed(self, scope: str):
+    def allowed(self, scope: str) -> scopes.Communities:
         """Communities the token may read with ``scope`` (scopes.ALL or a set)."""
         return self.communities(scope)
 

@@ -42,7 +42,7 @@ class IndexPage(ReportHandler):
         training = self.allowed(scopes.TRAINING)
         if not allowed and not training:
             raise web.HTTPError(403, self._("This needs the scope {scope}", scope=scopes.REPORTS))
-        every = await self.run_db(known_communities, self.catalyst.store)
+        every = await self.run_db(known_communities, self.store)
         names = every if allowed is scopes.ALL else sorted(allowed or [])
         if self.fmt == "json":
             return self.write_json({"communities": names})
@@ -63,7 +63,7 @@ class CommunityReport(ReportHandler):
         await self.require_community(community)
         if self.outside(community):
             return await self.outside_report(community, kind)
-        store, _ = self.catalyst.store, self._
+        store, _ = self.store, self._
         if kind == "month":
             return await self.month(community)
         period = self.period()
@@ -115,7 +115,7 @@ class CommunityReport(ReportHandler):
 
     async def outside_report(self, community: str, kind: str) -> None:
         """The report's figures through the suppression policy, without per-day detail."""
-        store, k, _ = self.catalyst.store, self.catalyst.min_group_size, self._
+        store, k, _ = self.store, self.catalyst.min_group_size, self._
         if kind == "month":
             year, month = self.month_arg()
             report = await self.run_db(month_report, store, community, year, month, self.language)
@@ -154,7 +154,7 @@ class CommunityReport(ReportHandler):
         year, month = self.month_arg()
         today = utcnow().date()
         report = await self.run_db(
-            month_report, self.catalyst.store, community, year, month, self.language, today
+            month_report, self.store, community, year, month, self.language, today
         )
         _ = self._
         labels = [d.day.strftime("%d") for d in report.adoption.daily]
@@ -332,7 +332,7 @@ class OverviewPage(ReportHandler):
             )
         period = self.period()
         k = self.catalyst.min_group_size
-        rows = await self.run_db(overview, self.catalyst.store, period, k)
+        rows = await self.run_db(overview, self.store, period, k)
         table = overview_table(rows, self._)
         data = {
             "period": period.to_json(),
