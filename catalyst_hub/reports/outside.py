@@ -10,6 +10,7 @@ one or two people.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -189,7 +190,8 @@ def month_outside(report: MonthReport, k: int) -> OutsideReport:
     )
 
 
-OUTSIDE = {
+#: Each report's figures outside, by kind (the report's type goes with its kind).
+OUTSIDE: dict[str, Callable[[Any, int], OutsideReport]] = {
     "adoption": adoption_outside,
     "funnel": funnel_outside,
     "usage": usage_outside,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tornado import web
 
@@ -16,6 +16,9 @@ from ..ingest.ingest import HELD_MESSAGES, parse_batch
 from ..reports.progress import member_progress
 from ..store.privacy import WITHDRAWN, Erasure, consent_of, erase_member, export_member
 from .base import APIHandler
+
+if TYPE_CHECKING:
+    from .app import CatalystService
 
 
 class InfoHandler(APIHandler):
@@ -64,7 +67,7 @@ class EventsHandler(APIHandler):
         # work only; a valid batch waits to be stored, with other requests' (group commit)
         batch, results = self.catalyst.ingestor.prepare(raws, sender)
         stored = batch is not None
-        if stored:
+        if batch is not None:
             await self.catalyst.group_commit.store(batch)
             if batch.has_consent:
                 await self.run_db(ensure_identity, self.catalyst, actor)
@@ -116,7 +119,9 @@ class MeHandler(APIHandler):
 # -- a member's own data ------------------------------------------------------------------------
 
 
-def record_own_event(app, actor: Actor, schema: str, payload: dict[str, Any]) -> EventResult:
+def record_own_event(
+    app: CatalystService, actor: Actor, schema: str, payload: dict[str, Any]
+) -> EventResult:
     """Record an event about ``actor`` through the ingest path (blocking: run it off the loop).
     Its status is "dropped" when the member opted out or erased their data, "deferred" when
     they have not decided on the notice (opt-in)."""
@@ -129,14 +134,17 @@ def record_own_event(app, actor: Actor, schema: str, payload: dict[str, Any]) ->
     return results[0]
 
 
-def ensure_identity(app, actor: Actor) -> None:
+def ensure_identity(app: CatalystService, actor: Actor) -> None:
     """After a decision on the notice: the identity row of a member who erased their data,
     came back and accepted it again (not written while the erasure stands)."""
+    assert app.store is not None  # set by initialize
     if app.store.known_member_id(actor.username) is None:
         app.store.member_id(actor.username)
 
 
-def erase_own_data(app, actor: Actor, stop_recording: bool) -> tuple[Erasure, bool]:
+def erase_own_data(
+    app: CatalystService, actor: Actor, stop_recording: bool
+) -> tuple[Erasure, bool]:
     """Erase everything about ``actor``; returns the erasure and whether recording stays off.
 
     Erasing removes the consent events too, so an opt-out is recorded again afterwards when the
@@ -144,6 +152,7 @@ def erase_own_data(app, actor: Actor, stop_recording: bool) -> tuple[Erasure, bo
     Either way the erasure's tombstone stands until the member accepts the notice again: until
     then nothing else is recorded, not even their identity.
     """
+    assert app.store is not None  # set by initialize
     keep_out = stop_recording or consent_of(app.store, actor.member_id) == WITHDRAWN
     erasure = erase_member(app.store, actor.member_id)
     if keep_out:

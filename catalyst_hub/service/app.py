@@ -6,8 +6,8 @@ import asyncio
 import gc
 import os
 import signal
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Awaitable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlparse
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 import copy
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from jupyterhub.utils import url_path_join
 
 from .base import APIHandler
+
+if TYPE_CHECKING:
+    from .app import CatalystService
 
 SPEC = Path(__file__).with_name("openapi.yaml")
 
@@ -22,7 +25,7 @@ def load_spec() -> dict[str, Any]:
         return yaml.safe_load(f)
 
 
-def spec_for(service) -> dict[str, Any]:
+def spec_for(service: CatalystService) -> dict[str, Any]:
     """The description with this deployment's addresses: the service's prefix, the hub's
     OAuth endpoints and the name of the login cookie."""
     spec = copy.deepcopy(load_spec())

@@ -14,6 +14,7 @@ from tornado import web
 
 from ..events.names import CONSENT, EPISODE_COMPLETED, STEP_REACHED
 from ..i18n import LANGUAGES
+from ..ingest import EventResult
 from ..reports.progress import member_progress
 from ..store.privacy import ESSENTIAL_EVENTS, WITHDRAWN
 from . import api
@@ -165,7 +166,7 @@ class MePage(PageHandler):
         )
 
 
-def outcome(result) -> str:
+def outcome(result: EventResult) -> str:
     """The status a self-report redirects with: saved, or why not (opted out, not decided)."""
     return result.status if result.status in ("dropped", "deferred") else "saved"
 

@@ -44,6 +44,7 @@ SERVICE_TOKEN_SCOPES = [
     "read:servers",
 ]
 
+
 class _Every(enum.Enum):
     ALL = "every community"
 

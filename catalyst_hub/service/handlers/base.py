@@ -23,6 +23,7 @@ after the scope check.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -160,7 +161,7 @@ def attachment(filename: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
-def format_value(_):
+def format_value(_: Callable[..., str]) -> Callable[[Any], str]:
     """A template helper: how a cell reads (dash for none, "fewer than k", thin numbers)."""
 
     def fmt(value: Any) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 from tornado import web
@@ -9,6 +10,7 @@ from tornado import web
 from ...reports import adoption, charts, funnel, usage
 from ...reports.common import Period, known_communities
 from ...reports.export import (
+    DataTable,
     adoption_tables,
     figure_labels,
     figures_table,
@@ -17,7 +19,7 @@ from ...reports.export import (
     overview_table,
     usage_tables,
 )
-from ...reports.monthly import month_report
+from ...reports.monthly import MonthReport, month_report
 from ...reports.outside import OUTSIDE
 from ...reports.overview import overview
 from ...timeutil import utcnow
@@ -67,6 +69,7 @@ class CommunityReport(ReportHandler):
         if kind == "month":
             return await self.month(community)
         period = self.period()
+        report: adoption.Adoption | funnel.Funnel | usage.Usage
         if kind == "adoption":
             report = await self.run_db(adoption.adoption, store, community, period)
             tables = adoption_tables(report, _)
@@ -116,6 +119,7 @@ class CommunityReport(ReportHandler):
     async def outside_report(self, community: str, kind: str) -> None:
         """The report's figures through the suppression policy, without per-day detail."""
         store, k, _ = self.store, self.catalyst.min_group_size, self._
+        report: MonthReport | funnel.Funnel | adoption.Adoption | usage.Usage
         if kind == "month":
             year, month = self.month_arg()
             report = await self.run_db(month_report, store, community, year, month, self.language)
@@ -197,7 +201,9 @@ class CommunityReport(ReportHandler):
 
     # -- page sections: (id, title, definition, chart, table) ---------------------------------
 
-    def adoption_sections(self, report, tables):
+    def adoption_sections(
+        self, report: adoption.Adoption, tables: list[DataTable]
+    ) -> list[dict[str, Any]]:
         _ = self._
         daily, lifecycle, retention = tables
         days = [r.day.isoformat()[5:] for r in report.daily]
@@ -244,7 +250,7 @@ class CommunityReport(ReportHandler):
             {"id": "retention", "title": _("Retention"), "chart": None, "table": retention},
         ]
 
-    def funnel_sections(self, report, table):
+    def funnel_sections(self, report: funnel.Funnel, table: DataTable) -> list[dict[str, Any]]:
         _ = self._
         return [
             {
@@ -266,7 +272,7 @@ class CommunityReport(ReportHandler):
             }
         ]
 
-    def usage_sections(self, report, tables):
+    def usage_sections(self, report: usage.Usage, tables: list[DataTable]) -> list[dict[str, Any]]:
         _ = self._
         daily, environments, sizes, images, apps = tables
         return [

@@ -11,6 +11,7 @@ from tornado import web
 from ...catalog import localized
 from ...i18n import LANGUAGE_NAMES
 from ...reports.cohorts import (
+    Cohort,
     CohortError,
     CohortFields,
     get_cohort,
@@ -39,13 +40,13 @@ LIST_FIELDS = ("lessons", "usernames", "remove")
 
 
 class TrainingHandler(ReportHandler):
-    def training_scope(self):
+    def training_scope(self) -> scopes.Communities:
         allowed = self.allowed(scopes.TRAINING)
         if not allowed:
             raise web.HTTPError(403, self._("This needs the scope {scope}", scope=scopes.TRAINING))
         return allowed
 
-    async def visible_cohort(self, cohort_id: str):
+    async def visible_cohort(self, cohort_id: str) -> Cohort:
         """The cohort, if it is in a community this token leads; else 404 (nothing of
         another community is revealed, not even that the cohort exists)."""
         allowed = self.training_scope()
@@ -168,9 +169,7 @@ class TrainingPage(TrainingHandler):
         if not (allowed is scopes.ALL or community in allowed):
             raise web.HTTPError(403, self._("You do not lead training in this community."))
         fields = self.cohort_fields(body)
-        cohort_id = await self.run_db(
-            create_cohort, self.store, community, fields, actor.member_id
-        )
+        cohort_id = await self.run_db(create_cohort, self.store, community, fields, actor.member_id)
         self.done(cohort_id, "created", http_status=201)
 
 
