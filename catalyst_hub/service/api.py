@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tornado import web
 
@@ -15,10 +15,7 @@ from ..ingest import BatchError, EventResult, Sender
 from ..ingest.ingest import HELD_MESSAGES, parse_batch
 from ..reports.progress import member_progress
 from ..store.privacy import WITHDRAWN, Erasure, consent_of, erase_member, export_member
-from .base import APIHandler
-
-if TYPE_CHECKING:
-    from .app import CatalystService
+from .base import APIHandler, Service
 
 
 class InfoHandler(APIHandler):
@@ -120,7 +117,7 @@ class MeHandler(APIHandler):
 
 
 def record_own_event(
-    app: CatalystService, actor: Actor, schema: str, payload: dict[str, Any]
+    app: Service, actor: Actor, schema: str, payload: dict[str, Any]
 ) -> EventResult:
     """Record an event about ``actor`` through the ingest path (blocking: run it off the loop).
     Its status is "dropped" when the member opted out or erased their data, "deferred" when
@@ -134,7 +131,7 @@ def record_own_event(
     return results[0]
 
 
-def ensure_identity(app: CatalystService, actor: Actor) -> None:
+def ensure_identity(app: Service, actor: Actor) -> None:
     """After a decision on the notice: the identity row of a member who erased their data,
     came back and accepted it again (not written while the erasure stands)."""
     assert app.store is not None  # set by initialize
@@ -142,9 +139,7 @@ def ensure_identity(app: CatalystService, actor: Actor) -> None:
         app.store.member_id(actor.username)
 
 
-def erase_own_data(
-    app: CatalystService, actor: Actor, stop_recording: bool
-) -> tuple[Erasure, bool]:
+def erase_own_data(app: Service, actor: Actor, stop_recording: bool) -> tuple[Erasure, bool]:
     """Erase everything about ``actor``; returns the erasure and whether recording stays off.
 
     Erasing removes the consent events too, so an opt-out is recorded again afterwards when the

@@ -39,7 +39,7 @@ from ..ingest.ingest import Batch
 from ..store.engine import WalCheckpointer
 from ..store.privacy import CONSENT_MODES, begin_purge, purge_chunk
 from . import api, logs, pages
-from .base import MAX_FORM_BYTES, StaticFiles
+from .base import MAX_FORM_BYTES, Service, StaticFiles
 from .collector import Collector
 from .handlers import default_handlers
 from .limits import RateLimiter
@@ -481,9 +481,10 @@ class CatalystService(CatalystApp):
         return [(url_path_join(prefix, pattern), handler) for pattern, handler in default_handlers]
 
     def make_app(self) -> web.Application:
+        catalyst: Service = self  # all the handlers use of the service
         return BodyLimitedApplication(
             self.handlers(),
-            catalyst=self,
+            catalyst=catalyst,
             hub_auth=self.hub_auth,
             cookie_secret=os.urandom(32),
             xsrf_cookies=False,  # HubOAuth does its own xsrf checks on cookie-authenticated requests

@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 from functools import partial
 from http.client import responses
-from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, Protocol, TypeVar
 
 import orjson
 from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated, UserNotAllowed
@@ -22,10 +22,13 @@ from . import scopes
 
 if TYPE_CHECKING:
     import logging
+    from concurrent.futures import ThreadPoolExecutor
     from types import TracebackType
 
+    from ..communities import CommunityMapper
+    from ..ingest import EventResult, Ingestor
+    from ..ingest.ingest import Batch
     from ..store import Store
-    from .app import CatalystService
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -78,6 +81,53 @@ class DatabaseUnavailable(web.HTTPError):
         self.headers = {"Retry-After": str(random.randint(*DB_RETRY_AFTER))}
 
 
+class Service(Protocol):
+    """What the handlers use of the CatalystService (``service.app``, which imports the
+    handlers to route them: described here rather than imported; ``make_app`` checks that
+    the service has all of it)."""
+
+    log: logging.Logger | logging.LoggerAdapter[logging.Logger]
+    store: Store | None
+    communities: CommunityMapper
+    hub_name: str
+    service_name: str
+    service_prefix: str
+    hub_auth: Any  # a jupyterhub HubOAuth (jupyterhub ships no types)
+    min_group_size: int
+    max_batch_events: int
+    max_body_bytes: int
+    consent_notice_version: str
+    consent_mode: str
+    retention_days: int
+    collector_enabled: bool
+    db_executor: ThreadPoolExecutor
+    ingestor: Ingestor
+
+    # read-only here (covariant): the service's own classes, described below
+    @property
+    def logins(self) -> _Logins: ...
+    @property
+    def group_commit(self) -> _GroupCommit: ...
+    @property
+    def rate_limiter(self) -> _RateLimiter: ...
+
+    def consent_notice_for(self, language: str) -> dict[str, str]: ...
+    def known_actor(self, model: dict) -> Actor | None: ...
+    def actor_for(self, model: dict) -> Actor: ...
+
+
+class _Logins(Protocol):  # service.logins.LoginRecorder
+    async def seen(self, handler: BaseHandler, actor: Actor) -> None: ...
+
+
+class _GroupCommit(Protocol):  # service.app.GroupCommit
+    async def store(self, batch: Batch) -> list[EventResult]: ...
+
+
+class _RateLimiter(Protocol):  # service.limits.RateLimiter
+    def check(self, handler: BaseHandler, key: str, cost: int, size: int = 0) -> None: ...
+
+
 class BaseHandler(HubOAuthenticated, web.RequestHandler):
     """Authenticates with the hub asynchronously in ``prepare`` (a blocking check would stall
     the event loop, and deadlock when the hub shares it, as in tests)."""
@@ -89,7 +139,7 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         set_security_headers(self)
 
     @property
-    def catalyst(self) -> CatalystService:
+    def catalyst(self) -> Service:
         """The CatalystService application."""
         return self.settings["catalyst"]
 

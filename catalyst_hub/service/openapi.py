@@ -5,15 +5,12 @@ from __future__ import annotations
 import copy
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 from jupyterhub.utils import url_path_join
 
-from .base import APIHandler
-
-if TYPE_CHECKING:
-    from .app import CatalystService
+from .base import APIHandler, Service
 
 SPEC = Path(__file__).with_name("openapi.yaml")
 
@@ -25,7 +22,7 @@ def load_spec() -> dict[str, Any]:
         return yaml.safe_load(f)
 
 
-def spec_for(service: CatalystService) -> dict[str, Any]:
+def spec_for(service: Service) -> dict[str, Any]:
     """The description with this deployment's addresses: the service's prefix, the hub's
     OAuth endpoints and the name of the login cookie."""
     spec = copy.deepcopy(load_spec())
