@@ -17,16 +17,7 @@ from pathlib import Path
 from traitlets import Integer, Unicode
 
 from .catalyst_app import CatalystApp
-from .events import envelope
-from .events.names import (
-    ACTION,
-    ACTIVITY,
-    CONSENT,
-    EPISODE_COMPLETED,
-    EXERCISE_COMPLETED,
-    SERVER_STARTED,
-    SERVER_STOPPED,
-)
+from .events import envelope, names
 from .ingest import Ingestor, Sender
 from .localhub import LocalHub, ProxyMissing
 from .seed import sender_kind
@@ -55,13 +46,13 @@ ADMIN = "admin"
 #: How far each researcher got: the number of onboarding steps reached (drop-off)
 PROGRESS = [8, 7, 6, 5, 4, 3, 2, 1]
 STEP_ACTIONS = [
-    (ACTION, {"action": "logged_in"}),
+    (names.ACTION, {"action": "logged_in"}),
     None,  # server_started: a real session below
-    (ACTION, {"action": "kernel_started", "language": "python"}),
-    (ACTION, {"action": "file_uploaded"}),
-    (ACTION, {"action": "cell_executed"}),
-    (ACTION, {"action": "git_cloned"}),
-    (ACTION, {"action": "notebook_saved"}),
+    (names.ACTION, {"action": "kernel_started", "language": "python"}),
+    (names.ACTION, {"action": "file_uploaded"}),
+    (names.ACTION, {"action": "cell_executed"}),
+    (names.ACTION, {"action": "git_cloned"}),
+    (names.ACTION, {"action": "notebook_saved"}),
     None,  # server stopped: the session's end
 ]
 
@@ -84,7 +75,7 @@ def demo_events(username: str, reached: int, rng: random.Random, now: datetime) 
         stop = start + timedelta(minutes=rng.randint(30, 150))
         started = isoformat(start)
         add(
-            SERVER_STARTED,
+            names.SERVER_STARTED,
             {
                 "server_name": "",
                 "started": started,
@@ -94,7 +85,7 @@ def demo_events(username: str, reached: int, rng: random.Random, now: datetime) 
             start,
         )
         add(
-            ACTIVITY,
+            names.ACTIVITY,
             {
                 "kind": "proxy" if profile == "rstudio" else "kernel",
                 "count": rng.randint(5, 40),
@@ -105,7 +96,7 @@ def demo_events(username: str, reached: int, rng: random.Random, now: datetime) 
         )
         if reached >= 8:
             add(
-                SERVER_STOPPED,
+                names.SERVER_STOPPED,
                 {
                     "server_name": "",
                     "started": started,
@@ -126,17 +117,17 @@ def demo_events(username: str, reached: int, rng: random.Random, now: datetime) 
     ]
     for lesson, episode, exercise in exercises[: max(0, reached - 3)]:
         add(
-            EXERCISE_COMPLETED,
+            names.EXERCISE_COMPLETED,
             {"lesson": lesson, "episode": episode, "exercise": exercise},
             first + timedelta(days=2, hours=rng.randint(0, 30)),
         )
     if reached >= 7:
         add(
-            EPISODE_COMPLETED,
+            names.EPISODE_COMPLETED,
             {"lesson": "hub-basics", "episode": "persistence", "source": "self"},
             first + timedelta(days=4),
         )
-    add(CONSENT, {"decision": "given", "notice_version": "1"}, first)
+    add(names.CONSENT, {"decision": "given", "notice_version": "1"}, first)
     return [e for e in events if e["time"] <= isoformat(now)]
 
 
@@ -155,7 +146,9 @@ class DemoApp(CatalystApp):
         workdir = Path(self.workdir).resolve()
         workdir.mkdir(parents=True, exist_ok=True)
         passwords = {
-            name: secrets.token_urlsafe(6) for names in COMMUNITIES.values() for name in names
+            name: secrets.token_urlsafe(6)
+            for usernames in COMMUNITIES.values()
+            for name in usernames
         }
         passwords.update(
             {
@@ -164,7 +157,7 @@ class DemoApp(CatalystApp):
                 ADMIN: secrets.token_urlsafe(6),
             }
         )
-        groups = {f"community-{c}": list(names) for c, names in COMMUNITIES.items()}
+        groups = {f"community-{c}": list(usernames) for c, usernames in COMMUNITIES.items()}
         groups["community-andes"].append(LEAD)
         groups.update(
             {"leads-andes": [LEAD], "consortium-staff": [STAFF], "catalyst-admins": [ADMIN]}
@@ -225,8 +218,8 @@ class DemoApp(CatalystApp):
         now = utcnow()
         ingestor = Ingestor(store)
         items = []
-        for community, names in COMMUNITIES.items():
-            for i, name in enumerate(names):
+        for community, usernames in COMMUNITIES.items():
+            for i, name in enumerate(usernames):
                 member_id = store.member_id(name)
                 items += [
                     (e, Sender(member_id, community, sender_kind(e["schema"], e["payload"])))
@@ -257,7 +250,7 @@ class DemoApp(CatalystApp):
             f"  {'username'.ljust(width)}{'password'.ljust(12)}role",
         ]
         for name, password in passwords.items():
-            community = next((c for c, names in COMMUNITIES.items() if name in names), "")
+            community = next((c for c, usernames in COMMUNITIES.items() if name in usernames), "")
             lines.append(
                 f"  {name.ljust(width)}{password.ljust(12)}{roles.get(name, 'researcher (' + community + ')')}"
             )

@@ -165,10 +165,11 @@ def catalyst_store(catalyst_db_url, catalyst_hub_name):
     projections and reports need no consent events; tests of the consent rules set
     ``store.consent_mode = "opt-in"``, the service's default (``catalyst_service`` keeps it)."""
     from catalyst_hub.catalog import Catalog
+    from catalyst_hub.projections import Projector
     from catalyst_hub.store import Store, make_engine
 
     engine = make_engine(catalyst_db_url)
-    store = Store(engine, catalyst_hub_name, b"test-secret-" + b"0" * 32, Catalog.load())
+    store = Store(engine, catalyst_hub_name, b"test-secret-" + b"0" * 32, Projector(Catalog.load()))
     store.consent_mode = "opt-out"
     yield store
     engine.dispose()

@@ -32,16 +32,7 @@ import orjson
 from traitlets import Enum, Float, Integer, Unicode
 
 from .catalyst_app import CatalystApp
-from .events import StoredEvent, envelope
-from .events.names import (
-    ACTION,
-    ACTIVITY,
-    CONSENT,
-    EPISODE_COMPLETED,
-    EXERCISE_COMPLETED,
-    SERVER_STARTED,
-    SERVER_STOPPED,
-)
+from .events import StoredEvent, envelope, names
 from .identity import member_id as keyed_member_id
 from .store import tables as t
 from .store.sql import upsert
@@ -266,7 +257,7 @@ class Consortium:
             yield (
                 last.n,
                 self._event_id(next(counter)),
-                ACTIVITY,
+                names.ACTIVITY,
                 self.day_start(self.days - 1) + timedelta(hours=22, seconds=produced % 3600),
                 {"kind": "ui", "count": 1},
             )
@@ -290,15 +281,15 @@ class Consortium:
         first = m.visits == 0
         m.visits += 1
         if first:
-            add(CONSENT, {"decision": "given", "notice_version": NOTICE_VERSION}, clock)
-            add(ACTION, {"action": "logged_in"}, clock + timedelta(seconds=5))
+            add(names.CONSENT, {"decision": "given", "notice_version": NOTICE_VERSION}, clock)
+            add(names.ACTION, {"action": "logged_in"}, clock + timedelta(seconds=5))
         elif m.visits == 40 and rng.random() < 0.05:
-            add(CONSENT, {"decision": "withdrawn", "notice_version": NOTICE_VERSION}, clock)
+            add(names.CONSENT, {"decision": "withdrawn", "notice_version": NOTICE_VERSION}, clock)
         if m.depth < 2:
             # logged in, looked around, never started a server
             for i in range(max(0, budget - len(out))):
                 add(
-                    ACTIVITY,
+                    names.ACTIVITY,
                     {"kind": "ui", "count": rng.randint(1, 20), "seconds": 60},
                     clock + timedelta(seconds=60 * (i + 1)),
                 )
@@ -311,7 +302,7 @@ class Consortium:
             "environment": environment,
             "size": m.size,
         }
-        add(SERVER_STARTED, server, started)
+        add(names.SERVER_STARTED, server, started)
         # onboarding: a newcomer reaches one or two further steps per visit, up to their depth
         if m.steps_done < 2:
             m.steps_done = 2
@@ -325,7 +316,7 @@ class Consortium:
                 else options[0]
             )
             add(
-                ACTION,
+                names.ACTION,
                 {"action": action, "app": "rstudio" if profile == "rstudio" else "jupyterlab"},
                 moment,
             )
@@ -344,7 +335,7 @@ class Consortium:
         for i in range(remaining):
             moment += timedelta(seconds=spacing)
             add(
-                ACTIVITY,
+                names.ACTIVITY,
                 {
                     "kind": kinds[i % len(kinds)],
                     "count": rng.randint(1, 40),
@@ -354,7 +345,7 @@ class Consortium:
             )
         stopped = moment + timedelta(minutes=rng.randint(5, 60))
         add(
-            SERVER_STOPPED,
+            names.SERVER_STOPPED,
             {
                 "server_name": "",
                 "started": server["started"],
@@ -375,7 +366,7 @@ class Consortium:
             moment += timedelta(minutes=rng.randint(3, 15))
             if exercise < len(exercises):
                 add(
-                    EXERCISE_COMPLETED,
+                    names.EXERCISE_COMPLETED,
                     {"lesson": lesson, "episode": episode, "exercise": exercises[exercise]},
                     moment,
                 )
@@ -384,7 +375,7 @@ class Consortium:
                     continue
             if self_report or not exercises:
                 add(
-                    EPISODE_COMPLETED,
+                    names.EPISODE_COMPLETED,
                     {"lesson": lesson, "episode": episode, "source": "self"},
                     moment + timedelta(seconds=30),
                 )

@@ -12,15 +12,5 @@ SERVER_STARTED = "server_started"
 SERVER_STOPPED = "server_stopped"
 STEP_REACHED = "step_reached"
 
-SCHEMA_NAMES = frozenset(
-    {
-        ACTION,
-        ACTIVITY,
-        CONSENT,
-        EPISODE_COMPLETED,
-        EXERCISE_COMPLETED,
-        SERVER_STARTED,
-        SERVER_STOPPED,
-        STEP_REACHED,
-    }
-)
+#: every name above
+SCHEMA_NAMES = frozenset(v for k, v in dict(globals()).items() if k.isupper())
