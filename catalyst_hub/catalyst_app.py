@@ -152,6 +152,7 @@ class CatalystApp(Application):
         )
         self.store.excluded_members = {self.store.member_id(u) for u in self.excluded_users}
         if check:
+            assert isinstance(self.store.projector, Projector)  # the one built above
             self.ensure_activation(self.store.projector)
         return self.store
 

@@ -92,7 +92,7 @@ class CatalystCollector(Collector):
 
         m = t.members.c
         with store.connect() as conn:
-            members = dict(
+            members: dict[str, int] = dict(
                 conn.execute(
                     select(m.community, func.count())
                     .where(
