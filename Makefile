@@ -53,6 +53,7 @@ test-serverext:
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 	cd labextension && { test -d node_modules || npm ci --no-audit --no-fund; } && npm run lint
 
 format: setup

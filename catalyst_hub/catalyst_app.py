@@ -184,6 +184,7 @@ class CatalystApp(Application):
         )
         self.store.excluded_members = {self.store.member_id(u) for u in self.excluded_users}
         if check:
+            assert isinstance(self.store.projector, Projector)  # the one built above
             self.ensure_activation(self.store.projector)
         return self.store
 
@@ -192,6 +193,7 @@ class CatalystApp(Application):
         the catalog's checklists: a database just migrated to the column, or a catalog whose
         checklists changed. Before the service serves anything (reports read the column)."""
         began = time.perf_counter()
+        assert self.engine is not None  # set by init_store
         with self.engine.begin() as conn:
             computed = projector.ensure_activation(conn, self.hub_name)
         if computed:
@@ -205,11 +207,13 @@ class CatalystApp(Application):
     def actor_for(self, model: dict) -> Actor:
         """The Actor of a JupyterHub user model (records the identity on first sight, so it
         may query the database)."""
+        assert self.store is not None  # set by init_store
         return self._actor(model, self.store.member_id(model["name"]))
 
     def known_actor(self, model: dict) -> Actor | None:
         """The Actor of a user whose identity this process has already seen, or None: no
         database work, so a request handler can call it on the event loop."""
+        assert self.store is not None  # set by init_store
         member_id = self.store.known_member_id(model["name"])
         return None if member_id is None else self._actor(model, member_id)
 

@@ -54,6 +54,7 @@ class DbApp(Application):
         if self.subapp is None:
             self.print_help()
             self.exit(1)
+            return  # (exit raised SystemExit)
         self.subapp.start()
 
 
@@ -137,6 +138,7 @@ class CatalystHubApp(Application):
         if self.subapp is None:
             self.print_help()
             self.exit(1)
+            return  # (exit raised SystemExit)
         self.subapp.start()
 
 
@@ -147,4 +149,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -231,6 +231,7 @@ class DemoApp(CatalystApp):
             len(stored),
             sum(map(len, COMMUNITIES.values())),
         )
+        assert self.engine is not None  # set by init_store
         self.engine.dispose()
 
     @staticmethod

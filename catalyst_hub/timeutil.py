@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import overload
 
 
 def utcnow() -> datetime:
@@ -53,6 +54,12 @@ def is_time(value: object) -> bool:
     except ValueError:
         return False
     return True
+
+
+@overload
+def isoformat(value: datetime) -> str: ...
+@overload
+def isoformat(value: datetime | None) -> str | None: ...
 
 
 def isoformat(value: datetime | None) -> str | None:

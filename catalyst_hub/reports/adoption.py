@@ -217,9 +217,9 @@ def _counts(days: list[list[str]], seen: dict[str, int] | None = None) -> _Count
         weeks: list[set[str]] = [set() for _ in range(len(days) // 7 + 2)]
         for d, members in enumerate(days):
             weeks[d // 7].update(members)
-        for w, members in enumerate(weeks[:-1]):
+        for w, week in enumerate(weeks[:-1]):
             after = weeks[w + 1]
-            for again, who in ((True, members & after), (False, members - after)):
+            for again, who in ((True, week & after), (False, week - after)):
                 for fw, n in Counter(map(seen.get, who)).items():
                     counts.weeks[(w, again, fw)] = n
     return counts
@@ -354,7 +354,7 @@ def _summaries(
         [*activity[period], period.days, int(new_members or 0)]
         for period, new_members in zip(periods, new, strict=True)
     ]
-    activated = [(0, 0, 0)] * len(periods)
+    activated: list[tuple[int, ...]] = [(0, 0, 0)] * len(periods)
     if checklist:
         # the community's activated members, from one covering index (hub, community,
         # activated, first_seen, member_id): one row each, read once for every period
@@ -408,7 +408,7 @@ def adoption(
         and previous.end <= period.end
         and previous.start >= first - timedelta(days=31)
     )
-    if near:
+    if near and previous is not None:
         first = min(first, previous.start)
     anchor = week_start(first)
     with store.connect() as conn:

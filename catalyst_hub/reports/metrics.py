@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from itertools import pairwise
+from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
@@ -91,7 +92,7 @@ class CatalystCollector(Collector):
 
         m = t.members.c
         with store.connect() as conn:
-            members = dict(
+            members: dict[str, int] = dict(
                 conn.execute(
                     select(m.community, func.count())
                     .where(
@@ -332,7 +333,7 @@ def active_counts_within(
                 .subquery("latest")
             )
             la = latest.c
-            counts = [
+            counts: list[ColumnElement[Any]] = [
                 func.sum(
                     case(
                         (la.latest > first, 1),

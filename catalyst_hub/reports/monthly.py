@@ -79,6 +79,7 @@ def month_report(
     # the month before only the totals it compares with
     now = adoption(store, community, period, weekly=False, previous=previous)
     then = now.previous
+    assert then is not None  # asked for with previous=
     use, use_before = usage(store, community, period), usage_totals(store, community, previous)
     training = training_by_community(store, [community]).get(community)
     figures = [

@@ -15,7 +15,7 @@ from ..ingest import BatchError, EventResult, Sender
 from ..ingest.ingest import HELD_MESSAGES, parse_batch
 from ..reports.progress import member_progress
 from ..store.privacy import WITHDRAWN, Erasure, consent_of, erase_member, export_member
-from .base import APIHandler
+from .base import APIHandler, Service
 
 
 class InfoHandler(APIHandler):
@@ -64,7 +64,7 @@ class EventsHandler(APIHandler):
         # work only; a valid batch waits to be stored, with other requests' (group commit)
         batch, results = self.catalyst.ingestor.prepare(raws, sender)
         stored = batch is not None
-        if stored:
+        if batch is not None:
             await self.catalyst.group_commit.store(batch)
             if batch.has_consent:
                 await self.run_db(ensure_identity, self.catalyst, actor)
@@ -107,7 +107,7 @@ class MeHandler(APIHandler):
     async def get(self) -> None:
         actor = self.require_actor()
         progress = await self.run_db(
-            member_progress, self.catalyst.store, actor.member_id, actor.community, self.language
+            member_progress, self.store, actor.member_id, actor.community, self.language
         )
         progress["notice"] = self.catalyst.consent_notice_for(self.language)
         self.write_json(progress)
@@ -116,7 +116,9 @@ class MeHandler(APIHandler):
 # -- a member's own data ------------------------------------------------------------------------
 
 
-def record_own_event(app, actor: Actor, schema: str, payload: dict[str, Any]) -> EventResult:
+def record_own_event(
+    app: Service, actor: Actor, schema: str, payload: dict[str, Any]
+) -> EventResult:
     """Record an event about ``actor`` through the ingest path (blocking: run it off the loop).
     Its status is "dropped" when the member opted out or erased their data, "deferred" when
     they have not decided on the notice (opt-in)."""
@@ -129,14 +131,15 @@ def record_own_event(app, actor: Actor, schema: str, payload: dict[str, Any]) ->
     return results[0]
 
 
-def ensure_identity(app, actor: Actor) -> None:
+def ensure_identity(app: Service, actor: Actor) -> None:
     """After a decision on the notice: the identity row of a member who erased their data,
     came back and accepted it again (not written while the erasure stands)."""
+    assert app.store is not None  # set by initialize
     if app.store.known_member_id(actor.username) is None:
         app.store.member_id(actor.username)
 
 
-def erase_own_data(app, actor: Actor, stop_recording: bool) -> tuple[Erasure, bool]:
+def erase_own_data(app: Service, actor: Actor, stop_recording: bool) -> tuple[Erasure, bool]:
     """Erase everything about ``actor``; returns the erasure and whether recording stays off.
 
     Erasing removes the consent events too, so an opt-out is recorded again afterwards when the
@@ -144,6 +147,7 @@ def erase_own_data(app, actor: Actor, stop_recording: bool) -> tuple[Erasure, bo
     Either way the erasure's tombstone stands until the member accepts the notice again: until
     then nothing else is recorded, not even their identity.
     """
+    assert app.store is not None  # set by initialize
     keep_out = stop_recording or consent_of(app.store, actor.member_id) == WITHDRAWN
     erasure = erase_member(app.store, actor.member_id)
     if keep_out:
@@ -161,7 +165,7 @@ class MeExportHandler(APIHandler):
 
     async def get(self) -> None:
         actor = self.require_actor()
-        data = await self.run_db(export_member, self.catalyst.store, actor.member_id)
+        data = await self.run_db(export_member, self.store, actor.member_id)
         self.set_header("Content-Disposition", 'attachment; filename="my-catalyst-data.json"')
         self.write_json(data)
 

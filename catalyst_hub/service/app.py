@@ -6,6 +6,7 @@ import asyncio
 import gc
 import os
 import signal
+from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlparse
@@ -13,6 +14,7 @@ from urllib.parse import urlparse
 from jupyterhub.services.auth import HubOAuth
 from jupyterhub.utils import url_path_join
 from tornado import httpserver, httputil, web
+from tornado.http1connection import HTTP1Connection
 from tornado.ioloop import IOLoop, PeriodicCallback
 from traitlets import (
     Any,
@@ -27,6 +29,7 @@ from traitlets import (
     default,
     validate,
 )
+from traitlets.utils.bunch import Bunch
 
 from ..catalog import localized
 from ..catalyst_app import CatalystApp
@@ -36,7 +39,7 @@ from ..ingest.ingest import Batch
 from ..store.engine import WalCheckpointer
 from ..store.privacy import CONSENT_MODES, begin_purge, purge_chunk
 from . import api, logs, pages
-from .base import MAX_FORM_BYTES, StaticFiles
+from .base import MAX_FORM_BYTES, Service, StaticFiles
 from .collector import Collector
 from .handlers import default_handlers
 from .limits import RateLimiter
@@ -125,17 +128,29 @@ class BodyLimitedApplication(web.Application):
     400 and closes the connection while the client is still sending, which the hub's proxy
     turns into a 503 page."""
 
-    def start_request(self, server_conn, request_conn) -> httputil.HTTPMessageDelegate:
+    def start_request(
+        self, server_conn: object, request_conn: httputil.HTTPConnection
+    ) -> httputil.HTTPMessageDelegate:
         routed = super().start_request(server_conn, request_conn)
         return _BodyLimit(self, server_conn, request_conn, routed)
 
 
 class _BodyLimit(httputil.HTTPMessageDelegate):
-    def __init__(self, app: BodyLimitedApplication, server_conn, request_conn, routed) -> None:
+    def __init__(
+        self,
+        app: BodyLimitedApplication,
+        server_conn: object,
+        request_conn: httputil.HTTPConnection,
+        routed: httputil.HTTPMessageDelegate,
+    ) -> None:
         self.app, self.server_conn, self.request_conn = app, server_conn, request_conn
         self.delegate = routed
 
-    def headers_received(self, start_line, headers):
+    def headers_received(
+        self,
+        start_line: httputil.RequestStartLine | httputil.ResponseStartLine,
+        headers: httputil.HTTPHeaders,
+    ) -> Awaitable[None] | None:
         declared = headers.get("Content-Length", "")
         # digits only, and few of them: tornado refuses anything else itself
         if declared.isascii() and declared.isdigit() and len(declared) < 19:
@@ -144,8 +159,14 @@ class _BodyLimit(httputil.HTTPMessageDelegate):
                 self._refuse_if_too_large(start_line, headers, size)
         return self.delegate.headers_received(start_line, headers)
 
-    def _refuse_if_too_large(self, start_line, headers, size: int) -> None:
+    def _refuse_if_too_large(
+        self,
+        start_line: httputil.RequestStartLine | httputil.ResponseStartLine,
+        headers: httputil.HTTPHeaders,
+        size: int,
+    ) -> None:
         """Send the request to BodyTooLargePage when its handler would refuse ``size``."""
+        assert isinstance(start_line, httputil.RequestStartLine)  # a server reads requests
         request = httputil.HTTPServerRequest(
             connection=self.request_conn,
             server_connection=self.server_conn,
@@ -161,6 +182,7 @@ class _BodyLimit(httputil.HTTPMessageDelegate):
         if size <= limit:
             return
         if size <= MAX_DRAINED_BODY:
+            assert isinstance(self.request_conn, HTTP1Connection)  # tornado's HTTPServer's
             self.request_conn.set_max_body_size(size)
         as_page = issubclass(target, pages.PageHandler) and not headers.get(
             "Content-Type", ""
@@ -169,7 +191,7 @@ class _BodyLimit(httputil.HTTPMessageDelegate):
             request, pages.BodyTooLargePage, {"size": size, "limit": limit, "page": as_page}
         )
 
-    def data_received(self, chunk: bytes):
+    def data_received(self, chunk: bytes) -> Awaitable[None] | None:
         return self.delegate.data_received(chunk)
 
     def finish(self) -> None:
@@ -190,7 +212,7 @@ class CatalystService(CatalystApp):
     )
 
     @default("url")
-    def _default_url(self):
+    def _default_url(self) -> str:
         return os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101")
 
     service_prefix = Unicode(
@@ -199,7 +221,7 @@ class CatalystService(CatalystApp):
     )
 
     @default("service_prefix")
-    def _default_prefix(self):
+    def _default_prefix(self) -> str:
         return os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/catalyst/")
 
     service_name = Unicode(
@@ -208,7 +230,7 @@ class CatalystService(CatalystApp):
     )
 
     @default("service_name")
-    def _default_service_name(self):
+    def _default_service_name(self) -> str:
         return os.environ.get("JUPYTERHUB_SERVICE_NAME", "catalyst")
 
     max_batch_events = Integer(
@@ -265,7 +287,7 @@ class CatalystService(CatalystApp):
     )
 
     @validate("consent_mode")
-    def _validate_consent_mode(self, proposal):
+    def _validate_consent_mode(self, proposal: Bunch) -> str:
         if proposal.value not in CONSENT_MODES:
             raise TraitError(f"consent_mode must be one of {', '.join(CONSENT_MODES)}")
         return proposal.value
@@ -280,7 +302,7 @@ class CatalystService(CatalystApp):
     )
 
     @default("consent_notice")
-    def _default_consent_notice(self):
+    def _default_consent_notice(self) -> dict[str, dict[str, str]]:
         notice = {}
         for language in LANGUAGES:
             _ = gettext_for(language)
@@ -309,7 +331,7 @@ class CatalystService(CatalystApp):
         return notice
 
     @validate("consent_notice")
-    def _validate_consent_notice(self, proposal):
+    def _validate_consent_notice(self, proposal: Bunch) -> dict[str, dict[str, str]]:
         for language, text in proposal.value.items():
             if not (
                 isinstance(text, dict)
@@ -381,6 +403,7 @@ class CatalystService(CatalystApp):
         if self.retention_days <= 0:
             return 0
         try:
+            assert self.store is not None  # set by initialize
             purge = await loop.run_in_executor(
                 self.db_executor, begin_purge, self.store, self.retention_days
             )
@@ -413,7 +436,7 @@ class CatalystService(CatalystApp):
     rate_limiter = Instance(RateLimiter)
 
     @default("db_executor")
-    def _default_executor(self):
+    def _default_executor(self) -> ThreadPoolExecutor:
         # One thread on SQLite, which has one writer anyway (ingest has its own thread below:
         # SQLite's lock, with the engine's busy timeout, takes turns between the two).
         return ThreadPoolExecutor(
@@ -421,18 +444,19 @@ class CatalystService(CatalystApp):
         )
 
     @default("ingest_executor")
-    def _default_ingest_executor(self):
+    def _default_ingest_executor(self) -> ThreadPoolExecutor:
         # Ingest's writer: one group of batches at a time (GroupCommit), so the other database
         # work (who is asking, reports) does not queue behind the stores of ingest requests.
         return ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalyst-ingest")
 
     @default("hub_auth")
-    def _default_hub_auth(self):
+    def _default_hub_auth(self) -> HubOAuth:
         return HubOAuth(parent=self, base_url=self.service_prefix, cache_max_age=60)
 
-    def initialize(self, argv=None) -> None:
+    def initialize(self, argv: list[str] | None = None) -> None:
         super().initialize(argv)
         self.init_store(check=True)
+        assert self.store is not None and self.engine is not None
         logs.install(self.log, self.store.pseudonym)
         if WalCheckpointer.applies_to(self.engine):
             self.checkpointer = WalCheckpointer(self.engine)
@@ -481,9 +505,10 @@ class CatalystService(CatalystApp):
         return [(url_path_join(prefix, pattern), handler) for pattern, handler in default_handlers]
 
     def make_app(self) -> web.Application:
+        catalyst: Service = self  # all the handlers use of the service
         return BodyLimitedApplication(
             self.handlers(),
-            catalyst=self,
+            catalyst=catalyst,
             hub_auth=self.hub_auth,
             cookie_secret=os.urandom(32),
             xsrf_cookies=False,  # HubOAuth does its own xsrf checks on cookie-authenticated requests
@@ -548,6 +573,7 @@ class CatalystService(CatalystApp):
             self.http_server.stop()
         self.ingest_executor.shutdown(wait=True)
         self.db_executor.shutdown(wait=True)
+        assert self.engine is not None  # set by initialize
         self.engine.dispose()
 
     def start(self) -> None:

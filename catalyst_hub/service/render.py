@@ -9,13 +9,16 @@ the hub's 300 KB of scripts and styles.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from jupyterhub.utils import url_path_join
 
 from ..i18n import LANGUAGE_NAMES, LANGUAGES
 from . import scopes
+
+if TYPE_CHECKING:
+    from .base import BaseHandler
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -34,7 +37,7 @@ def make_environment(extra_paths: list[str] | None = None) -> Environment:
     return env
 
 
-def page_context(handler) -> dict[str, Any]:
+def page_context(handler: BaseHandler) -> dict[str, Any]:
     """What every page template may use."""
     app = handler.catalyst
     prefix = app.service_prefix
@@ -58,7 +61,7 @@ def page_context(handler) -> dict[str, Any]:
     }
 
 
-def staff_nav(handler) -> dict[str, bool]:
+def staff_nav(handler: BaseHandler) -> dict[str, bool]:
     """Which staff links the navigation bar shows, from the token's scopes."""
     held = (handler.current_user or {}).get("scopes", [])
     mapper = handler.catalyst.communities
@@ -71,6 +74,6 @@ def staff_nav(handler) -> dict[str, bool]:
     }
 
 
-def render(handler, template: str, **context: Any) -> str:
+def render(handler: BaseHandler, template: str, **context: Any) -> str:
     env: Environment = handler.settings["jinja_env"]
     return env.get_template(template).render({**page_context(handler), **context})

@@ -97,6 +97,7 @@ def test_the_wheel_ships_the_example_configuration_and_both_extensions(installed
         "catalyst_hub/jupyter_config/z2jh-values.yaml",
         "catalyst_hub/jupyter_config/grafana-dashboard.json",
         "catalyst_hub/jupyter_config/templates/home.html",
+        "catalyst_hub/py.typed",  # type checkers use the package's annotations
     ):
         assert packaged in names
     env = outside_env(venv)
