@@ -22,11 +22,11 @@ class ExportApp(CatalystApp):
     aliases = {
         **CatalystApp.aliases,
         "xapi": "ExportApp.xapi_file",
-        "community": "ExportApp.communities",
+        "community": "ExportApp.only_communities",
     }
 
     xapi_file = Unicode("", config=True, help="Write the xAPI statements here (JSON lines).")
-    communities = List(
+    only_communities = List(
         Unicode(), config=True, help="Only these communities (default: every community)."
     )
 
@@ -37,7 +37,7 @@ class ExportApp(CatalystApp):
         store = self.init_store(check=True)
         # the service's consent mode decides whose records may leave the hub
         store.consent_mode = self.config.CatalystService.get("consent_mode", "opt-in")
-        statements = hub_statements(store, self.hub_url, self.communities or None)
+        statements = hub_statements(store, self.hub_url, self.only_communities or None)
         lines = b"".join(orjson.dumps(s) + b"\n" for s in statements)
         if self.xapi_file == "-":
             sys.stdout.buffer.write(lines)

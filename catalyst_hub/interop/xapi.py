@@ -38,6 +38,7 @@ from typing import Any
 from ..catalog import Catalog
 from ..identity import keyed_uuid
 from ..reports.learning_records import Learner, LearningRecords, learning_records
+from ..store.audit import Access, audit
 from ..store.privacy import ERASED_MEMBER
 from ..store.store import Store
 
@@ -99,11 +100,11 @@ class Profile:
         self._prefixes: dict[str, Any] = {}
         self._ids: dict[tuple[str, ...], str] = {}
         # activities are the same in every statement that names them: built once
-        self.lesson = cache(self.lesson)
-        self.episode = cache(self.episode)
-        self.exercise = cache(self.exercise)
-        self.step = cache(self.step)
-        self.onboarding = cache(self.onboarding)
+        self.lesson: Callable[[str], dict[str, Any]] = cache(self._lesson)
+        self.episode: Callable[[str, str], dict[str, Any]] = cache(self._episode)
+        self.exercise: Callable[[str, str, str], dict[str, Any]] = cache(self._exercise)
+        self.step: Callable[[str], dict[str, Any]] = cache(self._step)
+        self.onboarding: Callable[[], dict[str, Any]] = cache(self._onboarding)
         self._profile_category = [
             {
                 "objectType": "Activity",
@@ -172,32 +173,32 @@ class Profile:
             "definition": {"type": ADL_ACTIVITY + kind, "name": name},
         }
 
-    def lesson(self, lesson: str) -> dict[str, Any]:
+    def _lesson(self, lesson: str) -> dict[str, Any]:
         found = self._lessons.get(lesson)
         return self._activity(
-            self.lesson_iri(lesson), "lesson", _language_map(found and found.title, lesson)
+            self.lesson_iri(lesson), "lesson", _language_map(found.title if found else None, lesson)
         )
 
-    def episode(self, lesson: str, episode: str) -> dict[str, Any]:
+    def _episode(self, lesson: str, episode: str) -> dict[str, Any]:
         found = self._episodes.get((lesson, episode))
         return self._activity(
             self.episode_iri(lesson, episode),
             "module",
-            _language_map(found and found.title, episode),
+            _language_map(found.title if found else None, episode),
         )
 
-    def exercise(self, lesson: str, episode: str, exercise: str) -> dict[str, Any]:
+    def _exercise(self, lesson: str, episode: str, exercise: str) -> dict[str, Any]:
         return self._activity(
             self.exercise_iri(lesson, episode, exercise), "interaction", {"en": exercise}
         )
 
-    def step(self, step: str) -> dict[str, Any]:
+    def _step(self, step: str) -> dict[str, Any]:
         found = self._steps.get(step)
         return self._activity(
-            self.step_iri(step), "objective", _language_map(found and found.title, step)
+            self.step_iri(step), "objective", _language_map(found.title if found else None, step)
         )
 
-    def onboarding(self) -> dict[str, Any]:
+    def _onboarding(self) -> dict[str, Any]:
         return self._activity(
             f"{self.hub_url}xapi/onboarding",
             "course",
@@ -437,3 +438,30 @@ def page_after(
         start = bisect.bisect_right(entries, cursor, key=lambda e: (e.timestamp, e.id))
         entries = entries[start:]
     return [entry.build() for entry in entries[:limit]], len(entries) > limit
+
+
+#: The audit action of a read of statements (per-person records, pseudonymous).
+XAPI_READ = "xapi_statements"
+
+
+def audited_page(
+    store: Store,
+    hub_url: str,
+    communities: Iterable[str] | None,
+    cursor: tuple[str, str] | None,
+    limit: int,
+    actor: str | None,
+) -> tuple[list[dict[str, Any]], bool]:
+    """A page of the hub's statements, and in the same call the audit rows of that read
+    (one per learner, by community) when ``actor`` names who reads."""
+    every = hub_entries(store, hub_url, communities)
+    page, more = page_after(every, cursor, limit)
+    if actor is not None and page:
+        by_community: dict[str, set[str]] = {}
+        for statement in page:
+            community = statement["context"]["extensions"][EXT_COMMUNITY]
+            by_community.setdefault(community, set()).add(statement["actor"]["account"]["name"])
+        with store.begin() as conn:
+            for community, members in sorted(by_community.items()):
+                audit(store, Access(actor, XAPI_READ, community), sorted(members), conn)
+    return page, more

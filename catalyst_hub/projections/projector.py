@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import gc
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,6 +27,8 @@ import orjson
 from sqlalchemy import (
     Connection,
     Date,
+    Integer,
+    String,
     Table,
     and_,
     bindparam,
@@ -77,7 +79,7 @@ def saturating_sum(current: ColumnElement, new: ColumnElement) -> ColumnElement:
     """``current + new`` capped at COUNTER_MAX, computed so that no intermediate value
     overflows a 32-bit integer (both are at most COUNTER_MAX already)."""
     # literals, not parameters: the compiled upserts bind the row's columns only
-    cap = literal_column(str(COUNTER_MAX))
+    cap: ColumnElement[int] = literal_column(str(COUNTER_MAX), Integer)
     return case((new > cap - current, cap), else_=current + new)
 
 
@@ -101,7 +103,8 @@ def _outranks(source: str | None, completed, current_source: str | None, current
 def _outranks_sql(tp, x) -> ColumnElement:
     """``_outranks`` of the proposed row ``x`` over the stored row ``tp``, in SQL."""
     # literals, not parameters: the compiled upserts bind the row's columns only
-    empty, lead_source = literal_column("''"), literal_column(f"'{LEAD_SOURCE}'")
+    empty: ColumnElement[str] = literal_column("''", String)
+    lead_source: ColumnElement[str] = literal_column(f"'{LEAD_SOURCE}'", String)
     lead = func.coalesce(x.source, empty) == lead_source
     current_lead = func.coalesce(tp.source, empty) == lead_source
     return and_(
@@ -652,7 +655,9 @@ class Projector:
         hub, the ingest path the few servers a batch touched."""
         dialect = conn.dialect
         if servers is None:
-            selects = [(_session_sql(dialect, None), (hub,))]
+            selects: list[tuple[str, tuple[str | None, ...]]] = [
+                (_session_sql(dialect, None), (hub,))
+            ]
         else:
             keys = sorted(servers)
             selects = [
@@ -787,7 +792,7 @@ def _session_update_sql(dialect) -> str:
     return f"UPDATE {q(t.server_sessions.name)} SET {q(c.ended.name)} = {mark} WHERE {keys}"
 
 
-def _by_server(rows: list) -> Iterator[list]:
+def _by_server(rows: Sequence[Any]) -> Iterator[list]:
     """Rows ordered by (hub, member, server, started), a list per server."""
     current: list = []
     for row in rows:

@@ -9,6 +9,7 @@ import signal
 from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from jupyterhub.services.auth import HubOAuth
@@ -45,6 +46,9 @@ from .handlers import default_handlers
 from .limits import RateLimiter
 from .logins import LoginRecorder
 from .render import make_environment
+
+if TYPE_CHECKING:
+    from ..interop.forwarder import Forwarder
 
 
 class GroupCommit:
@@ -480,12 +484,13 @@ class CatalystService(CatalystApp):
         if self.lrs_url:
             self.forwarder = self.make_forwarder()
 
-    def make_forwarder(self):
+    def make_forwarder(self) -> Forwarder:
         from ..interop.forwarder import Forwarder, read_credentials
 
         username, password = self.lrs_username, self.lrs_password
         if self.lrs_credentials_file:
             username, password = read_credentials(self.lrs_credentials_file)
+        assert self.store is not None  # made by init_store, before the forwarder
         return Forwarder(
             self.store,
             self.hub_url,

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ..communities import CommunityMapper
     from ..ingest import EventResult, Ingestor
     from ..ingest.ingest import Batch
+    from ..interop.forwarder import Forwarder
     from ..store import Store
 
 T = TypeVar("T")
@@ -102,6 +103,8 @@ class Service(Protocol):
     collector_enabled: bool
     db_executor: ThreadPoolExecutor
     ingestor: Ingestor
+    hub_url: str
+    forwarder: Forwarder | None
 
     # read-only here (covariant): the service's own classes, described below
     @property

@@ -100,6 +100,10 @@ def test_the_wheel_ships_the_example_configuration_and_both_extensions(installed
         "catalyst_hub/py.typed",  # type checkers use the package's annotations
     ):
         assert packaged in names
+    # test machinery is not the product: no harness, no pytest plugin loaded into every run
+    assert not [n for n in names if n.startswith(("harness/", "catalyst_hub/testing/"))]
+    metadata = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
+    assert "pytest11" not in zipfile.ZipFile(wheel).read(metadata).decode()
     env = outside_env(venv)
     written = run([str(venv / "bin" / "catalyst-hub"), "config", "--output=mine"], tmp_path, env)
     assert "jupyterhub_config.py" in written

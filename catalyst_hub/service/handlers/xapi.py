@@ -8,35 +8,15 @@ from urllib.parse import urlencode
 
 from tornado import web
 
-from ...interop.xapi import EXT_COMMUNITY, decode_cursor, encode_cursor, hub_entries, page_after
+from ...interop.xapi import audited_page, decode_cursor, encode_cursor
 from ...reports.common import community_exists, whole_number
-from ...store.audit import Access, audit
 from .. import scopes
 from ..base import APIHandler
 
 #: Statements per page: the default and the most one may ask for.
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
-#: The audit action of a read of statements (per-person records, pseudonymous).
-XAPI_READ = "xapi_statements"
-
 _PARAMETERS = {"limit", "cursor", "community", "lang"}
-
-
-def read_statements(app, communities, cursor, limit: int, actor: str | None):
-    """A page of statements, and its audit rows (one per learner, by community)."""
-    store = app.store
-    every = hub_entries(store, app.hub_url, communities)
-    page, more = page_after(every, cursor, limit)
-    if actor is not None and page:
-        by_community: dict[str, set[str]] = {}
-        for statement in page:
-            community = statement["context"]["extensions"][EXT_COMMUNITY]
-            by_community.setdefault(community, set()).add(statement["actor"]["account"]["name"])
-        with store.begin() as conn:
-            for community, members in sorted(by_community.items()):
-                audit(store, Access(actor, XAPI_READ, community), sorted(members), conn)
-    return page, more
 
 
 class XapiStatementsHandler(APIHandler):
@@ -80,12 +60,12 @@ class XapiStatementsHandler(APIHandler):
             communities = [community]
             app = self.catalyst
             if not await self.run_db(
-                community_exists, app.store, community, app.communities.configured()
+                community_exists, self.store, community, app.communities.configured()
             ):
                 raise web.HTTPError(404, self._("No community called {name}.", name=community))
         actor = self.actor.member_id if self.actor else None
         page, more = await self.run_db(
-            read_statements, self.catalyst, communities, cursor, limit, actor
+            audited_page, self.store, self.catalyst.hub_url, communities, cursor, limit, actor
         )
         result: dict[str, Any] = {"statements": page, "more": ""}
         if more:
@@ -96,7 +76,7 @@ class XapiStatementsHandler(APIHandler):
         self.set_header("X-Experience-API-Version", "1.0.3")
         self.write_json(result)
 
-    def readable(self):
+    def readable(self) -> scopes.Communities:
         """Communities the token reads statements of: with the admin or the training scope
         (scopes.ALL or a non-empty set); 403 otherwise."""
         found: set[str] = set()
