@@ -72,6 +72,44 @@ class RebuildApp(CatalystApp):
         )
 
 
+class ExportApp(CatalystApp):
+    name = "catalyst-hub export"
+    description = """Export this hub's pseudonymous event log and daily tables for analysts:
+    --parquet=DIR writes Parquet partitions by hub and month (DuckDB, ClickHouse, BigQuery,
+    Spark), incrementally: a later run rewrites only the partitions that changed. Needs the
+    `parquet` extra (pip install "catalyst-hub[parquet]")."""
+
+    aliases = {**CatalystApp.aliases, "parquet": "ExportApp.parquet"}
+    parquet = Unicode("", config=True, help="Folder of the Parquet export (created if missing).")
+
+    def start(self) -> None:
+        import time
+
+        from .warehouse import MissingExtra, require_pyarrow
+
+        if not self.parquet:
+            self.log.critical("say where to export: --parquet=DIR")
+            self.exit(2)
+        try:
+            require_pyarrow()
+        except MissingExtra as e:
+            self.log.critical("%s", e)
+            self.exit(2)
+        from .warehouse.parquet import export_parquet
+
+        store = self.init_store(check=True)
+        began = time.perf_counter()
+        summary = export_parquet(store, self.parquet, log=self.log.info)
+        self.log.info(
+            "exported %d rows of hub %s to %s in %.1f s: %d partition(s) written",
+            summary.rows,
+            self.hub_name,
+            self.parquet,
+            time.perf_counter() - began,
+            summary.written,
+        )
+
+
 class ConfigApp(Application):
     name = "catalyst-hub config"
     description = """Write the example configuration (jupyterhub_config.py, catalyst_config.py,
@@ -119,6 +157,7 @@ class CatalystHubApp(Application):
         "db": (DbApp, DbApp.description),
         "config": (ConfigApp, "Write or print the example hub and service configuration."),
         "rebuild": (RebuildApp, RebuildApp.description),
+        "export": (ExportApp, "Export the pseudonymous log and daily tables (Parquet)."),
         "demo": (
             "catalyst_hub.demo.DemoApp",
             "Run a local JupyterHub with the catalyst service and demo data.",
