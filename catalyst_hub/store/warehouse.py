@@ -69,7 +69,9 @@ def export_query(store: Store, table: ExportTable):
     excluded members left out. The JSON payload is read as its text."""
     c = table.table.c
     e = t.member_erasures.c
-    columns = [cast(col, Text).label(col.name) if col.name == "payload" else col for col in table.columns]
+    columns = [
+        cast(col, Text).label(col.name) if col.name == "payload" else col for col in table.columns
+    ]
     still_erased = e.accepted.is_(None)
     if table.table is t.events:
         # nothing dated before an erasure is stored again; never exported either
@@ -108,6 +110,4 @@ def database_bytes(store: Store) -> int | None:
         path = store.engine.url.database
     if not path or path == ":memory:":
         return None
-    return sum(
-        os.path.getsize(p) for p in (path, path + "-wal") if os.path.exists(p)
-    )
+    return sum(os.path.getsize(p) for p in (path, path + "-wal") if os.path.exists(p))

@@ -18,7 +18,7 @@ def require_pyarrow():
     """The ``pyarrow`` module, or MissingExtra naming the extra that installs it."""
     try:
         import pyarrow
-        import pyarrow.parquet  # noqa: F401
+        import pyarrow.parquet
     except ImportError as e:
         raise MissingExtra(
             "the Parquet export needs pyarrow, which is not installed: "
