@@ -85,7 +85,7 @@ class ExportApp(CatalystApp):
     def start(self) -> None:
         import time
 
-        from .warehouse import MissingExtra, require_pyarrow
+        from .warehouse import ExportError, MissingExtra, require_pyarrow
 
         if not self.parquet:
             self.log.critical("say where to export: --parquet=DIR")
@@ -99,7 +99,11 @@ class ExportApp(CatalystApp):
 
         store = self.init_store(check=True)
         began = time.perf_counter()
-        summary = export_parquet(store, self.parquet, log=self.log.info)
+        try:
+            summary = export_parquet(store, self.parquet, log=self.log.info)
+        except ExportError as e:
+            self.log.critical("%s", e)
+            self.exit(1)
         self.log.info(
             "exported %d rows of hub %s to %s in %.1f s: %d partition(s) written",
             summary.rows,

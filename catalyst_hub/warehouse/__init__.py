@@ -14,6 +14,11 @@ class MissingExtra(RuntimeError):
     """An optional dependency of catalyst_hub is not installed."""
 
 
+class ExportError(RuntimeError):
+    """An export that cannot run: another is writing into the folder, or the folder holds
+    another format's export."""
+
+
 def require_pyarrow():
     """The ``pyarrow`` module, or MissingExtra naming the extra that installs it."""
     try:

@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from sqlalchemy import Date, DateTime, Integer
 from ..store import Store
 from ..store import warehouse as w
 from ..timeutil import isoformat, utcnow
-from . import require_pyarrow
+from . import ExportError, require_pyarrow
 from .schema import schema_document, write_schema
 
 MANIFEST = "_manifest.json"
@@ -173,7 +174,7 @@ def _load_manifest(folder: Path) -> dict[str, Any]:
         return {"format": FORMAT, "partitions": {}}
     manifest = json.loads(path.read_text("utf-8"))
     if manifest.get("format") != FORMAT:
-        raise ValueError(f"{path} is of another format ({manifest.get('format')!r})")
+        raise ExportError(f"{path} is of another format ({manifest.get('format')!r})")
     return manifest
 
 
@@ -194,18 +195,37 @@ def export_parquet(
     require_pyarrow()
     root = Path(folder)
     root.mkdir(parents=True, exist_ok=True)
-    manifest = _load_manifest(root)
     summary = ExportSummary(root)
     tables = w.export_tables()
-    with w.snapshot(store) as conn:
+    with _exclusive(root), w.snapshot(store) as conn:
+        manifest = _load_manifest(root)
         for table in tables:
+            before = json.dumps(manifest["partitions"], sort_keys=True)
             summary.tables[table.name] = _export_table(
                 conn, store, table, root, manifest, chunk, log
             )
-            manifest["updated"] = isoformat(utcnow())
-            _write_atomic(root / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True))
-    write_schema(root, schema_document(tables, {t.name: arrow_schema(t) for t in tables}))
+            if json.dumps(manifest["partitions"], sort_keys=True) != before:
+                manifest["updated"] = isoformat(utcnow())
+                _write_atomic(root / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True))
+        write_schema(root, schema_document(tables, {t.name: arrow_schema(t) for t in tables}))
     return summary
+
+
+@contextmanager
+def _exclusive(root: Path):
+    """One export at a time into a folder (hubs sharing a folder each write their own
+    partitions, and the manifest is read, changed and replaced)."""
+    import fcntl
+
+    with open(root / ".lock", "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ExportError(f"another export into {root} is running") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _export_table(

@@ -158,6 +158,9 @@ def write_schema(folder: Path, doc: dict[str, Any]) -> None:
         ("schema.json", json.dumps(doc, indent=1) + "\n"),
         ("SCHEMA.md", markdown(doc)),
     ):
+        path = folder / name
+        if path.exists() and path.read_text("utf-8") == text:
+            continue  # as it was: left untouched
         tmp = folder / f".{name}.{os.getpid()}.tmp"
         tmp.write_text(text, "utf-8")
-        os.replace(tmp, folder / name)
+        os.replace(tmp, path)

@@ -19,6 +19,7 @@ from catalyst_hub.reports.common import Period
 from catalyst_hub.reports.training import training_by_community
 from catalyst_hub.store import privacy
 from catalyst_hub.store import warehouse as w
+from catalyst_hub.warehouse import ExportError
 from catalyst_hub.warehouse.parquet import MANIFEST, export_parquet
 
 duckdb = pytest.importorskip("duckdb")
@@ -138,9 +139,11 @@ def test_incremental_rewrites_only_changed_partitions(hub, make_event, tmp_path)
     out = tmp_path / "export"
     export_parquet(hub.store, out)
     before = parts(out)
+    files = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}  # manifest, schema too
     again = export_parquet(hub.store, out)
     assert again.written == 0
-    assert parts(out) == before  # not one file touched
+    assert parts(out) == before  # not one partition touched
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == files
 
     # ben is active again on March 14: the log, his day, his app time and his member row
     # change, all in March
@@ -183,6 +186,19 @@ def test_erased_member_leaves_the_export(hub, tmp_path):
     fresh = tmp_path / "fresh"
     export_parquet(hub.store, fresh)
     assert contents(fresh) == contents(out)
+
+
+def test_one_export_at_a_time(hub, tmp_path):
+    import fcntl
+
+    out = tmp_path / "export"
+    out.mkdir()
+    with open(out / ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another export running
+        with pytest.raises(ExportError, match="another export"):
+            export_parquet(hub.store, out)
+    assert not list(out.rglob("*.parquet"))
+    assert export_parquet(hub.store, out).written > 0
 
 
 def test_rows_of_an_erased_member_are_never_read(hub):
