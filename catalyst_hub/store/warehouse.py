@@ -9,11 +9,12 @@ snapshot (a read transaction), so the passes of one export see the same rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date, datetime, time
 
-from sqlalchemy import Column, Connection, Table, Text, and_, cast, exists, or_, select
+from sqlalchemy import Column, Connection, DateTime, Table, Text, and_, cast, exists, or_, select
 
 from . import tables as t
 from .store import Store
@@ -64,9 +65,19 @@ def snapshot(store: Store) -> Iterator[Connection]:
             conn.rollback()
 
 
-def export_query(store: Store, table: ExportTable):
-    """SELECT of ``table``'s exported columns for this hub, with the rows of erased and
-    excluded members left out. The JSON payload is read as its text."""
+def month_range(table: ExportTable, month: str) -> tuple:
+    """The bounds [first, next) of a month ("YYYY-MM") in the type of the table's column."""
+    year, number = int(month[:4]), int(month[5:7])
+    first, after = date(year, number, 1), date(year + number // 12, number % 12 + 1, 1)
+    if isinstance(table.month_column.type, DateTime):
+        return datetime.combine(first, time()), datetime.combine(after, time())
+    return first, after
+
+
+def export_query(store: Store, table: ExportTable, months: Iterable[str] | None = None):
+    """SELECT of ``table``'s exported columns for this hub (of ``months`` only, "YYYY-MM",
+    if given), with the rows of erased and excluded members left out. The JSON payload is
+    read as its text."""
     c = table.table.c
     e = t.member_erasures.c
     columns = [
@@ -78,19 +89,27 @@ def export_query(store: Store, table: ExportTable):
         still_erased = or_(still_erased, c.time < e.erased)
     erased = exists().where(e.hub == c.hub, e.member_id == c.member_id, still_erased)
     conditions = [c.hub == store.hub, ~erased]
+    if months is not None:
+        col = table.month_column
+        ranges = [month_range(table, month) for month in sorted(months)]
+        conditions.append(or_(*(and_(col >= first, col < after) for first, after in ranges)))
     if store.excluded_members:
         conditions.append(c.member_id.not_in(sorted(store.excluded_members)))
     return select(*columns).where(and_(*conditions))
 
 
 def stream_rows(
-    conn: Connection, store: Store, table: ExportTable, chunk: int = CHUNK_ROWS
+    conn: Connection,
+    store: Store,
+    table: ExportTable,
+    chunk: int = CHUNK_ROWS,
+    months: Iterable[str] | None = None,
 ) -> Iterator[list[tuple]]:
-    """The exported rows of ``table``, ``chunk`` at a time, in no particular order (the
+    """The exported rows of ``table`` (of ``months``), ``chunk`` at a time, in no particular order (the
     table's own: an ordered read of the whole log would sort it first). A server-side
     cursor on PostgreSQL, SQLite's stepping cursor: memory holds one chunk."""
     result = conn.execution_options(stream_results=True, max_row_buffer=chunk).execute(
-        export_query(store, table)
+        export_query(store, table, months)
     )
     try:
         for rows in result.partitions(chunk):

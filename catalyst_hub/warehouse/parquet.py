@@ -42,7 +42,7 @@ PART_FILE = "part-0.parquet"
 FORMAT = 1
 #: rows per Parquet row group, and buffered over all partitions being written at once
 ROW_GROUP_ROWS = 65_536
-BUFFER_ROWS = 200_000
+BUFFER_ROWS = 100_000
 _MOD = 1 << 128
 
 
@@ -267,7 +267,9 @@ def _export_table(
         writers: dict[str, _PartitionWriter] = {}
         buffered = 0
         try:
-            for rows in w.stream_rows(conn, store, table, chunk):
+            # only the months to write are read again
+            months = None if to_write is None else {key.rpartition("=")[2] for key in to_write}
+            for rows in w.stream_rows(conn, store, table, chunk, months):
                 for row in rows:
                     key = prefix + f"month={_month(row[month_at])}"
                     if to_write is not None and key not in to_write:
