@@ -94,13 +94,13 @@ def partition_path(table: str, hub: str, month: str) -> str:
     return f"{table}/hub={quote(hub, safe='')}/month={month}"
 
 
-def _month(value) -> str:
-    return f"{value.year:04d}-{value.month:02d}"
+def _month_name(number: int) -> str:
+    """ "2026-11" of 202611 (the rows' months are numbered so in the loops below)."""
+    return f"{number // 100:04d}-{number % 100:02d}"
 
 
-def _row_hash(row: tuple) -> int:
-    digest = hashlib.blake2b(orjson.dumps(row), digest_size=16).digest()
-    return int.from_bytes(digest, "little")
+def _row_hash(row: tuple, dumps=orjson.dumps, blake2b=hashlib.blake2b) -> int:
+    return int.from_bytes(blake2b(dumps(row), digest_size=16).digest(), "little")
 
 
 class _Fingerprint:
@@ -109,10 +109,6 @@ class _Fingerprint:
     def __init__(self) -> None:
         self.rows = 0
         self.total = 0
-
-    def add(self, row: tuple) -> None:
-        self.rows += 1
-        self.total += _row_hash(row)
 
     def hexdigest(self) -> str:
         return f"{self.rows}:{self.total % _MOD:032x}"
@@ -131,7 +127,8 @@ class _PartitionWriter:
 
     def add(self, row: tuple) -> None:
         self.rows.append(row)
-        self.fingerprint.add(row)
+        self.fingerprint.rows += 1
+        self.fingerprint.total += _row_hash(row)
 
     def flush(self) -> None:
         if not self.rows:
@@ -239,23 +236,28 @@ def _export_table(
     month_at = [c.name for c in table.columns].index(table.month_column.name)
     summary = TableSummary()
 
-    # 1. which partitions changed
-    to_write: set[str] | None = None  # None: every partition (nothing known yet)
+    # 1. which partitions changed (months numbered 202611 in the loops: they run per row)
+    def key_of(month: int) -> str:
+        return prefix + f"month={_month_name(month)}"
+
+    to_write: set[int] | None = None  # None: every partition (nothing known yet)
     current: set[str] = set()
     if known:
-        prints: dict[str, _Fingerprint] = {}
+        prints: dict[int, _Fingerprint] = {}
         for rows in w.stream_rows(conn, store, table, chunk):
             for row in rows:
-                key = prefix + f"month={_month(row[month_at])}"
-                fp = prints.get(key)
+                value = row[month_at]
+                month = value.year * 100 + value.month
+                fp = prints.get(month)
                 if fp is None:
-                    fp = prints[key] = _Fingerprint()
-                fp.add(row)
-        current = set(prints)
+                    fp = prints[month] = _Fingerprint()
+                fp.rows += 1
+                fp.total += _row_hash(row)
+        current = {key_of(month) for month in prints}
         to_write = {
-            key
-            for key, fp in prints.items()
-            if key not in known
+            month
+            for month, fp in prints.items()
+            if (key := key_of(month)) not in known
             or known[key].get("fingerprint") != fp.hexdigest()
             or not (root / key / PART_FILE).exists()
         }
@@ -264,19 +266,20 @@ def _export_table(
     # 2. write them
     if to_write is None or to_write:
         schema = arrow_schema(table)
-        writers: dict[str, _PartitionWriter] = {}
+        writers: dict[int, _PartitionWriter] = {}
         buffered = 0
         try:
             # only the months to write are read again
-            months = None if to_write is None else {key.rpartition("=")[2] for key in to_write}
+            months = None if to_write is None else {_month_name(m) for m in to_write}
             for rows in w.stream_rows(conn, store, table, chunk, months):
                 for row in rows:
-                    key = prefix + f"month={_month(row[month_at])}"
-                    if to_write is not None and key not in to_write:
+                    value = row[month_at]
+                    month = value.year * 100 + value.month
+                    if to_write is not None and month not in to_write:
                         continue
-                    part = writers.get(key)
+                    part = writers.get(month)
                     if part is None:
-                        part = writers[key] = _PartitionWriter(root / key, schema)
+                        part = writers[month] = _PartitionWriter(root / key_of(month), schema)
                     part.add(row)
                     buffered += 1
                     if len(part.rows) >= ROW_GROUP_ROWS:
@@ -288,9 +291,9 @@ def _export_table(
                         part.flush()
                         if buffered <= BUFFER_ROWS // 2:
                             break
-            for key, part in sorted(writers.items()):
+            for month, part in sorted(writers.items()):
                 final = part.finish()
-                entries[key] = {
+                entries[key_of(month)] = {
                     "fingerprint": part.fingerprint.hexdigest(),
                     "rows": part.fingerprint.rows,
                     "bytes": final.stat().st_size,
@@ -302,7 +305,7 @@ def _export_table(
                 part.abort()
             raise
         if to_write is None:
-            current = set(writers)
+            current = {key_of(month) for month in writers}
             summary.rows = sum(p.fingerprint.rows for p in writers.values())
 
     # 3. partitions with no rows left
