@@ -5,6 +5,7 @@ it (SQLite and PostgreSQL, on the hand-built hub of ``conftest.py``)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -186,6 +187,30 @@ def test_erased_member_leaves_the_export(hub, tmp_path):
     fresh = tmp_path / "fresh"
     export_parquet(hub.store, fresh)
     assert contents(fresh) == contents(out)
+
+
+def test_small_buffers_give_the_same_export(hub, make_event, tmp_path, monkeypatch):
+    """Chunks, row groups and the write buffer far smaller than the tables (as the log is
+    far larger than them at scale): the same rows, in files of many row groups."""
+    import pyarrow.parquet as pq
+
+    from catalyst_hub.warehouse import parquet
+
+    add_email_members(hub, make_event)
+    export_parquet(hub.store, tmp_path / "plain")
+    monkeypatch.setattr(parquet, "ROW_GROUP_ROWS", 3)
+    monkeypatch.setattr(parquet, "BUFFER_ROWS", 5)
+    small = tmp_path / "small"
+    export_parquet(hub.store, small, chunk=4)
+    assert contents(small) == contents(tmp_path / "plain")
+    groups = [pq.ParquetFile(p).metadata.num_row_groups for p in small.rglob("*.parquet")]
+    assert max(groups) > 1
+
+    def prints(folder):
+        entries = json.loads((folder / MANIFEST).read_text())["partitions"]
+        return {key: entry["fingerprint"] for key, entry in entries.items()}
+
+    assert prints(small) == prints(tmp_path / "plain")
 
 
 def test_one_export_at_a_time(hub, tmp_path):
