@@ -15,6 +15,7 @@ from pathlib import Path
 import psutil
 
 from catalyst_hub.catalog import Catalog
+from catalyst_hub.projections import Projector
 from catalyst_hub.seed import Consortium, catalog_episodes, seed_store
 from catalyst_hub.store import Store, make_engine
 
@@ -142,7 +143,7 @@ def run_scale(
     reused = url is not None
     url = url or fresh_database(engine_name, workdir, str(size))
     engine = make_engine(url)
-    store = Store(engine, HUB, b"bench-secret-" + b"0" * 32, Catalog.load())
+    store = Store(engine, HUB, b"bench-secret-" + b"0" * 32, Projector(Catalog.load()))
     plan = Consortium(
         events=size, seed=1, end=end, episodes=catalog_episodes(store.catalog), hub=HUB
     )

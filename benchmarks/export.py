@@ -27,6 +27,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from catalyst_hub.catalog import Catalog
+from catalyst_hub.projections import Projector
 from catalyst_hub.store import Store, make_engine
 from catalyst_hub.store import tables as t
 from catalyst_hub.store import warehouse as w
@@ -39,7 +40,7 @@ CHANGED_EVENTS = 1000
 
 
 def _store(url: str, hub: str) -> Store:
-    return Store(make_engine(url), hub, SECRET, Catalog.load())
+    return Store(make_engine(url), hub, SECRET, Projector(Catalog.load()))
 
 
 def _child(url: str, hub: str, folder: str) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import String, cast, func, select
 
+from catalyst_hub.projections import Projector
 from catalyst_hub.store import Store
 from catalyst_hub.store import tables as t
 
@@ -176,7 +177,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     engine = make_engine(args.db_url)
     check_current(engine)
-    store = Store(engine, args.hub, b"bench-secret-" + b"0" * 32, Catalog.load())
+    store = Store(engine, args.hub, b"bench-secret-" + b"0" * 32, Projector(Catalog.load()))
     if args.end:
         end = date.fromisoformat(args.end)
     else:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,8 @@ import psutil
 import requests
 from sqlalchemy import Index, MetaData, Table
 
+from catalyst_hub.events import envelope
+from catalyst_hub.events.names import ACTION, ACTIVITY
 from catalyst_hub.store import make_engine
 from catalyst_hub.store import tables as t
 from catalyst_hub.timeutil import utcnow
@@ -67,25 +68,17 @@ def envelopes(count: int, rng: random.Random, backlog: bool = False) -> list[dic
     step = 20 if backlog else 60 / count
     out = []
     for i in range(count):
-        when = (end - timedelta(seconds=step * (count - i))).isoformat() + "Z"
+        when = end - timedelta(seconds=step * (count - i))
         if rng.random() < 0.9:
             payload: dict[str, Any] = {
                 "kind": rng.choice(("kernel", "notebook", "proxy")),
                 "count": rng.randint(1, 40),
                 "seconds": 60,
             }
-            schema = "activity"
+            schema = ACTIVITY
         else:
-            payload, schema = {"action": rng.choice(ACTIONS)}, "action"
-        out.append(
-            {
-                "id": str(uuid.uuid4()),
-                "schema": schema,
-                "version": 1,
-                "time": when,
-                "payload": payload,
-            }
-        )
+            payload, schema = {"action": rng.choice(ACTIONS)}, ACTION
+        out.append(envelope(schema, payload, time=when))
     return out
 
 
@@ -204,13 +197,7 @@ def freshness(url: str, tokens: list[str], samples: int = 8) -> list[float]:
         token = tokens[i % len(tokens)]
         action, step = steps[(i // len(tokens)) % len(steps)]
         headers = {"Authorization": f"token {token}"}
-        event = {
-            "id": str(uuid.uuid4()),
-            "schema": "action",
-            "version": 1,
-            "time": utcnow().isoformat() + "Z",
-            "payload": {"action": action},
-        }
+        event = envelope(ACTION, {"action": action})
         began = time.perf_counter()
         r = requests.post(url + "api/events", json={"events": [event]}, headers=headers, timeout=60)
         r.raise_for_status()

@@ -16,6 +16,7 @@ from .catalog import Catalog
 from .communities import CommunityMapper
 from .identity import Actor, load_or_create_secret
 from .private_files import make_private_dir
+from .projections import Projector
 from .store import DatabaseNeedsUpgrade, Store, check_current, make_engine, upgrade
 from .store.engine import current_revision
 
@@ -147,8 +148,7 @@ class CatalystApp(Application):
             self.engine,
             self.hub_name,
             secret,
-            Catalog.load(self.catalog_files),
-            idle_cull_timeout=self.idle_cull_timeout,
+            Projector(Catalog.load(self.catalog_files), idle_cull_timeout=self.idle_cull_timeout),
         )
         self.store.excluded_members = {self.store.member_id(u) for u in self.excluded_users}
         if check:

@@ -164,10 +164,11 @@ def catalyst_store(catalyst_db_url, catalyst_hub_name):
     projections and reports need no consent events; tests of the consent rules set
     ``store.consent_mode = "opt-in"``, the service's default (``catalyst_service`` keeps it)."""
     from catalyst_hub.catalog import Catalog
+    from catalyst_hub.projections import Projector
     from catalyst_hub.store import Store, make_engine
 
     engine = make_engine(catalyst_db_url)
-    store = Store(engine, catalyst_hub_name, b"test-secret-" + b"0" * 32, Catalog.load())
+    store = Store(engine, catalyst_hub_name, b"test-secret-" + b"0" * 32, Projector(Catalog.load()))
     store.consent_mode = "opt-out"
     yield store
     engine.dispose()
@@ -176,26 +177,10 @@ def catalyst_store(catalyst_db_url, catalyst_hub_name):
 @pytest.fixture
 def make_event():
     """Build an event envelope: ``make_event("action", {"action": "cell_executed"}, time=...)``."""
-    from datetime import datetime, timezone
+    from catalyst_hub.events import envelope
 
-    def _make(
-        schema: str,
-        payload: dict,
-        time: str | datetime | None = None,
-        version: int = 1,
-        id: str | None = None,
-    ) -> dict:
-        if time is None:
-            time = datetime.now(timezone.utc)
-        if isinstance(time, datetime):
-            time = time.isoformat()
-        return {
-            "id": id or str(uuid.uuid4()),
-            "schema": schema,
-            "version": version,
-            "time": time,
-            "payload": payload,
-        }
+    def _make(schema: str, payload: dict, time=None, version: int = 1, id=None) -> dict:
+        return envelope(schema, payload, time=time, version=version, id=id)
 
     return _make
 
@@ -263,6 +248,7 @@ class CatalystTestHub:
 
     def decide(self, name: str, decision: str, groups: list[str] = ()) -> None:
         """Record ``name``'s decision on the current notice, as ``POST me/consent`` does."""
+        from catalyst_hub.events.names import CONSENT
         from catalyst_hub.reports.progress import member_progress
         from catalyst_hub.service.api import record_own_event
 
@@ -274,7 +260,7 @@ class CatalystTestHub:
         record_own_event(
             service,
             actor,
-            "consent",
+            CONSENT,
             {"decision": decision, "notice_version": service.consent_notice_version},
         )
 

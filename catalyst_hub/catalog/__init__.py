@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from ..events.names import STEP_REACHED
+
 DEFAULT_CATALOG = resources.files(__package__) / "data" / "default.yaml"
 LANGUAGES = ("en", "es", "pt", "fr")
 
@@ -137,7 +139,7 @@ class Catalog:
 
     def steps_matching(self, schema: str, payload: dict[str, Any]) -> list[str]:
         """Ids of the steps an event reaches, by the steps' detection rules."""
-        if schema == "step_reached":
+        if schema == STEP_REACHED:
             step_id = payload.get("step")
             return [step_id] if step_id in self.step_ids() else []
         return [s.id for s in self.steps if any(r.matches(schema, payload) for r in s.detect)]

@@ -33,6 +33,7 @@ from ..events import (
     StoredEvent,
     registry,
 )
+from ..events.names import CONSENT
 from ..store import Store
 from ..store.privacy import (
     ESSENTIAL_EVENTS,
@@ -107,7 +108,7 @@ class Batch:
     has_consent: bool = field(init=False)
 
     def __post_init__(self) -> None:
-        self.has_consent = any(e.schema == "consent" for e in self.events)
+        self.has_consent = any(e.schema == CONSENT for e in self.events)
 
 
 def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -319,7 +320,7 @@ class Ingestor:
         """
         states = recording_states(self.store, {e.member_id for e in events}, conn)
         for e in events:
-            if e.schema == "consent":
+            if e.schema == CONSENT:
                 known = states.get(e.member_id) or RecordingState()
                 if known.horizon is not None and e.time < known.horizon:
                     continue  # from before the erasure: dropped below
@@ -349,7 +350,7 @@ class Ingestor:
                 continue
             verdict = verdicts.get(e.member_id) or self._verdict(RecordingState())
             if (
-                e.schema == "consent"
+                e.schema == CONSENT
                 or verdict == "store"
                 or (verdict == "essential" and e.schema in ESSENTIAL_EVENTS)
             ):

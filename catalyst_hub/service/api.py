@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from typing import Any
 
 from tornado import web
 
 from .. import __version__
-from ..events import registry
+from ..events import envelope, registry
+from ..events.names import CONSENT
 from ..identity import Actor
 from ..ingest import BatchError, EventResult, Sender
 from ..ingest.ingest import HELD_MESSAGES, parse_batch
 from ..reports.progress import member_progress
 from ..store.privacy import WITHDRAWN, Erasure, consent_of, erase_member, export_member
-from ..timeutil import isoformat, utcnow
 from .base import APIHandler
 
 
@@ -117,17 +116,6 @@ class MeHandler(APIHandler):
 # -- a member's own data ------------------------------------------------------------------------
 
 
-def envelope(schema: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """A new event envelope, made by the service on the member's behalf (self-report, consent)."""
-    return {
-        "id": str(uuid.uuid4()),
-        "schema": schema,
-        "version": 1,
-        "time": isoformat(utcnow()),
-        "payload": payload,
-    }
-
-
 def record_own_event(app, actor: Actor, schema: str, payload: dict[str, Any]) -> EventResult:
     """Record an event about ``actor`` through the ingest path (blocking: run it off the loop).
     Its status is "dropped" when the member opted out or erased their data, "deferred" when
@@ -136,7 +124,7 @@ def record_own_event(app, actor: Actor, schema: str, payload: dict[str, Any]) ->
     stored, results = app.ingestor.ingest([envelope(schema, payload)], sender)
     if not stored:  # an event the service builds itself is valid: this is a bug
         raise RuntimeError(f"could not record {schema}: {results[0].message}")
-    if schema == "consent":
+    if schema == CONSENT:
         ensure_identity(app, actor)
     return results[0]
 
@@ -162,7 +150,7 @@ def erase_own_data(app, actor: Actor, stop_recording: bool) -> tuple[Erasure, bo
         record_own_event(
             app,
             actor,
-            "consent",
+            CONSENT,
             {"decision": WITHDRAWN, "notice_version": app.consent_notice_version},
         )
     return erasure, keep_out

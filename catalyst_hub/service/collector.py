@@ -29,6 +29,8 @@ from traitlets import Any as AnyTrait
 from traitlets import Float, Integer
 from traitlets.config import LoggingConfigurable
 
+from ..events import envelope
+from ..events.names import ACTION, ACTIVITY, SERVER_STARTED, SERVER_STOPPED
 from ..identity import keyed_uuid
 from ..ingest import COLLECTOR, Sender
 from ..timeutil import isoformat, parse_time, utcnow
@@ -143,19 +145,18 @@ class Collector(LoggingConfigurable):
             if key in seen:
                 continue
             member_id, server_name, started = key
-            raw = {
-                "id": event_id(
-                    app.store.secret, app.hub_name, member_id, server_name, started, "stop"
-                ),
-                "schema": "server_stopped",
-                "version": 1,
-                "time": isoformat(now),
-                "payload": {
+            raw = envelope(
+                SERVER_STOPPED,
+                {
                     "server_name": server_name,
                     "started": started,
                     "last_activity": session.get("last_activity"),
                 },
-            }
+                time=now,
+                id=event_id(
+                    app.store.secret, app.hub_name, member_id, server_name, started, "stop"
+                ),
+            )
             items.append((raw, Sender(member_id, session["community"])))
             del self._running[key]
         items = [(raw, sender) for raw, sender in items if raw["id"] not in self._sent]
@@ -180,13 +181,12 @@ class Collector(LoggingConfigurable):
         if user.get("last_activity"):
             out.append(
                 (
-                    {
-                        "id": event_id(secret, hub, member, "logged_in"),
-                        "schema": "action",
-                        "version": 1,
-                        "time": isoformat(parse_time(user["last_activity"])),
-                        "payload": {"action": "logged_in"},
-                    },
+                    envelope(
+                        ACTION,
+                        {"action": "logged_in"},
+                        time=parse_time(user["last_activity"]),
+                        id=event_id(secret, hub, member, "logged_in"),
+                    ),
                     sender,
                 )
             )
@@ -205,13 +205,12 @@ class Collector(LoggingConfigurable):
                     payload[key] = str(value)[:255]
             out.append(
                 (
-                    {
-                        "id": event_id(secret, hub, member, server_name, started_iso, "start"),
-                        "schema": "server_started",
-                        "version": 1,
-                        "time": started_iso,
-                        "payload": payload,
-                    },
+                    envelope(
+                        SERVER_STARTED,
+                        payload,
+                        time=started_iso,
+                        id=event_id(secret, hub, member, server_name, started_iso, "start"),
+                    ),
                     sender,
                 )
             )
@@ -226,8 +225,11 @@ class Collector(LoggingConfigurable):
                 last_time = parse_time(last)
                 out.append(
                     (
-                        {
-                            "id": event_id(
+                        envelope(
+                            ACTIVITY,
+                            {"kind": "server", "count": 1},
+                            time=last_time,
+                            id=event_id(
                                 secret,
                                 hub,
                                 member,
@@ -235,11 +237,7 @@ class Collector(LoggingConfigurable):
                                 last_time.date().isoformat(),
                                 "activity",
                             ),
-                            "schema": "activity",
-                            "version": 1,
-                            "time": isoformat(last_time),
-                            "payload": {"kind": "server", "count": 1},
-                        },
+                        ),
                         sender,
                     )
                 )

@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 from tornado import web
 
+from ..events.names import CONSENT, EPISODE_COMPLETED, STEP_REACHED
 from ..i18n import LANGUAGES
 from ..reports.progress import member_progress
 from ..store.privacy import ESSENTIAL_EVENTS, WITHDRAWN
@@ -183,7 +184,7 @@ class StepReportHandler(PageHandler):
             api.record_own_event,
             self.catalyst,
             actor,
-            "step_reached",
+            STEP_REACHED,
             {"step": step_id, "source": "self"},
         )
         self.back_to_me(outcome(result), anchor=f"step-{step_id}")
@@ -204,7 +205,7 @@ class EpisodeReportHandler(PageHandler):
             api.record_own_event,
             self.catalyst,
             actor,
-            "episode_completed",
+            EPISODE_COMPLETED,
             {"lesson": lesson, "episode": episode, "source": "self"},
         )
         self.back_to_me(outcome(result), anchor=f"episode-{lesson}-{episode}")
@@ -223,7 +224,7 @@ class ConsentHandler(PageHandler):
             api.record_own_event,
             self.catalyst,
             actor,
-            "consent",
+            CONSENT,
             {"decision": decision, "notice_version": self.catalyst.consent_notice_version},
         )
         self.back_to_me(f"consent-{decision}", anchor="privacy-choices")

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Table, bindparam, delete, insert, select, tuple_, update
 
+from ..events.names import CONSENT, EPISODE_COMPLETED, SERVER_STARTED, SERVER_STOPPED
 from ..timeutil import isoformat, utcnow
 from . import tables as t
 from .sql import upsert
@@ -34,9 +35,9 @@ CONSENT_MODES = ("opt-in", "opt-out")
 #: with the reason the privacy page gives. Everything else waits for a decision (opt-in).
 #: An opted-out or erased member's events are not stored at all, except their own decision.
 ESSENTIAL_EVENTS: dict[str, str] = {
-    "consent": "your decision on the notice, so the hub knows whether it may record",
-    "server_started": "when your server starts, to plan the hub's capacity",
-    "server_stopped": "when your server stops, to plan the hub's capacity",
+    CONSENT: "your decision on the notice, so the hub knows whether it may record",
+    SERVER_STARTED: "when your server starts, to plan the hub's capacity",
+    SERVER_STOPPED: "when your server stops, to plan the hub's capacity",
 }
 
 #: The audit action of an erasure; its row names neither the person nor their member id.
@@ -340,7 +341,7 @@ def _erase_from_others(conn, hub: str, member_id: str) -> dict[str, int]:
     signed = conn.execute(
         select(e.member_id, e.id, e.payload).where(
             e.hub == hub,
-            e.schema == "episode_completed",
+            e.schema == EPISODE_COMPLETED,
             e.payload["signed_off_by"].as_string() == member_id,
         )
     ).all()
@@ -445,7 +446,7 @@ def purge_chunk(store: Store, purge: Purge, chunk: int = 5000) -> int:
             e.hub == store.hub,
             e.member_id.in_(members),
             e.time < purge.cutoff,
-            e.schema != "consent",
+            e.schema != CONSENT,
         )
         # the keys of the next expired rows, chosen by the database: a list of ids as bound
         # parameters made a statement of thousands of them, which the driver kept prepared
