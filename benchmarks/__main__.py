@@ -19,7 +19,7 @@ from catalyst_hub.projections import Projector
 from catalyst_hub.seed import Consortium, catalog_episodes, seed_store
 from catalyst_hub.store import Store, make_engine
 
-from . import page_weight, reports, service, xapi_lrs
+from . import export, page_weight, reports, service, xapi_lrs
 from .common import (
     BENCH_DATABASE,
     Results,
@@ -52,7 +52,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--skip",
         default="",
-        help="comma-separated sections to skip: http,collector,rebuild,reports,checklist,weight,xapi",
+        help="comma-separated sections to skip: http,collector,rebuild,reports,export,checklist,weight,xapi",
     )
     parser.add_argument(
         "--workdir", help="folder for SQLite files and hub processes (default: a temporary one)"
@@ -200,6 +200,9 @@ def run_scale(
     if missing:
         results.add("report query", engine_name, scale, "not found (yet)", ", ".join(missing))
     engine.dispose()
+
+    if "export" not in skip:
+        export.run(results, engine_name, url, size, workdir)
 
     if "http" in skip:
         return

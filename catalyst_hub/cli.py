@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from traitlets import Bool, Dict, Unicode
+from traitlets import Bool, Dict, List, Unicode
 from traitlets.config import Application
 
 from . import __version__
@@ -13,7 +13,7 @@ from .catalog import Catalog
 from .catalyst_app import CatalystApp
 from .identity import load_or_create_secret
 from .projections import Projector
-from .store import make_engine, upgrade
+from .store import Store, make_engine, upgrade
 
 
 class DbUpgradeApp(CatalystApp):
@@ -73,6 +73,77 @@ class RebuildApp(CatalystApp):
         )
 
 
+class ExportApp(CatalystApp):
+    name = "catalyst-hub export"
+    description = """Export this hub's pseudonymous records for other systems.
+    --parquet=DIR writes the event log and daily tables as Parquet partitions by hub and
+    month (DuckDB, ClickHouse, BigQuery, Spark), incrementally: a later run rewrites only the
+    partitions that changed; needs the `parquet` extra (pip install "catalyst-hub[parquet]").
+    --xapi=FILE writes the learning records as xAPI statements, JSON lines, oldest first
+    (- for standard output; --community=NAME to narrow)."""
+
+    aliases = {
+        **CatalystApp.aliases,
+        "parquet": "ExportApp.parquet",
+        "xapi": "ExportApp.xapi_file",
+        "community": "ExportApp.only_communities",
+    }
+    parquet = Unicode("", config=True, help="Folder of the Parquet export (created if missing).")
+    xapi_file = Unicode("", config=True, help="Write the xAPI statements here (JSON lines).")
+    only_communities = List(
+        Unicode(), config=True, help="xAPI: only these communities (default: every community)."
+    )
+
+    def start(self) -> None:
+        from .warehouse import MissingExtra, require_pyarrow
+
+        if not (self.parquet or self.xapi_file):
+            self.log.critical("say what to export: --parquet=DIR or --xapi=FILE")
+            self.exit(2)
+        if self.parquet:
+            try:
+                require_pyarrow()
+            except MissingExtra as e:
+                self.log.critical("%s", e)
+                self.exit(2)
+        store = self.init_store(check=True)
+        if self.xapi_file:
+            self.export_xapi(store)
+        if self.parquet:
+            self.export_parquet(store)
+
+    def export_xapi(self, store: Store) -> None:
+        from .interop.xapi import write_statements
+
+        # the service's consent mode decides whose records may leave the hub
+        store.consent_mode = self.config.CatalystService.get("consent_mode", "opt-in")
+        written = write_statements(
+            store, self.hub_url, self.xapi_file, self.only_communities or None
+        )
+        self.log.info("exported %d xAPI statements", written)
+
+    def export_parquet(self, store: Store) -> None:
+        import time
+
+        from .warehouse import ExportError
+        from .warehouse.parquet import export_parquet
+
+        began = time.perf_counter()
+        try:
+            summary = export_parquet(store, self.parquet, log=self.log.info)
+        except ExportError as e:
+            self.log.critical("%s", e)
+            self.exit(1)
+        self.log.info(
+            "exported %d rows of hub %s to %s in %.1f s: %d partition(s) written",
+            summary.rows,
+            self.hub_name,
+            self.parquet,
+            time.perf_counter() - began,
+            summary.written,
+        )
+
+
 class ConfigApp(Application):
     name = "catalyst-hub config"
     description = """Write the example configuration (jupyterhub_config.py, catalyst_config.py,
@@ -120,13 +191,10 @@ class CatalystHubApp(Application):
         "db": (DbApp, DbApp.description),
         "config": (ConfigApp, "Write or print the example hub and service configuration."),
         "rebuild": (RebuildApp, RebuildApp.description),
+        "export": (ExportApp, "Export the pseudonymous records (Parquet, xAPI statements)."),
         "demo": (
             "catalyst_hub.demo.DemoApp",
             "Run a local JupyterHub with the catalyst service and demo data.",
-        ),
-        "export": (
-            "catalyst_hub.interop.export.ExportApp",
-            "Export learning records (xAPI statements as JSON lines).",
         ),
         "seed": (
             "catalyst_hub.seed.SeedApp",

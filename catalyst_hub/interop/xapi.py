@@ -28,15 +28,21 @@ import binascii
 import bisect
 import hashlib
 import hmac
+import os
+import sys
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache, partial
+from pathlib import Path
 from typing import Any
+
+import orjson
 
 from ..catalog import Catalog
 from ..identity import keyed_uuid
+from ..private_files import PRIVATE_FILE
 from ..reports.learning_records import Learner, LearningRecords, learning_records
 from ..store.audit import Access, audit
 from ..store.privacy import ERASED_MEMBER
@@ -465,3 +471,23 @@ def audited_page(
             for community, members in sorted(by_community.items()):
                 audit(store, Access(actor, XAPI_READ, community), sorted(members), conn)
     return page, more
+
+
+def write_statements(
+    store: Store, hub_url: str, target: str, communities: Iterable[str] | None = None
+) -> int:
+    """Write the hub's statements as JSON lines to the file ``target`` (private, replaced
+    whole) or to standard output (``-``); returns how many."""
+    statements = hub_statements(store, hub_url, communities)
+    lines = b"".join(orjson.dumps(s) + b"\n" for s in statements)
+    if target == "-":
+        sys.stdout.buffer.write(lines)
+        sys.stdout.flush()
+    else:
+        path = Path(target)
+        partial = path.with_name(path.name + ".partial")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+        with os.fdopen(fd, "wb") as f:
+            f.write(lines)
+        os.replace(partial, path)
+    return len(statements)

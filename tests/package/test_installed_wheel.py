@@ -123,6 +123,17 @@ def test_the_wheel_ships_the_example_configuration_and_both_extensions(installed
     assert re.search(r"@catalyst-hub/labextension v\S+ enabled .*OK", labextensions), labextensions
     serverext = run([str(venv / "bin" / "jupyter"), "server", "extension", "list"], tmp_path, env)
     assert re.search(r"catalyst_hub\.serverext\s+enabled", serverext), serverext
+    # installed without the parquet extra: the export names the extra that brings pyarrow
+    export = subprocess.run(
+        [str(venv / "bin" / "catalyst-hub"), "export", "--parquet=out", "--data-dir=data"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert export.returncode == 2, export.stderr
+    assert 'pip install "catalyst-hub[parquet]"' in export.stderr
 
 
 def test_demo_without_the_proxy_says_how_to_install_it(installed, tmp_path):
