@@ -24,7 +24,7 @@ from sqlalchemy import ColumnElement, and_, case, exists, func, select
 from ..projections.projector import ACTIVE_SCHEMAS
 from ..store import Store
 from ..store import tables as t
-from ..timeutil import utcnow
+from ..timeutil import day_start, local_day, utcnow
 from .common import Period, Suppressed, in_communities, not_excluded
 from .overview import activated_counts, active_days_where
 from .suppression import Figures, suppress
@@ -106,7 +106,10 @@ class CatalystCollector(Collector):
         sessions = [session_totals(store, start, now, now, chosen) for start in starts]
         with store.connect() as conn:
             apps = app_usage_by_community(
-                conn, store, Period.last_days(APP_DAYS, now.date()), chosen
+                conn,
+                store,
+                Period.last_days(APP_DAYS, local_day(now, store.zone), store.zone),
+                chosen,
             )
         done = activated_counts(store, chosen)
         steps = self._steps(chosen)
@@ -203,7 +206,7 @@ class CatalystCollector(Collector):
         family = GaugeMetricFamily(
             "catalyst_app_active_members",
             f"Members who used an app (JupyterLab, RStudio, terminal, ...) on the last "
-            f"{APP_DAYS} UTC days, today included, per community and app.",
+            f"{APP_DAYS} days (the hub's time zone), today included, per community and app.",
             labels=["community", "app"],
         )
         for community, rows in sorted(apps.items()):
@@ -305,13 +308,16 @@ def active_counts_within(
     the window's length."""
     da = t.daily_activity.c
     e = t.events.c
-    firsts = [start.date() for start in starts]
+    # the days of daily_activity are the hub's time zone's: a window's first (partial) day
+    # is the day of its start there, and ends at the next midnight there
+    zone = store.zone
+    firsts = [local_day(start, zone) for start in starts]
 
     def seen_since(
         start: datetime, member_id: ColumnElement, community: ColumnElement
     ) -> ColumnElement[bool]:
         """SQL: the member has an activity event from ``start`` to the end of its day."""
-        day_end = datetime.combine(start.date() + timedelta(days=1), datetime.min.time())
+        day_end = day_start(local_day(start, zone) + timedelta(days=1), zone)
         return exists().where(
             e.hub == store.hub,
             e.member_id == member_id,
@@ -322,7 +328,7 @@ def active_counts_within(
         )
 
     with store.connect() as conn:
-        where = active_days_where(conn, store, min(firsts), now.date(), communities)
+        where = active_days_where(conn, store, min(firsts), local_day(now, zone), communities)
         if conn.dialect.name == "postgresql":
             # each member's last active day (a hashed grouping), then counted per window
             latest = (

@@ -28,7 +28,15 @@ from sqlalchemy import ColumnElement, Connection, func, select
 from ..store import Store
 from ..store import tables as t
 from ..timeutil import utcnow
-from .common import Figure, Period, as_date, in_communities, not_excluded, seconds_sum
+from .common import (
+    Figure,
+    Period,
+    as_date,
+    in_communities,
+    local_date,
+    not_excluded,
+    seconds_sum,
+)
 
 JUPYTERLAB = "JupyterLab"
 RSTUDIO = "RStudio"
@@ -134,7 +142,10 @@ def usage(store: Store, community: str, period: Period, now: datetime | None = N
     with store.connect() as conn:
         ended = session_end(conn.dialect.name, now, period.end_time)
         seconds = seconds_sum(conn.dialect.name, s.started, ended)
-        day = func.date(s.started)
+        # the day each started, in the hub's time zone
+        day = local_date(
+            conn.dialect.name, s.started, period.zone, period.start_time, period.end_time
+        )
         # per day and kind at once, one read of the period's sessions for both breakdowns
         # (a few hundred rows); seconds are added up as the database gives them (exact
         # decimals on PostgreSQL)

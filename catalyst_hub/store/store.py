@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
+from datetime import date
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import orjson
 from sqlalchemy import Connection, Engine, select
@@ -15,7 +17,8 @@ from ..identity import member_id as keyed_member_id
 # the module, not its names: projections import the store's tables, so importing either
 # package first must work
 from ..projections import projector as projection
-from ..timeutil import isoformat, utcnow
+from ..timeutil import UTC, isoformat, utcnow
+from ..timeutil import today as local_today
 from . import tables as t
 from .sql import dialect_insert
 
@@ -38,12 +41,16 @@ class Store:
         secret: bytes,
         catalog: Catalog,
         idle_cull_timeout: float = 3600.0,
+        zone: ZoneInfo = UTC,
     ) -> None:
         self.engine = engine
         self.hub = hub
         self.secret = secret
         self.catalog = catalog
-        self.projector = projection.Projector(catalog, idle_cull_timeout)
+        #: the hub's time zone (``c.CatalystApp.timezone``): the days of daily tables and
+        #: report periods are calendar days there
+        self.zone = zone
+        self.projector = projection.Projector(catalog, idle_cull_timeout, zone)
         self._known_members: dict[str, str] = {}
         #: member ids of staff and service accounts that reports leave out
         self.excluded_members: set[str] = set()
@@ -51,6 +58,10 @@ class Store:
         #: ``consent_notice_version``): what the ingest path stores before a decision
         self.consent_mode = "opt-in"
         self.notice_version = "1"
+
+    def today(self) -> date:
+        """Today's date in the hub's time zone."""
+        return local_today(self.zone)
 
     @contextmanager
     def begin(self):

@@ -20,7 +20,6 @@ from ...reports.export import (
 from ...reports.monthly import month_report
 from ...reports.outside import OUTSIDE
 from ...reports.overview import overview
-from ...timeutil import utcnow
 from .. import scopes
 from .base import FORMAT_SUFFIX, ReportHandler
 
@@ -102,7 +101,7 @@ class CommunityReport(ReportHandler):
     def month_arg(self) -> tuple[int, int]:
         """``month=YYYY-MM`` (default: the current month), as (year, month)."""
         arg = self.get_query_argument("month", None)
-        today = utcnow().date()
+        today = self.catalyst.store.today()
         try:
             start = Period.parse_month(arg, self._).start if arg else today
         except ValueError as e:
@@ -152,7 +151,7 @@ class CommunityReport(ReportHandler):
 
     async def month(self, community: str) -> None:
         year, month = self.month_arg()
-        today = utcnow().date()
+        today = self.catalyst.store.today()
         report = await self.run_db(
             month_report, self.catalyst.store, community, year, month, self.language, today
         )
