@@ -229,3 +229,20 @@ def test_today_is_the_zones_today(catalyst_db_url, catalyst_hub_name, make_event
         assert sum(d.dau for d in report.daily) == 1
         assert report.active_members == 1
         store.engine.dispose()
+
+
+@pytest.mark.clock
+def test_rolling_windows_do_not_depend_on_the_zone(catalyst_db_url, catalyst_hub_name, make_event):
+    """The metrics' 24 h and 7 d windows end now, whatever the zone of the daily tables:
+    activity 23 h ago is in the last 24 h, 25 h ago only in the last 7 days."""
+    from catalyst_hub.reports.metrics import active_counts_within
+
+    for name in ("UTC", BUENOS_AIRES, "Asia/Kathmandu"):
+        store = make_store(catalyst_db_url, f"{catalyst_hub_name}-{len(name)}", name)
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        for who, hours in (("ana", 23), ("ben", 25)):
+            at = now - timedelta(hours=hours)
+            send(store, make_event, who, [("activity", {"kind": "kernel", "count": 1}, at)])
+        starts = [now - timedelta(hours=24), now - timedelta(days=7)]
+        assert active_counts_within(store, starts, now, ["andes"]) == {"andes": [1, 2]}, name
+        store.engine.dispose()
