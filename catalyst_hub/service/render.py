@@ -8,6 +8,7 @@ the hub's 300 KB of scripts and styles.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ def page_context(handler) -> dict[str, Any]:
     prefix = app.service_prefix
     hub_prefix = app.hub_auth.hub_prefix
     model = handler.current_user or {}
+    by_token = getattr(handler, "_token_authenticated", False)
     return {
         "_": handler._,
         "lang": handler.language,
@@ -52,7 +54,9 @@ def page_context(handler) -> dict[str, Any]:
         "static": handler.static_url,  # versioned (?v=hash): cached for good, as tornado does
         "url": lambda path="": url_path_join(prefix, path),
         "user_name": model.get("name"),
-        "xsrf_token": handler.xsrf_token.decode("ascii") if model else "",
+        # a browser's forms need it (and its cookie); a token's requests need neither, so a
+        # token's page sets no 270-byte cookie
+        "xsrf_token": handler.xsrf_token.decode("ascii") if model and not by_token else "",
         "request_path": handler.request.path,
         "nav": staff_nav(handler),
     }
@@ -71,6 +75,14 @@ def staff_nav(handler) -> dict[str, bool]:
     }
 
 
+#: the indentation of a line of markup: it shows nothing (HTML collapses white space to one
+#: space, and a line break is one), but costs bytes on the wire, compressed or not
+_INDENT = re.compile(r"\n[ \t]+")
+
+
 def render(handler, template: str, **context: Any) -> str:
     env: Environment = handler.settings["jinja_env"]
-    return env.get_template(template).render({**page_context(handler), **context})
+    html = env.get_template(template).render({**page_context(handler), **context})
+    if "<pre" in html or "<textarea" in html:
+        return html  # where white space shows, as it is
+    return _INDENT.sub("\n", html)
