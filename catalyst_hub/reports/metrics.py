@@ -29,14 +29,15 @@ from .common import Period, Suppressed, in_communities, not_excluded
 from .overview import activated_counts, active_days_where
 from .suppression import Figures, suppress
 from .training import CommunityTraining, training_by_community
-from .usage import AppRow, app_usage_by_community, session_totals
+from .usage import AppRow, app_usage_by_community, session_totals_within
 
 #: (label, days) of the windows, rolling ones ending at the scrape like JupyterHub's
 #: ``jupyterhub_active_users``: "24h" is the last 24 hours, not the current UTC day
 PERIODS = (("24h", 1), ("7d", 7), ("30d", 30))
 
-#: Days of app activity the per-app family covers: ``app_activity`` is kept per UTC day, so
-#: this window is whole days (today included), within the rolling 30 days
+#: Days of app activity the per-app family covers: ``app_activity`` is kept per day (of the
+#: hub's time zone), so this window is whole days (today included), within the rolling 30
+#: days
 APP_DAYS = 30
 
 #: Seconds a scrape's result is served again. Prometheus scrapes every 15 to 60 s, and several
@@ -103,7 +104,7 @@ class CatalystCollector(Collector):
                 ).all()
             )
         active = active_counts_within(store, starts, now, chosen)
-        sessions = [session_totals(store, start, now, now, chosen) for start in starts]
+        sessions = session_totals_within(store, starts, now, chosen)
         with store.connect() as conn:
             apps = app_usage_by_community(
                 conn,
@@ -124,7 +125,7 @@ class CatalystCollector(Collector):
                     done.get(community, 0),
                     {step: n for (c, step), n in steps.items() if c == community},
                     training.get(community),
-                    [window.get(community, (0, 0, 0.0)) for window in sessions],
+                    sessions.get(community, [(0, 0, 0.0)] * len(PERIODS)),
                     apps.get(community, []),
                 ),
                 self.k,
