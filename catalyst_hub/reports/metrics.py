@@ -103,6 +103,9 @@ class CatalystCollector(Collector):
                     .group_by(m.community)
                 ).all()
             )
+        # only communities with members have figures: naming them spares each query below
+        # finding the communities of its own table
+        chosen = sorted(members)
         active = active_counts_within(store, starts, now, chosen)
         sessions = session_totals_within(store, starts, now, chosen)
         with store.connect() as conn:
