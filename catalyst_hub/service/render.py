@@ -16,6 +16,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescap
 from jupyterhub.utils import url_path_join
 
 from ..i18n import LANGUAGE_NAMES, LANGUAGES
+from ..timeutil import local_day, parse_time
 from . import scopes
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -58,6 +59,8 @@ def page_context(handler) -> dict[str, Any]:
         # token's page sets no 270-byte cookie
         "xsrf_token": handler.xsrf_token.decode("ascii") if model and not by_token else "",
         "request_path": handler.request.path,
+        # the day, in the hub's time zone, of a stored time (ISO 8601, UTC)
+        "day": lambda time: local_day(parse_time(time), app.store.zone).isoformat(),
         "nav": staff_nav(handler),
     }
 

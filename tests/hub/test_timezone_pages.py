@@ -31,13 +31,14 @@ def catalyst_hub_roles():
 
 async def test_pages_and_exports_count_the_hubs_days(catalyst_service, make_event):
     svc = catalyst_service
-    svc.token("ana@andes.example.org", groups=["community-andes"], consent=None)
+    ana = svc.token("ana@andes.example.org", groups=["community-andes"], consent=None)
     staff = svc.token("admin", roles=["catalyst-admin"])
     store = svc.store
     assert store.zone.key == BUENOS_AIRES
     start = AT.isoformat()
     events = [
         ("activity", {"kind": "kernel", "count": 2, "seconds": 60}, AT),
+        ("step_reached", {"step": "upload_file"}, AT),
         ("server_started", {"server_name": "", "started": start}, AT),
         (
             "server_stopped",
@@ -82,3 +83,8 @@ async def test_pages_and_exports_count_the_hubs_days(catalyst_service, make_even
         "get", f"{base}/adoption?{period}", staff, headers={"Accept-Language": "es"}
     )
     assert f"días de {BUENOS_AIRES}, ambos incluidos" in r.text
+
+    # her own page dates the step she reached that evening by her day
+    r = await svc.request("get", "me", ana)
+    assert r.status_code == 200
+    assert '<time datetime="2026-06-01T01:30:00Z">2026-05-31</time>' in r.text, r.text
