@@ -33,6 +33,7 @@ from .common import (
     scale_label,
     seeded_database,
     timed,
+    timed_pair,
 )
 
 HUB = "bench"
@@ -179,8 +180,13 @@ def run_scale(
     calls, missing = reports.discover(ctx) if "reports" not in skip else ({}, [])
     naive = reports.naive_scans(ctx)
     for name, call in calls.items():
-        samples = timed(call, args.repeat)
         baseline = ""
+        if name in reports.PAIRED_BASELINES:
+            what, make = reports.PAIRED_BASELINES[name]
+            samples, before = timed_pair(call, make(ctx), args.repeat)
+            baseline = f"{what}: p50 {ms(p50(before))} / p95 {ms(p95(before))}"
+        else:
+            samples = timed(call, args.repeat)
         if name in naive:
             try:
                 scan = timed(naive[name], 3)

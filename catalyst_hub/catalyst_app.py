@@ -6,9 +6,10 @@ import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
-from traitlets import Float, Instance, Integer, List, Set, Unicode, default
+from traitlets import Float, Instance, Integer, List, Set, TraitError, Unicode, default, validate
 from traitlets.config import Application, catch_config_error
 
 from . import __version__
@@ -19,6 +20,7 @@ from .private_files import make_private_dir
 from .projections import Projector
 from .store import DatabaseNeedsUpgrade, Store, check_current, make_engine, upgrade
 from .store.engine import current_revision
+from .timeutil import zone_named
 
 if TYPE_CHECKING:
     from .projections import Projector
@@ -139,6 +141,35 @@ class CatalystApp(Application):
         900.0, min=0.01, config=True, help="Longest wait after failed rounds (seconds)."
     )
 
+    timezone = Unicode(
+        "UTC",
+        config=True,
+        help="""The hub's time zone, an IANA name ('America/Argentina/Buenos_Aires'): daily
+        tables and reports count calendar days there, so a community sees its own days
+        ("today", a month, a day's active members). Times are stored in UTC whatever it is;
+        the metrics' rolling windows (24h, 7d, 30d) do not depend on it. The daily tables
+        are built in it: after changing it the service refuses to start until
+        `catalyst-hub rebuild` has rebuilt them (days before a retention purge's horizon
+        keep the zone they were counted in).""",
+    )
+
+    @validate("timezone")
+    def _validate_timezone(self, proposal):
+        try:
+            zone_named(proposal["value"])
+        except ValueError as e:
+            raise TraitError(f"c.CatalystApp.timezone: {e}") from None
+        return proposal["value"]
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The hub's time zone (``timezone``)."""
+        return zone_named(self.timezone)
+
+    #: whether this command rebuilds the projections (in the configured zone), so need not
+    #: refuse to run on projections built in another
+    rebuilds_projections = False
+
     communities = Instance(CommunityMapper)
     engine = Instance(Engine, allow_none=True)
     store = Instance(Store, allow_none=True)
@@ -180,13 +211,40 @@ class CatalystApp(Application):
             self.engine,
             self.hub_name,
             secret,
-            Projector(Catalog.load(self.catalog_files), idle_cull_timeout=self.idle_cull_timeout),
+            Projector(
+                Catalog.load(self.catalog_files),
+                idle_cull_timeout=self.idle_cull_timeout,
+                zone=self.zone,
+            ),
         )
         self.store.excluded_members = {self.store.member_id(u) for u in self.excluded_users}
         if check:
             assert isinstance(self.store.projector, Projector)  # the one built above
+            if not self.rebuilds_projections:
+                self.check_zone(self.store.projector)
             self.ensure_activation(self.store.projector)
         return self.store
+
+    def check_zone(self, projector: Projector) -> None:
+        """Exit with a clear message when this hub's daily projections were built in another
+        time zone than the configured one: their days would not be this zone's days."""
+        assert self.engine is not None  # made by init_store, before this check
+        with self.engine.begin() as conn:
+            built = projector.built_zone(conn, self.hub_name)
+        if built != self.timezone:
+            config = f" --config={self.config_file}" if self.config_file else ""
+            self.log.critical(
+                "The daily tables of hub %s are days of the time zone %s, and "
+                "c.CatalystApp.timezone is %s. Run `catalyst-hub rebuild%s` to rebuild them "
+                "in %s (or set c.CatalystApp.timezone = %r).",
+                self.hub_name,
+                built,
+                self.timezone,
+                config,
+                self.timezone,
+                built,
+            )
+            self.exit(1)
 
     def ensure_activation(self, projector: Projector) -> None:
         """Compute this hub's ``members.activated`` from its steps unless it was computed with

@@ -39,7 +39,19 @@ class DbUpgradeApp(CatalystApp):
         upgrade(self.engine, secrets=secrets)
         # what a migration cannot compute without the hub's catalog (the service does it too
         # when it starts, for its own hub)
-        self.ensure_activation(Projector(Catalog.load(self.catalog_files)))
+        projector = Projector(Catalog.load(self.catalog_files), zone=self.zone)
+        self.ensure_activation(projector)
+        with self.engine.begin() as conn:
+            built = projector.built_zone(conn, self.hub_name)
+        if built != self.timezone:
+            # the service refuses to start on them (CatalystApp.check_zone)
+            self.log.warning(
+                "the daily tables of hub %s are days of the time zone %s, not of the "
+                "configured %s: run `catalyst-hub rebuild` with this configuration",
+                self.hub_name,
+                built,
+                self.timezone,
+            )
         self.log.info(
             "database %s is up to date", self.engine.url.render_as_string(hide_password=True)
         )
@@ -60,7 +72,9 @@ class DbApp(Application):
 
 class RebuildApp(CatalystApp):
     name = "catalyst-hub rebuild"
-    description = "Recompute every projection of this hub from its event log."
+    description = """Recompute every projection of this hub from its event log (after a
+    change of detection rules, of idle_cull_timeout or of timezone)."""
+    rebuilds_projections = True
 
     def start(self) -> None:
         import time

@@ -42,6 +42,7 @@ from sqlalchemy.dialects.postgresql import array_agg
 
 from ..store import Store
 from ..store import tables as t
+from ..timeutil import day_start
 from .common import Figure, Period, day_number, not_excluded, percent, week_start, weeks_between
 
 #: How many weekly cohorts the retention matrix shows (and weeks after each).
@@ -254,11 +255,12 @@ def _first_weeks(store: Store, conn: Connection, community: str, anchor: date) -
     rows = conn.execute(
         select(
             m.member_id,
-            day_number(conn.dialect.name, m.first_seen, anchor) // literal_column("7", Integer),
+            day_number(conn.dialect.name, m.first_seen, anchor, store.zone)
+            // literal_column("7", Integer),
         ).where(
             m.hub == store.hub,
             m.community == community,
-            m.first_seen >= datetime.combine(anchor, datetime.min.time()),
+            m.first_seen >= day_start(anchor, store.zone),
             not_excluded(store, m.member_id),
         )
     ).all()

@@ -33,7 +33,7 @@ from ..events import envelope
 from ..events.names import ACTION, ACTIVITY, SERVER_STARTED, SERVER_STOPPED
 from ..identity import keyed_uuid
 from ..ingest import COLLECTOR, Sender
-from ..timeutil import isoformat, parse_time, utcnow
+from ..timeutil import isoformat, local_day, parse_time, utcnow
 
 #: what a server's user_options may call the environment and the size (KubeSpawner profiles)
 ENVIRONMENT_KEYS = ("image", "environment", "profile_option_image", "image_option")
@@ -238,7 +238,7 @@ class Collector(LoggingConfigurable):
                                 hub,
                                 member,
                                 server_name,
-                                last_time.date().isoformat(),
+                                local_day(last_time, self.app.store.zone).isoformat(),
                                 "activity",
                             ),
                         ),

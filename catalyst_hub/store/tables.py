@@ -272,6 +272,17 @@ activation_checklists = Table(
     Column("updated", DateTime, nullable=False),
 )
 
+# The time zone (IANA name) each hub's daily projections were built in: their days are
+# calendar days there (``c.CatalystApp.timezone``). A service configured with another zone
+# refuses to start until ``catalyst-hub rebuild`` has rebuilt them in it.
+projection_zones = Table(
+    "projection_zones",
+    metadata,
+    Column("hub", String(HUB), primary_key=True),
+    Column("timezone", String(64), nullable=False),
+    Column("updated", DateTime, nullable=False),
+)
+
 # -- training cohorts (written by training leads through the service, not projections) ---------
 
 cohorts = Table(

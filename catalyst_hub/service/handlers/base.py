@@ -68,7 +68,12 @@ class ReportHandler(PageHandler):
         arg = self.get_query_argument
         try:
             return Period.parse(
-                arg("from", None), arg("to", None), arg("month", None), arg("days", None), _=self._
+                arg("from", None),
+                arg("to", None),
+                arg("month", None),
+                arg("days", None),
+                _=self._,
+                zone=self.store.zone,
             )
         except ValueError as e:
             raise web.HTTPError(400, str(e)) from None

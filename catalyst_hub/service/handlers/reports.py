@@ -22,7 +22,6 @@ from ...reports.export import (
 from ...reports.monthly import MonthReport, month_report
 from ...reports.outside import OUTSIDE
 from ...reports.overview import overview
-from ...timeutil import utcnow
 from .. import scopes
 from .base import FORMAT_SUFFIX, ReportHandler
 
@@ -105,7 +104,7 @@ class CommunityReport(ReportHandler):
     def month_arg(self) -> tuple[int, int]:
         """``month=YYYY-MM`` (default: the current month), as (year, month)."""
         arg = self.get_query_argument("month", None)
-        today = utcnow().date()
+        today = self.store.today()
         try:
             start = Period.parse_month(arg, self._).start if arg else today
         except ValueError as e:
@@ -156,7 +155,7 @@ class CommunityReport(ReportHandler):
 
     async def month(self, community: str) -> None:
         year, month = self.month_arg()
-        today = utcnow().date()
+        today = self.store.today()
         report = await self.run_db(
             month_report, self.store, community, year, month, self.language, today
         )
