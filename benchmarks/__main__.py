@@ -15,10 +15,11 @@ from pathlib import Path
 import psutil
 
 from catalyst_hub.catalog import Catalog
+from catalyst_hub.projections import Projector
 from catalyst_hub.seed import Consortium, catalog_episodes, seed_store
 from catalyst_hub.store import Store, make_engine
 
-from . import consortium, page_weight, reports, service
+from . import consortium, export, page_weight, reports, service, xapi_lrs
 from .common import (
     BENCH_DATABASE,
     Results,
@@ -32,6 +33,7 @@ from .common import (
     scale_label,
     seeded_database,
     timed,
+    timed_pair,
 )
 
 HUB = "bench"
@@ -51,7 +53,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--skip",
         default="",
-        help="comma-separated sections to skip: http,collector,rebuild,reports,checklist,weight,consortium",
+        help="comma-separated sections to skip: http,collector,rebuild,reports,export,checklist,weight,xapi,consortium",
     )
     consortium.add_arguments(parser)
     parser.add_argument(
@@ -114,6 +116,8 @@ def main(argv=None) -> None:
             run_page_weight(results, workdir)
         if "consortium" not in skip:
             consortium.run(results, workdir, args)
+        if "xapi" not in skip:
+            run_xapi(results, workdir)
     finally:
         for engine_name in engines:
             if engine_name == "postgresql" and not args.keep:
@@ -145,7 +149,7 @@ def run_scale(
     reused = url is not None
     url = url or fresh_database(engine_name, workdir, str(size))
     engine = make_engine(url)
-    store = Store(engine, HUB, b"bench-secret-" + b"0" * 32, Catalog.load())
+    store = Store(engine, HUB, b"bench-secret-" + b"0" * 32, Projector(Catalog.load()))
     plan = Consortium(
         events=size, seed=1, end=end, episodes=catalog_episodes(store.catalog), hub=HUB
     )
@@ -179,8 +183,13 @@ def run_scale(
     calls, missing = reports.discover(ctx) if "reports" not in skip else ({}, [])
     naive = reports.naive_scans(ctx)
     for name, call in calls.items():
-        samples = timed(call, args.repeat)
         baseline = ""
+        if name in reports.PAIRED_BASELINES:
+            what, make = reports.PAIRED_BASELINES[name]
+            samples, before = timed_pair(call, make(ctx), args.repeat)
+            baseline = f"{what}: p50 {ms(p50(before))} / p95 {ms(p95(before))}"
+        else:
+            samples = timed(call, args.repeat)
         if name in naive:
             try:
                 scan = timed(naive[name], 3)
@@ -200,6 +209,9 @@ def run_scale(
     if missing:
         results.add("report query", engine_name, scale, "not found (yet)", ", ".join(missing))
     engine.dispose()
+
+    if "export" not in skip:
+        export.run(results, engine_name, url, size, workdir)
 
     if "http" in skip:
         return
@@ -318,6 +330,12 @@ def run_page_weight(results: Results, workdir: Path) -> None:
     print("\n== page weight on a slow link (Chromium, 400 ms, 50 kB/s)", flush=True)
     for measure, value, baseline, target in page_weight.measure(workdir / "hub-weight"):
         results.add("page weight (slow link)", "sqlite", "-", measure, value, baseline, target)
+
+
+def run_xapi(results: Results, workdir: Path) -> None:
+    print("\n== the same learning records to our ingest API and to the Ralph LRS", flush=True)
+    for measure, value, baseline in xapi_lrs.measure(workdir / "xapi"):
+        results.add("learning records in", "sqlite", "-", measure, value, baseline)
 
 
 if __name__ == "__main__":

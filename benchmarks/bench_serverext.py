@@ -28,9 +28,10 @@ from types import SimpleNamespace
 
 import requests
 
+from catalyst_hub.events import envelope
 from catalyst_hub.localhub import free_ports
 from catalyst_hub.serverext.detectors import KernelDetector, NotebookDetector
-from catalyst_hub.serverext.outbox import Outbox, make_envelope
+from catalyst_hub.serverext.outbox import Outbox
 from catalyst_hub.serverext.recorder import Recorder
 
 
@@ -97,12 +98,12 @@ async def bench_events(n: int, workdir: Path) -> list[tuple[str, float]]:
 
     t = time.perf_counter()
     for _ in range(n):
-        await outbox.submit([make_envelope("activity", {"kind": "ui", "count": 1})])
+        await outbox.submit([envelope("activity", {"kind": "ui", "count": 1})])
     figures.append(
         ("outbox append, 1 event per transaction (thread)", (time.perf_counter() - t) / n)
     )
 
-    events = [make_envelope("activity", {"kind": "ui", "count": 1}) for _ in range(n)]
+    events = [envelope("activity", {"kind": "ui", "count": 1}) for _ in range(n)]
     t = time.perf_counter()
     for i in range(0, n, 50):
         await outbox.submit(events[i : i + 50])

@@ -11,13 +11,13 @@ import random
 import secrets
 import signal
 import time
-import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from traitlets import Bool, Integer, Unicode
 
 from .catalyst_app import CatalystApp
+from .events import envelope, names
 from .ingest import Ingestor, Sender
 from .localhub import LocalHub, ProxyMissing
 from .seed import sender_kind
@@ -46,13 +46,13 @@ ADMIN = "admin"
 #: How far each researcher got: the number of onboarding steps reached (drop-off)
 PROGRESS = [8, 7, 6, 5, 4, 3, 2, 1]
 STEP_ACTIONS = [
-    ("action", {"action": "logged_in"}),
+    (names.ACTION, {"action": "logged_in"}),
     None,  # server_started: a real session below
-    ("action", {"action": "kernel_started", "language": "python"}),
-    ("action", {"action": "file_uploaded"}),
-    ("action", {"action": "cell_executed"}),
-    ("action", {"action": "git_cloned"}),
-    ("action", {"action": "notebook_saved"}),
+    (names.ACTION, {"action": "kernel_started", "language": "python"}),
+    (names.ACTION, {"action": "file_uploaded"}),
+    (names.ACTION, {"action": "cell_executed"}),
+    (names.ACTION, {"action": "git_cloned"}),
+    (names.ACTION, {"action": "notebook_saved"}),
     None,  # server stopped: the session's end
 ]
 
@@ -62,15 +62,7 @@ def demo_events(username: str, reached: int, rng: random.Random, now: datetime) 
     events = []
 
     def add(schema: str, payload: dict, when: datetime) -> None:
-        events.append(
-            {
-                "id": str(uuid.uuid4()),
-                "schema": schema,
-                "version": 1,
-                "time": isoformat(when),
-                "payload": payload,
-            }
-        )
+        events.append(envelope(schema, payload, time=when))
 
     first = now - timedelta(days=rng.randint(12, 28), hours=rng.randint(0, 8))
     profile = "rstudio" if rng.random() < 0.35 else "jupyterlab"
@@ -83,7 +75,7 @@ def demo_events(username: str, reached: int, rng: random.Random, now: datetime) 
         stop = start + timedelta(minutes=rng.randint(30, 150))
         started = isoformat(start)
         add(
-            "server_started",
+            names.SERVER_STARTED,
             {
                 "server_name": "",
                 "started": started,
@@ -93,7 +85,7 @@ def demo_events(username: str, reached: int, rng: random.Random, now: datetime) 
             start,
         )
         add(
-            "activity",
+            names.ACTIVITY,
             {
                 "kind": "proxy" if profile == "rstudio" else "kernel",
                 "count": rng.randint(5, 40),
@@ -104,7 +96,7 @@ def demo_events(username: str, reached: int, rng: random.Random, now: datetime) 
         )
         if reached >= 8:
             add(
-                "server_stopped",
+                names.SERVER_STOPPED,
                 {
                     "server_name": "",
                     "started": started,
@@ -125,17 +117,17 @@ def demo_events(username: str, reached: int, rng: random.Random, now: datetime) 
     ]
     for lesson, episode, exercise in exercises[: max(0, reached - 3)]:
         add(
-            "exercise_completed",
+            names.EXERCISE_COMPLETED,
             {"lesson": lesson, "episode": episode, "exercise": exercise},
             first + timedelta(days=2, hours=rng.randint(0, 30)),
         )
     if reached >= 7:
         add(
-            "episode_completed",
+            names.EPISODE_COMPLETED,
             {"lesson": "hub-basics", "episode": "persistence", "source": "self"},
             first + timedelta(days=4),
         )
-    add("consent", {"decision": "given", "notice_version": "1"}, first)
+    add(names.CONSENT, {"decision": "given", "notice_version": "1"}, first)
     return [e for e in events if e["time"] <= isoformat(now)]
 
 
@@ -171,7 +163,9 @@ class DemoApp(CatalystApp):
         workdir = Path(self.workdir).resolve()
         workdir.mkdir(parents=True, exist_ok=True)
         passwords = {
-            name: secrets.token_urlsafe(6) for names in COMMUNITIES.values() for name in names
+            name: secrets.token_urlsafe(6)
+            for usernames in COMMUNITIES.values()
+            for name in usernames
         }
         passwords.update(
             {
@@ -180,7 +174,7 @@ class DemoApp(CatalystApp):
                 ADMIN: secrets.token_urlsafe(6),
             }
         )
-        groups = {f"community-{c}": list(names) for c, names in COMMUNITIES.items()}
+        groups = {f"community-{c}": list(usernames) for c, usernames in COMMUNITIES.items()}
         groups["community-andes"].append(LEAD)
         groups.update(
             {"leads-andes": [LEAD], "consortium-staff": [STAFF], "catalyst-admins": [ADMIN]}
@@ -242,8 +236,8 @@ class DemoApp(CatalystApp):
         now = utcnow()
         ingestor = Ingestor(store)
         items = []
-        for community, names in communities.items():
-            for i, name in enumerate(names):
+        for community, usernames in communities.items():
+            for i, name in enumerate(usernames):
                 member_id = store.member_id(name)
                 items += [
                     (e, Sender(member_id, community, sender_kind(e["schema"], e["payload"])))
@@ -255,6 +249,7 @@ class DemoApp(CatalystApp):
             len(stored),
             sum(map(len, communities.values())),
         )
+        assert self.engine is not None  # set by init_store
         self.engine.dispose()
 
     @staticmethod
@@ -273,7 +268,7 @@ class DemoApp(CatalystApp):
             f"  {'username'.ljust(width)}{'password'.ljust(12)}role",
         ]
         for name, password in passwords.items():
-            community = next((c for c, names in COMMUNITIES.items() if name in names), "")
+            community = next((c for c, usernames in COMMUNITIES.items() if name in usernames), "")
             lines.append(
                 f"  {name.ljust(width)}{password.ljust(12)}{roles.get(name, 'researcher (' + community + ')')}"
             )

@@ -135,9 +135,9 @@ def run_consortium_demo(app, COMMUNITIES, LEAD: str, STAFF: str, ADMIN: str) -> 
     signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
     with ExitStack() as stack:
         try:
-            for hub in hubs.values():
-                hub.start(timeout=120)
-                stack.callback(hub.stop)
+            for local in hubs.values():
+                local.start(timeout=120)
+                stack.callback(local.stop)
         except ProxyMissing as e:
             app.log.critical("%s", e)
             app.exit(1)
@@ -145,9 +145,9 @@ def run_consortium_demo(app, COMMUNITIES, LEAD: str, STAFF: str, ADMIN: str) -> 
             app.log.critical("a demo hub did not start: %s", e)
             app.exit(1)
         lines = ["", "catalyst_hub consortium demo: three hubs publishing to one consortium", ""]
-        for name, hub in hubs.items():
+        for name, local in hubs.items():
             display, region = HUBS[name]
-            lines.append(f"  {display} ({region}): {hub.url}")
+            lines.append(f"  {display} ({region}): {local.url}")
             for user, password in passwords[name].items():
                 if user in (STAFF, ADMIN) or name == "demo":
                     lines.append(f"      {user}  {password}")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Sequence
 
 import pytest
 
@@ -164,10 +165,11 @@ def catalyst_store(catalyst_db_url, catalyst_hub_name):
     projections and reports need no consent events; tests of the consent rules set
     ``store.consent_mode = "opt-in"``, the service's default (``catalyst_service`` keeps it)."""
     from catalyst_hub.catalog import Catalog
+    from catalyst_hub.projections import Projector
     from catalyst_hub.store import Store, make_engine
 
     engine = make_engine(catalyst_db_url)
-    store = Store(engine, catalyst_hub_name, b"test-secret-" + b"0" * 32, Catalog.load())
+    store = Store(engine, catalyst_hub_name, b"test-secret-" + b"0" * 32, Projector(Catalog.load()))
     store.consent_mode = "opt-out"
     yield store
     engine.dispose()
@@ -176,26 +178,10 @@ def catalyst_store(catalyst_db_url, catalyst_hub_name):
 @pytest.fixture
 def make_event():
     """Build an event envelope: ``make_event("action", {"action": "cell_executed"}, time=...)``."""
-    from datetime import datetime, timezone
+    from catalyst_hub.events import envelope
 
-    def _make(
-        schema: str,
-        payload: dict,
-        time: str | datetime | None = None,
-        version: int = 1,
-        id: str | None = None,
-    ) -> dict:
-        if time is None:
-            time = datetime.now(timezone.utc)
-        if isinstance(time, datetime):
-            time = time.isoformat()
-        return {
-            "id": id or str(uuid.uuid4()),
-            "schema": schema,
-            "version": version,
-            "time": time,
-            "payload": payload,
-        }
+    def _make(schema: str, payload: dict, time=None, version: int = 1, id=None) -> dict:
+        return envelope(schema, payload, time=time, version=version, id=id)
 
     return _make
 
@@ -222,7 +208,9 @@ class CatalystTestHub:
 
         return url_path_join(self.service_url, self.service.service_prefix, path)
 
-    def user(self, name: str, groups: list[str] = (), roles: list[str] = (), admin: bool = False):
+    def user(
+        self, name: str, groups: Sequence[str] = (), roles: Sequence[str] = (), admin: bool = False
+    ):
         from jupyterhub import orm
         from jupyterhub.roles import grant_role
         from jupyterhub.tests.utils import add_user
@@ -245,8 +233,8 @@ class CatalystTestHub:
     def token(
         self,
         name: str,
-        groups: list[str] = (),
-        roles: list[str] = (),
+        groups: Sequence[str] = (),
+        roles: Sequence[str] = (),
         admin: bool = False,
         scopes=None,
         consent: str | None = "given",
@@ -261,8 +249,9 @@ class CatalystTestHub:
             self.decide(name, consent, groups)
         return token
 
-    def decide(self, name: str, decision: str, groups: list[str] = ()) -> None:
+    def decide(self, name: str, decision: str, groups: Sequence[str] = ()) -> None:
         """Record ``name``'s decision on the current notice, as ``POST me/consent`` does."""
+        from catalyst_hub.events.names import CONSENT
         from catalyst_hub.reports.progress import member_progress
         from catalyst_hub.service.api import record_own_event
 
@@ -274,7 +263,7 @@ class CatalystTestHub:
         record_own_event(
             service,
             actor,
-            "consent",
+            CONSENT,
             {"decision": decision, "notice_version": service.consent_notice_version},
         )
 
@@ -293,7 +282,7 @@ class CatalystTestHub:
         token: str,
         community: str = "andes",
         name: str = "Workshop",
-        lessons: list[str] = ("hub-basics",),
+        lessons: Sequence[str] = ("hub-basics",),
         **fields,
     ) -> str:
         """Create a training cohort with ``token`` (a lead's or an admin's); returns its id."""

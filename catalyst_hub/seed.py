@@ -32,11 +32,11 @@ import orjson
 from traitlets import Enum, Float, Integer, Unicode
 
 from .catalyst_app import CatalystApp
-from .events import StoredEvent
+from .events import StoredEvent, envelope, names
 from .identity import member_id as keyed_member_id
 from .store import tables as t
 from .store.sql import upsert
-from .timeutil import utcnow
+from .timeutil import isoformat, utcnow
 
 #: onboarding actions in the order newcomers are taught them (the packaged catalog's steps)
 ONBOARDING = (
@@ -198,9 +198,9 @@ class Consortium:
         self.visits: list[list[tuple[int, float]]] = [[] for _ in range(self.days)]
         total = 0.0
         for m in self.members:
-            w = self.workshops[m.workshop] if m.workshop is not None else None
+            ws = self.workshops[m.workshop] if m.workshop is not None else None
             for day in range(m.join, m.leave + 1):
-                in_workshop = w is not None and w.start <= day < w.start + w.days
+                in_workshop = ws is not None and ws.start <= day < ws.start + ws.days
                 weekday = (self.first_day + timedelta(days=day)).weekday()
                 if day == m.join or in_workshop or rng.random() < m.daily * WEEKDAY_WEIGHT[weekday]:
                     share = m.weight * (3.0 if in_workshop else 1.0) * rng.uniform(0.3, 1.7)
@@ -257,7 +257,7 @@ class Consortium:
             yield (
                 last.n,
                 self._event_id(next(counter)),
-                "activity",
+                names.ACTIVITY,
                 self.day_start(self.days - 1) + timedelta(hours=22, seconds=produced % 3600),
                 {"kind": "ui", "count": 1},
             )
@@ -281,15 +281,15 @@ class Consortium:
         first = m.visits == 0
         m.visits += 1
         if first:
-            add("consent", {"decision": "given", "notice_version": NOTICE_VERSION}, clock)
-            add("action", {"action": "logged_in"}, clock + timedelta(seconds=5))
+            add(names.CONSENT, {"decision": "given", "notice_version": NOTICE_VERSION}, clock)
+            add(names.ACTION, {"action": "logged_in"}, clock + timedelta(seconds=5))
         elif m.visits == 40 and rng.random() < 0.05:
-            add("consent", {"decision": "withdrawn", "notice_version": NOTICE_VERSION}, clock)
+            add(names.CONSENT, {"decision": "withdrawn", "notice_version": NOTICE_VERSION}, clock)
         if m.depth < 2:
             # logged in, looked around, never started a server
             for i in range(max(0, budget - len(out))):
                 add(
-                    "activity",
+                    names.ACTIVITY,
                     {"kind": "ui", "count": rng.randint(1, 20), "seconds": 60},
                     clock + timedelta(seconds=60 * (i + 1)),
                 )
@@ -297,12 +297,12 @@ class Consortium:
         started = clock + timedelta(seconds=30)
         server = {
             "server_name": "",
-            "started": started.isoformat() + "Z",
+            "started": isoformat(started),
             "profile": profile,
             "environment": environment,
             "size": m.size,
         }
-        add("server_started", server, started)
+        add(names.SERVER_STARTED, server, started)
         # onboarding: a newcomer reaches one or two further steps per visit, up to their depth
         if m.steps_done < 2:
             m.steps_done = 2
@@ -316,7 +316,7 @@ class Consortium:
                 else options[0]
             )
             add(
-                "action",
+                names.ACTION,
                 {"action": action, "app": "rstudio" if profile == "rstudio" else "jupyterlab"},
                 moment,
             )
@@ -335,7 +335,7 @@ class Consortium:
         for i in range(remaining):
             moment += timedelta(seconds=spacing)
             add(
-                "activity",
+                names.ACTIVITY,
                 {
                     "kind": kinds[i % len(kinds)],
                     "count": rng.randint(1, 40),
@@ -345,11 +345,11 @@ class Consortium:
             )
         stopped = moment + timedelta(minutes=rng.randint(5, 60))
         add(
-            "server_stopped",
+            names.SERVER_STOPPED,
             {
                 "server_name": "",
                 "started": server["started"],
-                "last_activity": moment.isoformat() + "Z",
+                "last_activity": isoformat(moment),
             },
             stopped,
         )
@@ -366,7 +366,7 @@ class Consortium:
             moment += timedelta(minutes=rng.randint(3, 15))
             if exercise < len(exercises):
                 add(
-                    "exercise_completed",
+                    names.EXERCISE_COMPLETED,
                     {"lesson": lesson, "episode": episode, "exercise": exercises[exercise]},
                     moment,
                 )
@@ -375,7 +375,7 @@ class Consortium:
                     continue
             if self_report or not exercises:
                 add(
-                    "episode_completed",
+                    names.EPISODE_COMPLETED,
                     {"lesson": lesson, "episode": episode, "source": "self"},
                     moment + timedelta(seconds=30),
                 )
@@ -389,17 +389,6 @@ def catalog_episodes(catalog) -> list[tuple[str, str, tuple[str, ...], bool]]:
         for lesson in program.lessons
         for episode in lesson.episodes
     ]
-
-
-def envelope(event_id: str, schema: str, when: datetime, payload: dict[str, Any]) -> dict[str, Any]:
-    """The JSON envelope a client sends for a generated event."""
-    return {
-        "id": event_id,
-        "schema": schema,
-        "version": 1,
-        "time": when.isoformat() + "Z",
-        "payload": payload,
-    }
 
 
 class Progress:
@@ -446,7 +435,7 @@ class SeedApp(CatalystApp):
 
     aliases = {
         **CatalystApp.aliases,
-        "communities": "SeedApp.communities",
+        "communities": "SeedApp.community_count",
         "members": "SeedApp.members",
         "days": "SeedApp.days",
         "events": "SeedApp.events",
@@ -459,7 +448,8 @@ class SeedApp(CatalystApp):
         "clients": "SeedApp.clients",
     }
 
-    communities = Integer(20, config=True, help="Number of communities.")
+    # not "communities": CatalystApp.communities is the CommunityMapper
+    community_count = Integer(20, config=True, help="Number of communities.")
     members = Integer(
         10_000, config=True, help="Number of members (spread over communities, long tail)."
     )
@@ -491,8 +481,9 @@ class SeedApp(CatalystApp):
 
     def consortium(self) -> Consortium:
         end = date.fromisoformat(self.end) if self.end else None
+        assert self.store is not None  # set by init_store, in start
         return Consortium(
-            communities=self.communities,
+            communities=self.community_count,
             members=self.members,
             days=self.days,
             events=self.events,
@@ -620,7 +611,7 @@ def _per_member_batches(
     count = 0
     for n, event_id, schema, when, payload in plan.generate():
         key = (n, sender_kind(schema, payload))
-        pending.setdefault(key, []).append(envelope(event_id, schema, when, payload))
+        pending.setdefault(key, []).append(envelope(schema, payload, time=when, id=event_id))
         count += 1
         if count >= window:
             yield from _split(pending, batch_size)

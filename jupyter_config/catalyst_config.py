@@ -46,3 +46,10 @@ c.CommunityMapper.group_prefix = "community-"
 # session with no recorded stop ends this long after its last activity. After a change, run
 # `catalyst-hub rebuild`.
 # c.CatalystApp.idle_cull_timeout = 3600
+
+# Learning records as xAPI statements: the hub's public URL (actors' homePage, activity ids)
+# and, to send them to a Learning Record Store, its xAPI endpoint and basic-auth account
+# (a file holding username:password, readable by the service only).
+# c.CatalystApp.hub_url = "https://hub.example.org/"
+# c.CatalystApp.lrs_url = "https://lrs.example.org/xAPI/"
+# c.CatalystApp.lrs_credentials_file = "/srv/catalyst/lrs-credentials"

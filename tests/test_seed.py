@@ -7,6 +7,7 @@ from datetime import date
 from sqlalchemy import func, select
 
 from catalyst_hub.catalog import Catalog
+from catalyst_hub.projections import Projector
 from catalyst_hub.seed import Consortium, catalog_episodes, seed_store
 from catalyst_hub.store import Store, make_engine
 from catalyst_hub.store import tables as t
@@ -62,8 +63,8 @@ def test_bulk_and_ingest_paths_agree_and_rebuild(catalyst_db_url, catalyst_hub_n
     engine = make_engine(catalyst_db_url)
     secret = b"seed-test-secret-" + b"0" * 32
     try:
-        bulk = Store(engine, catalyst_hub_name + "-b", secret, Catalog.load())
-        ingest = Store(engine, catalyst_hub_name + "-i", secret, Catalog.load())
+        bulk = Store(engine, catalyst_hub_name + "-b", secret, Projector(Catalog.load()))
+        ingest = Store(engine, catalyst_hub_name + "-i", secret, Projector(Catalog.load()))
         assert seed_store(bulk, plan(bulk.hub), "bulk", batch_size=300, quiet=True) == 2000
         assert seed_store(ingest, plan(ingest.hub), "ingest", batch_size=50, quiet=True) == 2000
         with bulk.connect() as conn:
@@ -98,7 +99,9 @@ def test_bulk_and_ingest_paths_agree_and_rebuild(catalyst_db_url, catalyst_hub_n
 def test_ingest_path_members_equal_rebuild(catalyst_db_url, catalyst_hub_name):
     engine = make_engine(catalyst_db_url)
     try:
-        store = Store(engine, catalyst_hub_name, b"seed-test-secret-" + b"0" * 32, Catalog.load())
+        store = Store(
+            engine, catalyst_hub_name, b"seed-test-secret-" + b"0" * 32, Projector(Catalog.load())
+        )
         seed_store(store, plan(store.hub), "ingest", batch_size=50, quiet=True)
         live = snapshot(store)["members"]
         store.rebuild()

@@ -9,12 +9,15 @@ from the packaged default and change what it needs.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from ..events.names import STEP_REACHED
 
 DEFAULT_CATALOG = resources.files(__package__) / "data" / "default.yaml"
 LANGUAGES = ("en", "es", "pt", "fr")
@@ -96,7 +99,7 @@ class Catalog:
     communities: dict[str, dict[str, Any]]
 
     @classmethod
-    def load(cls, paths: list[str | Path] | None = None) -> Catalog:
+    def load(cls, paths: Sequence[str | Path] | None = None) -> Catalog:
         """Merge the catalog files in ``paths`` (the packaged default when empty)."""
         steps: dict[str, Step] = {}
         programs: dict[str, Program] = {}
@@ -137,7 +140,7 @@ class Catalog:
 
     def steps_matching(self, schema: str, payload: dict[str, Any]) -> list[str]:
         """Ids of the steps an event reaches, by the steps' detection rules."""
-        if schema == "step_reached":
+        if schema == STEP_REACHED:
             step_id = payload.get("step")
             return [step_id] if step_id in self.step_ids() else []
         return [s.id for s in self.steps if any(r.matches(schema, payload) for r in s.detect)]

@@ -188,6 +188,8 @@ class ConsortiumService(ConsortiumBase):
     trend_months = Integer(12, config=True, help="Months the trends page shows.")
     extra_template_paths = List(Unicode(), config=True, help="Template folders searched first.")
     metrics_cache = Float(10.0, config=True, help="Seconds a Prometheus scrape is cached.")
+    #: (when, text) of the last scrape, kept ``metrics_cache`` seconds
+    metrics_body: tuple[float, str] | None = None
 
     hub_auth = Instance(HubOAuth)
     executor = Instance(ThreadPoolExecutor)
@@ -740,10 +742,10 @@ class MetricsHandler(AuthHandler):
         import time
 
         app = self.consortium
-        cached = getattr(app, "_metrics_cache", None)
+        cached = app.metrics_body
         if cached is None or time.monotonic() - cached[0] > app.metrics_cache:
             body = await self.run_db(_metrics_text, app.store, app.hubs)
-            app._metrics_cache = cached = (time.monotonic(), body)
+            app.metrics_body = cached = (time.monotonic(), body)
         self.set_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
         self.finish(cached[1])
 

@@ -276,7 +276,11 @@ def funder(
     """The figures partners are asked for, per region and in all, for one quarter."""
     months = quarter_months(year, quarter)
     rows = store.totals_by_month(months[0], months[-1], ("active_members", *FUNDER_SUMS))
-    groups: dict[str, dict[str, Any]] = defaultdict(lambda: {"hubs": set(), "communities": {}})
+    # by region (None: all regions): hubs, communities per hub, sums, and per month
+    # ("active", month) the active members
+    groups: dict[str | None, dict[Any, Any]] = defaultdict(
+        lambda: {"hubs": set(), "communities": {}}
+    )
     for r in rows:
         info = hub_info(hubs, r["hub"])
         for name in (info.region, None):

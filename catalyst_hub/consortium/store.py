@@ -260,7 +260,8 @@ class ConsortiumStore:
                     ),
                     [{"c": c} for c in before],
                 )
-            month_rows, day_rows = [], []
+            month_rows: list[dict[str, Any]] = []
+            day_rows: list[dict[str, Any]] = []
             for c in document["communities"]:
                 figures = c["figures"]
                 month_rows.append(
@@ -290,10 +291,10 @@ class ConsortiumStore:
                     )
             totals: dict[str, Any] = {"hub": hub, "month": month, "communities": len(month_rows)}
             for k in t.SUMMED:
-                values = [r[k] for r in month_rows]
-                shown = [v for v in values if v is not None]
+                column = [r[k] for r in month_rows]
+                shown = [v for v in column if v is not None]
                 totals[k] = round(sum(shown), 1) if k in t.FLOAT_COLUMNS else sum(shown)
-                totals[f"{k}_hidden"] = len(values) - len(shown)
+                totals[f"{k}_hidden"] = len(column) - len(shown)
             conn.execute(insert(t.hub_totals).values(**totals))
             if month_rows:
                 conn.execute(insert(t.months), month_rows)
@@ -371,11 +372,12 @@ class ConsortiumStore:
     def active_by_hub(self, first: date, last: date) -> list[tuple[date, str, int]]:
         ht = t.hub_totals.c
         with self.engine.connect() as conn:
-            return conn.execute(
+            rows = conn.execute(
                 select(ht.month, ht.hub, ht.active_members).where(
                     and_(ht.month >= first, ht.month <= last)
                 )
             ).all()
+        return [(r.month, r.hub, r.active_members) for r in rows]
 
     def community_months(self, hub: str, community: str) -> list[dict[str, Any]]:
         mo = t.months.c

@@ -1,5 +1,7 @@
 """Versioned JSON schemas of the events catalyst_hub records, and their validation."""
 
+from . import names
+from .envelope import envelope
 from .registry import (
     COLLECTOR,
     LEAD,
@@ -21,5 +23,7 @@ __all__ = [
     "SchemaRegistry",
     "SenderRefused",
     "StoredEvent",
+    "envelope",
+    "names",
     "registry",
 ]

@@ -19,17 +19,17 @@ from __future__ import annotations
 
 import gc
 import json
-import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime, timedelta
-from operator import itemgetter
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 from sqlalchemy import (
     Connection,
     Date,
-    DateTime,
+    Integer,
+    String,
     Table,
     and_,
     bindparam,
@@ -45,11 +45,20 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..catalog import Catalog
-from ..events import StoredEvent
+from ..events import StoredEvent, names
 from ..events.apps import app_of
 from ..store import tables as t
-from ..store.sql import dialect_insert, earliest, if_newer, latest, placeholder
-from ..timeutil import parse_time, utcnow
+from ..store.sql import (
+    bind_processor,
+    earliest,
+    if_newer,
+    latest,
+    placeholder,
+    result_processor,
+    upsert_cached,
+    upsert_tuples,
+)
+from ..timeutil import UTC, day_start, local_day, parse_time, utcnow
 
 #: Most a daily counter (events, seconds of a member's day) holds: sums saturate there, so
 #: whatever arrives the integer columns never overflow (PostgreSQL's integer is 32 bits).
@@ -57,177 +66,21 @@ COUNTER_MAX = 2**31 - 1
 
 #: Events that show the member themself was active at the event's time.
 ACTIVE_SCHEMAS = frozenset(
-    {"activity", "action", "step_reached", "exercise_completed", "server_started"}
+    {
+        names.ACTIVITY,
+        names.ACTION,
+        names.STEP_REACHED,
+        names.EXERCISE_COMPLETED,
+        names.SERVER_STARTED,
+    }
 )
-
-
-#: compiled upserts by (call site, dialect, columns): compiling once and handing plain tuples
-#: to the driver's executemany avoids SQLAlchemy's per-statement and per-row work, which was
-#: most of the projection cost of a batch.
-_COMPILED: dict[tuple, tuple[str, tuple[int, ...] | None, tuple[str, ...], list]] = {}
-
-
-def upsert(conn: Connection, table: Table, rows, keys: list[str], update=None) -> None:
-    """``store.sql.upsert`` with a compiled-statement cache (same SQL, same semantics).
-
-    Rows must have distinct keys and the same columns (the folds below build them so).
-    """
-    rows = list(rows)
-    if rows:
-        columns = tuple(rows[0])
-        get = itemgetter(*columns)
-        upsert_tuples(
-            conn,
-            table,
-            columns,
-            [get(row) for row in rows] if len(columns) > 1 else [(get(row),) for row in rows],
-            keys,
-            update,
-        )
-
-
-def upsert_tuples(
-    conn: Connection,
-    table: Table,
-    columns: tuple[str, ...],
-    rows: list[tuple],
-    keys: list[str],
-    update=None,
-    where=None,
-) -> int:
-    """``upsert`` of rows given as tuples in ``columns`` order: no dict per row. ``where``
-    (of the proposed row, like ``update``) limits the update to the rows it holds for.
-    Returns the rows inserted or updated."""
-    if not rows:
-        return 0
-    dialect = conn.dialect
-    cache_key = (
-        table.name,
-        tuple(keys),
-        update.__code__ if update else None,
-        where.__code__ if where else None,
-        dialect.name,
-        columns,
-    )
-    entry = _COMPILED.get(cache_key)
-    if entry is None:
-        stmt = dialect_insert(conn, table)
-        if update is None:
-            stmt = stmt.on_conflict_do_nothing(index_elements=keys)
-        else:
-            stmt = stmt.on_conflict_do_update(
-                index_elements=keys,
-                set_=update(stmt.excluded),
-                where=where(stmt.excluded) if where else None,
-            )
-        compiled = stmt.compile(dialect=dialect, column_keys=list(columns))
-        if compiled.positional:
-            order = tuple(columns.index(name) for name in compiled.positiontup)
-            names = None if order == tuple(range(len(columns))) else order
-        else:
-            names = None
-        processors = [
-            (i, p)
-            for i, p in enumerate(bind_processor(table.c[name], dialect) for name in columns)
-            if p is not None
-        ]
-        entry = _COMPILED[cache_key] = (str(compiled), names, columns, processors)
-    sql, order, _, processors = entry
-    if processors:
-        converted = []
-        for row in rows:
-            values = list(row)
-            for i, process in processors:
-                values[i] = process(values[i])
-            converted.append(values)
-        rows = converted
-    if dialect.name == "postgresql" and len(rows) > 1:
-        many = _values_rows(sql, columns)
-        if many is not None:
-            written = 0
-            for i in range(0, len(rows), PG_ROWS_PER_UPSERT):
-                chunk = rows[i : i + PG_ROWS_PER_UPSERT]
-                written += conn.exec_driver_sql(
-                    many(len(chunk)), tuple(v for row in chunk for v in row)
-                ).rowcount
-            return written
-    if not dialect.positional:
-        params: list = [dict(zip(columns, row, strict=True)) for row in rows]
-    elif order is not None:
-        params = [tuple(row[i] for i in order) for row in rows]
-    else:
-        params = [tuple(row) for row in rows] if processors else rows
-    return conn.exec_driver_sql(sql, params).rowcount
-
-
-#: rows per upsert statement on PostgreSQL, where psycopg's executemany costs tens of
-#: microseconds of Python per row; one statement of many VALUES rows does not
-PG_ROWS_PER_UPSERT = 500
-_VALUES = re.compile(r"^(.* VALUES )(\(.*?\))( ON CONFLICT .*)$", re.DOTALL)
-_NAMED = re.compile(r"%\((\w+)\)s")
-_VALUES_SQL: dict[tuple[str, int], str] = {}
-
-
-def _values_rows(sql: str, columns: tuple[str, ...]) -> Callable[[int], str] | None:
-    """For a compiled one-row ``INSERT .. VALUES (%(a)s, ..) ON CONFLICT ..``: a function of
-    n giving the same statement with n rows of positional parameters in ``columns`` order;
-    None when the statement has another shape."""
-    match = _VALUES.match(sql)
-    if match is None or "%(" in match.group(1) + match.group(3):
-        return None
-    head, row, tail = match.groups()
-    if tuple(_NAMED.findall(row)) != columns:
-        return None
-    row = _NAMED.sub("%s", row)
-
-    def statement(n: int) -> str:
-        key = (sql, n)
-        found = _VALUES_SQL.get(key)
-        if found is None:
-            found = _VALUES_SQL[key] = head + ", ".join([row] * n) + tail
-        return found
-
-    return statement
-
-
-def bind_processor(column, dialect) -> Callable[[Any], Any] | None:
-    """The driver value of ``column``'s Python values; SQLite times and days as SQLAlchemy
-    stores them (``YYYY-MM-DD HH:MM:SS.ffffff``), by the C ``isoformat`` rather than string
-    formatting."""
-    process = column.type.dialect_impl(dialect).bind_processor(dialect)
-    if process is not None and dialect.name == "sqlite":
-        if isinstance(column.type, DateTime):
-            return lambda v: (
-                v.isoformat(" ", "microseconds")
-                if type(v) is datetime and v.tzinfo is None
-                else process(v)
-            )
-        if isinstance(column.type, Date):
-            return lambda v: v.isoformat() if type(v) is date and v.year >= 1000 else process(v)
-    return process
-
-
-def result_processor(column, dialect) -> Callable[[Any], Any] | None:
-    """The Python value of ``column``'s driver values; SQLite times by ``fromisoformat``
-    (what ``bind_processor`` wrote), SQLAlchemy's own parser for anything else."""
-    process = column.type.dialect_impl(dialect).result_processor(dialect, None)
-    if process is not None and dialect.name == "sqlite" and isinstance(column.type, DateTime):
-
-        def parse(value):
-            try:
-                return datetime.fromisoformat(value)
-            except (TypeError, ValueError):
-                return process(value)
-
-        return parse
-    return process
 
 
 def saturating_sum(current: ColumnElement, new: ColumnElement) -> ColumnElement:
     """``current + new`` capped at COUNTER_MAX, computed so that no intermediate value
     overflows a 32-bit integer (both are at most COUNTER_MAX already)."""
     # literals, not parameters: the compiled upserts bind the row's columns only
-    cap = literal_column(str(COUNTER_MAX))
+    cap: ColumnElement[int] = literal_column(str(COUNTER_MAX), Integer)
     return case((new > cap - current, cap), else_=current + new)
 
 
@@ -251,7 +104,8 @@ def _outranks(source: str | None, completed, current_source: str | None, current
 def _outranks_sql(tp, x) -> ColumnElement:
     """``_outranks`` of the proposed row ``x`` over the stored row ``tp``, in SQL."""
     # literals, not parameters: the compiled upserts bind the row's columns only
-    empty, lead_source = literal_column("''"), literal_column(f"'{LEAD_SOURCE}'")
+    empty: ColumnElement[str] = literal_column("''", String)
+    lead_source: ColumnElement[str] = literal_column(f"'{LEAD_SOURCE}'", String)
     lead = func.coalesce(x.source, empty) == lead_source
     current_lead = func.coalesce(tp.source, empty) == lead_source
     return and_(
@@ -282,15 +136,19 @@ def _fold(rows: dict, key: tuple, new: dict, merge) -> None:
 class Projector:
     """Keeps the projection tables of one catalog current."""
 
-    def __init__(self, catalog: Catalog, idle_cull_timeout: float = 3600.0) -> None:
+    def __init__(
+        self, catalog: Catalog, idle_cull_timeout: float = 3600.0, zone: ZoneInfo = UTC
+    ) -> None:
         self.catalog = catalog
+        #: the hub's time zone: ``daily_activity`` and ``app_activity`` rows are its days
+        self.zone = zone
         #: how long the hub lets an idle server run: a session with no stop ends that long
         #: after its last activity (see ``session_ends``)
         self.idle_cull_timeout = timedelta(seconds=idle_cull_timeout)
         self._episodes = catalog.episodes()
         # per schema, the payload fields some step's rule looks at: the steps an event
         # reaches depend on those values only, so they are looked up once per distinct value
-        self._step_fields: dict[str, tuple[str, ...]] = {"step_reached": ("step",)}
+        self._step_fields: dict[str, tuple[str, ...]] = {names.STEP_REACHED: ("step",)}
         for step in catalog.steps:
             for rule in step.detect:
                 fields = set(self._step_fields.get(rule.schema, ())) | set(rule.match)
@@ -355,6 +213,7 @@ class Projector:
         stopped: list = []
         step_fields = self._step_fields
         fold_episode = self._fold_episode
+        day_of = _day_function(self.zone)
 
         for hub, member_id, community, schema, time, payload in events:
             key = (hub, member_id)
@@ -368,7 +227,7 @@ class Projector:
                 member[2] = time
             elif time < member[1]:
                 member[1] = time
-            if schema == "consent":
+            if schema == names.CONSENT:
                 consent = consents.get(key)
                 if consent is None or time >= consent[0]:
                     consents[key] = (time, payload["decision"], payload["notice_version"])
@@ -381,18 +240,18 @@ class Projector:
                     elif time < reached[1]:
                         reached[1] = time
             if schema in ACTIVE_SCHEMAS:
-                if schema == "activity":
+                if schema == names.ACTIVITY:
                     count, seconds = payload.get("count", 1), payload.get("seconds", 0)
                 else:
                     count, seconds = 1, 0
-                day_key = (hub, member_id, time.date())
+                day_key = (hub, member_id, day_of(time))
                 day = days.get(day_key)
                 if day is None:
                     days[day_key] = [community, count, seconds]
                 else:
                     day[1] = min(day[1] + count, COUNTER_MAX)
                     day[2] = min(day[2] + seconds, COUNTER_MAX)
-                app = app_of(payload) if schema == "activity" else None
+                app = app_of(payload) if schema == names.ACTIVITY else None
                 if app is not None:
                     app_key = (*day_key, app)
                     used = apps.get(app_key)
@@ -401,14 +260,14 @@ class Projector:
                     else:
                         used[1] = min(used[1] + count, COUNTER_MAX)
                         used[2] = min(used[2] + seconds, COUNTER_MAX)
-            if schema == "exercise_completed":
+            if schema == names.EXERCISE_COMPLETED:
                 lesson, episode = payload["lesson"], payload["episode"]
                 exercise_key = (hub, member_id, lesson, episode, payload["exercise"])
                 done = exercises.get(exercise_key)
                 if done is None or time < done:
                     exercises[exercise_key] = time
                 fold_episode(episodes, (hub, member_id, lesson, episode), community, time)
-            elif schema == "episode_completed":
+            elif schema == names.EPISODE_COMPLETED:
                 source = payload.get("source", "self")
                 fold_episode(
                     episodes,
@@ -419,7 +278,7 @@ class Projector:
                     source=source,
                     signed_off_by=payload.get("signed_off_by") if source == "lead" else None,
                 )
-            elif schema == "server_started":
+            elif schema == names.SERVER_STARTED:
                 p = payload
                 _fold(
                     started,
@@ -438,7 +297,7 @@ class Projector:
                     },
                     lambda old, new: None,
                 )
-            elif schema == "server_stopped":
+            elif schema == names.SERVER_STOPPED:
                 p = payload
                 stopped.append(
                     {
@@ -640,6 +499,29 @@ class Projector:
         )
         return True
 
+    # -- time zone ---------------------------------------------------------------------------
+
+    def built_zone(self, conn: Connection, hub: str) -> str:
+        """The time zone (IANA name) ``hub``'s daily projections were built in. A hub with
+        no record yet has none built (a new database): it is recorded as this projector's."""
+        z = t.projection_zones.c
+        stored = conn.execute(select(z.timezone).where(z.hub == hub)).scalar()
+        if stored is None:
+            self.record_zone(conn, hub)
+            return self.zone.key
+        return stored
+
+    def record_zone(self, conn: Connection, hub: str) -> None:
+        """Record that ``hub``'s daily projections are days of this projector's zone."""
+        upsert_tuples(
+            conn,
+            t.projection_zones,
+            ("hub", "timezone", "updated"),
+            [(hub, self.zone.key, utcnow())],
+            ["hub"],
+            lambda x: {"timezone": x.timezone, "updated": x.updated},
+        )
+
     # -- training ----------------------------------------------------------------------------
 
     @staticmethod
@@ -753,7 +635,7 @@ class Projector:
     @staticmethod
     def _write_sessions(conn: Connection, started: dict, stopped: list) -> None:
         s = t.server_sessions.c
-        upsert(
+        upsert_cached(
             conn,
             t.server_sessions,
             started.values(),
@@ -777,7 +659,7 @@ class Projector:
                 ),
             )
         # a stop seen before its start (rebuild, or a late collector) still makes a session row
-        upsert(
+        upsert_cached(
             conn,
             t.server_sessions,
             merged.values(),
@@ -802,7 +684,9 @@ class Projector:
         hub, the ingest path the few servers a batch touched."""
         dialect = conn.dialect
         if servers is None:
-            selects = [(_session_sql(dialect, None), (hub,))]
+            selects: list[tuple[str, tuple[str | None, ...]]] = [
+                (_session_sql(dialect, None), (hub,))
+            ]
         else:
             keys = sorted(servers)
             selects = [
@@ -843,7 +727,9 @@ class Projector:
             horizon = retention_horizon(conn, hub)
             for table in t.PROJECTION_TABLES:
                 conn.execute(
-                    delete(table).where(table.c.hub == hub, *_from_horizon(table, horizon))
+                    delete(table).where(
+                        table.c.hub == hub, *_from_horizon(table, horizon, self.zone)
+                    )
                 )
         replayed = 0
         # The replay makes millions of short-lived objects without cycles (rows, payloads),
@@ -869,6 +755,7 @@ class Projector:
             follow_member_communities(conn, hub=hub)
             self.refresh_activation(conn, hub)
             self.refresh_session_ends(conn, None, hub=hub)
+            self.record_zone(conn, hub)
         return replayed
 
 
@@ -937,7 +824,7 @@ def _session_update_sql(dialect) -> str:
     return f"UPDATE {q(t.server_sessions.name)} SET {q(c.ended.name)} = {mark} WHERE {keys}"
 
 
-def _by_server(rows: list) -> Iterator[list]:
+def _by_server(rows: Sequence[Any]) -> Iterator[list]:
     """Rows ordered by (hub, member, server, started), a list per server."""
     current: list = []
     for row in rows:
@@ -1113,7 +1000,7 @@ def retention_horizon(conn: Connection, hub: str) -> datetime | None:
     return conn.execute(select(r.horizon).where(r.hub == hub)).scalar()
 
 
-def _from_horizon(table: Table, horizon: datetime | None) -> tuple:
+def _from_horizon(table: Table, horizon: datetime | None, zone: ZoneInfo = UTC) -> tuple:
     """The rows of ``table`` a rebuild recomputes: all without a horizon, else those whose
     earliest contributing event time (``tables.HORIZON_COLUMNS``) is at or after it.
 
@@ -1123,7 +1010,8 @@ def _from_horizon(table: Table, horizon: datetime | None) -> tuple:
     a row before it, which is kept and not replayed into. Events from the horizon on are
     replayed into kept rows too; those merges are idempotent (earliest, latest, by time),
     except the daily sums, and a daily total before the horizon (a midnight) gets no event
-    from the horizon on.
+    from the horizon on. (A purge's horizon is a midnight of the hub's time zone, whose day
+    in ``zone`` is the first day replayed; see ``store.privacy.purge_horizon``.)
     """
     if horizon is None:
         return ()
@@ -1132,7 +1020,25 @@ def _from_horizon(table: Table, horizon: datetime | None) -> tuple:
         raise RuntimeError(
             f"projection {table.name} has no horizon column (tables.HORIZON_COLUMNS)"
         )
-    return (column >= (horizon.date() if isinstance(column.type, Date) else horizon),)
+    return (column >= (local_day(horizon, zone) if isinstance(column.type, Date) else horizon),)
+
+
+def _day_function(zone: ZoneInfo) -> Callable[[datetime], date]:
+    """The day in ``zone`` of a naive UTC time, as a function for one batch: it remembers
+    the bounds (in UTC) of the last day it found, as most events of a batch fall in a few
+    days, so most events cost two comparisons rather than a time zone conversion."""
+    if zone is UTC:
+        return datetime.date
+    last: list = [datetime.max, datetime.min, None]  # [start, end, day]: none yet
+
+    def day_of(time: datetime) -> date:
+        if last[0] <= time < last[1]:
+            return last[2]
+        day = local_day(time, zone)
+        last[:] = [day_start(day, zone), day_start(day + timedelta(days=1), zone), day]
+        return day
+
+    return day_of
 
 
 def _parse_time(value: str | datetime | None) -> datetime | None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from ..timeutil import isoformat
 from .adoption import Adoption
 from .common import Suppressed
 from .funnel import Funnel
@@ -59,7 +60,7 @@ def _json_value(value: Any) -> Any:
     if isinstance(value, Suppressed):
         return value.to_json()
     if isinstance(value, datetime):
-        return value.isoformat() + "Z"
+        return isoformat(value)
     if isinstance(value, date):
         return value.isoformat()
     return value
@@ -71,7 +72,7 @@ def _csv_value(value: Any) -> str:
     if isinstance(value, Suppressed):
         return str(value)
     if isinstance(value, datetime):
-        return value.isoformat() + "Z"
+        return isoformat(value)
     if isinstance(value, date):
         return value.isoformat()
     text = str(value)

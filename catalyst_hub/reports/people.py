@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from ..store import Store
 from ..store import tables as t
 from ..store.audit import Access, audit
+from ..timeutil import isoformat
 
 
 def usernames(store: Store, member_ids: Iterable[str], access: Access) -> dict[str, str]:
@@ -81,7 +82,7 @@ def audit_entries(
 
 def audit_to_json(row: AuditRow) -> dict[str, Any]:
     return {
-        "time": row.time.isoformat() + "Z",
+        "time": isoformat(row.time),
         "actor": row.actor,
         "action": row.action,
         "community": row.community,

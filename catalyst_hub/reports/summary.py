@@ -119,7 +119,7 @@ def _month_extras(
                 not_excluded(store, m.member_id),
             )
         ).scalar_one()
-        steps = dict(
+        steps: dict[str, int] = dict(
             conn.execute(
                 select(ms.step, func.count())
                 .where(

@@ -21,13 +21,21 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
 from ..events import MEMBER, EventError, registry
+from ..events.names import (
+    ACTION,
+    ACTIVITY,
+    CONSENT,
+    EPISODE_COMPLETED,
+    EXERCISE_COMPLETED,
+    STEP_REACHED,
+)
 from .progress import ProgressClient
 from .recorder import Recorder
 
 AUTH_RESOURCE = "catalyst"
 #: Schemas the frontend may send; the service accepts more (sessions come from its collector).
 FRONTEND_SCHEMAS = frozenset(
-    {"action", "activity", "exercise_completed", "episode_completed", "consent", "step_reached"}
+    {ACTION, ACTIVITY, EXERCISE_COMPLETED, EPISODE_COMPLETED, CONSENT, STEP_REACHED}
 )
 MAX_EVENTS_PER_REQUEST = 100
 ENVELOPE_FIELDS = frozenset({"schema", "version", "payload"})
@@ -86,14 +94,15 @@ class EventsHandler(CatalystHandler):
             )
             return
         recorder = self.catalyst.recorder
+        assert recorder is not None  # routed only when the extension is active
         queued = 0
         for schema, payload in checked:
-            if schema == "action":
+            if schema == ACTION:
                 recorder.action(
                     payload["action"], **{k: v for k, v in payload.items() if k != "action"}
                 )
                 queued += 1 if recorder.recording else 0
-            elif schema == "activity":
+            elif schema == ACTIVITY:
                 if recorder.recording:
                     recorder.count(
                         payload["kind"],

@@ -33,7 +33,6 @@ import os
 import random
 import sqlite3
 import time
-import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -46,6 +45,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HT
 from traitlets import Float, Integer
 from traitlets.config import LoggingConfigurable
 
+from ..events.names import ACTION, ACTIVITY, CONSENT
 from ..private_files import prepare_sqlite_file
 
 T = TypeVar("T")
@@ -73,28 +73,11 @@ CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 
 def tier_of(schema: str) -> int:
-    if schema == "activity":
+    if schema == ACTIVITY:
         return TIER_ACTIVITY
-    if schema == "action":
+    if schema == ACTION:
         return TIER_ACTION
     return TIER_ESSENTIAL
-
-
-def utc_iso(when: datetime | None = None) -> str:
-    """ISO 8601 UTC with milliseconds and a ``Z``."""
-    when = when or datetime.now(timezone.utc)
-    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def make_envelope(schema: str, payload: dict[str, Any], version: int = 1) -> dict[str, Any]:
-    """A new event as the service's ingest API takes it, id and time fixed when produced."""
-    return {
-        "id": str(uuid.uuid4()),
-        "schema": schema,
-        "version": version,
-        "time": utc_iso(),
-        "payload": payload,
-    }
 
 
 class OutboxStore:
@@ -578,7 +561,7 @@ class Outbox(LoggingConfigurable):
                 acked.append(event_id)
                 if status == "stored":
                     event = json.loads(bodies[event_id])
-                    if event.get("schema") == "consent":
+                    if event.get("schema") == CONSENT:
                         decision = event["payload"].get("decision")
             elif status == DEFERRED:
                 held.append(event_id)
@@ -604,7 +587,9 @@ class Outbox(LoggingConfigurable):
             self.delivered += sum(1 for r in results if r.get("status") in ACKED)
         if decision is not None:
             # the member's own decision, now stored by the service
-            await self.decision_known(decision)
+            released = self.decision_known(decision)
+            if released is not None:
+                await released
 
     def _failing(self, reason: str, pending: int) -> None:
         if self._failing_since is None:

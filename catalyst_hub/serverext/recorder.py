@@ -24,13 +24,14 @@ from tornado.ioloop import PeriodicCallback
 from traitlets import Float
 from traitlets.config import LoggingConfigurable
 
-from ..events import MEMBER, registry
+from ..events import MEMBER, envelope, registry
 from ..events.apps import APP_OF_KIND
-from .outbox import Outbox, make_envelope
+from ..events.names import ACTION, ACTIVITY, CONSENT
+from .outbox import Outbox
 
 ActivityKey = tuple[str, str | None, str | None]  # kind, language, app
 #: the most an activity event may say (its schema's bounds): a busier window says the most
-_ACTIVITY = registry.lookup("activity", 1).schema["properties"]
+_ACTIVITY = registry.lookup(ACTIVITY, 1).schema["properties"]
 MAX_COUNT = _ACTIVITY["count"]["maximum"]
 MAX_SECONDS = _ACTIVITY["seconds"]["maximum"]
 
@@ -95,9 +96,9 @@ class Recorder(LoggingConfigurable):
         if action in self._actions or not self.recording:
             return False
         payload = {"action": action, **{k: v[:64] for k, v in details.items() if v}}
-        registry.validate("action", 1, payload)
+        registry.validate(ACTION, 1, payload)
         self._actions.add(action)
-        future = self._track(self.outbox.submit([make_envelope("action", payload)], action=action))
+        future = self._track(self.outbox.submit([envelope(ACTION, payload)], action=action))
         # a first time is a step the member's checklist shows: deliver it now, not next round
         future.add_done_callback(lambda _: self.outbox.kick())
         self.log.debug("catalyst_hub: action %s", payload)
@@ -116,11 +117,11 @@ class Recorder(LoggingConfigurable):
         # sent with the member's own (server) token: what the service would refuse, never queued
         event_schema.check_kind(MEMBER)
         event_schema.check_sender(payload, MEMBER)
-        if schema == "consent":
+        if schema == CONSENT:
             self.set_consent(payload["decision"])
         elif not self.recording:
             return False
-        self._track(self.outbox.submit([make_envelope(schema, payload, version)]))
+        self._track(self.outbox.submit([envelope(schema, payload, version=version)]))
         return True
 
     def set_consent(self, decision: str | None) -> None:
@@ -177,5 +178,5 @@ class Recorder(LoggingConfigurable):
                 payload["language"] = language
             if app:
                 payload["app"] = app
-            events.append(make_envelope("activity", payload))
+            events.append(envelope(ACTIVITY, payload))
         self._track(self.outbox.submit(events))

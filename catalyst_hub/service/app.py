@@ -6,13 +6,16 @@ import asyncio
 import gc
 import os
 import signal
+from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from jupyterhub.services.auth import HubOAuth
 from jupyterhub.utils import url_path_join
 from tornado import httpserver, httputil, web
+from tornado.http1connection import HTTP1Connection
 from tornado.ioloop import IOLoop, PeriodicCallback
 from traitlets import (
     Any,
@@ -27,6 +30,7 @@ from traitlets import (
     default,
     validate,
 )
+from traitlets.utils.bunch import Bunch
 
 from ..catalog import localized
 from ..catalyst_app import CatalystApp
@@ -36,12 +40,15 @@ from ..ingest.ingest import Batch
 from ..store.engine import WalCheckpointer
 from ..store.privacy import CONSENT_MODES, begin_purge, purge_chunk
 from . import api, logs, pages
-from .base import MAX_FORM_BYTES, StaticFiles
+from .base import MAX_FORM_BYTES, Service, StaticFiles
 from .collector import Collector
 from .handlers import default_handlers
 from .limits import RateLimiter
 from .logins import LoginRecorder
 from .render import make_environment
+
+if TYPE_CHECKING:
+    from ..interop.forwarder import Forwarder
 
 
 class GroupCommit:
@@ -125,17 +132,29 @@ class BodyLimitedApplication(web.Application):
     400 and closes the connection while the client is still sending, which the hub's proxy
     turns into a 503 page."""
 
-    def start_request(self, server_conn, request_conn) -> httputil.HTTPMessageDelegate:
+    def start_request(
+        self, server_conn: object, request_conn: httputil.HTTPConnection
+    ) -> httputil.HTTPMessageDelegate:
         routed = super().start_request(server_conn, request_conn)
         return _BodyLimit(self, server_conn, request_conn, routed)
 
 
 class _BodyLimit(httputil.HTTPMessageDelegate):
-    def __init__(self, app: BodyLimitedApplication, server_conn, request_conn, routed) -> None:
+    def __init__(
+        self,
+        app: BodyLimitedApplication,
+        server_conn: object,
+        request_conn: httputil.HTTPConnection,
+        routed: httputil.HTTPMessageDelegate,
+    ) -> None:
         self.app, self.server_conn, self.request_conn = app, server_conn, request_conn
         self.delegate = routed
 
-    def headers_received(self, start_line, headers):
+    def headers_received(
+        self,
+        start_line: httputil.RequestStartLine | httputil.ResponseStartLine,
+        headers: httputil.HTTPHeaders,
+    ) -> Awaitable[None] | None:
         declared = headers.get("Content-Length", "")
         # digits only, and few of them: tornado refuses anything else itself
         if declared.isascii() and declared.isdigit() and len(declared) < 19:
@@ -144,8 +163,14 @@ class _BodyLimit(httputil.HTTPMessageDelegate):
                 self._refuse_if_too_large(start_line, headers, size)
         return self.delegate.headers_received(start_line, headers)
 
-    def _refuse_if_too_large(self, start_line, headers, size: int) -> None:
+    def _refuse_if_too_large(
+        self,
+        start_line: httputil.RequestStartLine | httputil.ResponseStartLine,
+        headers: httputil.HTTPHeaders,
+        size: int,
+    ) -> None:
         """Send the request to BodyTooLargePage when its handler would refuse ``size``."""
+        assert isinstance(start_line, httputil.RequestStartLine)  # a server reads requests
         request = httputil.HTTPServerRequest(
             connection=self.request_conn,
             server_connection=self.server_conn,
@@ -161,6 +186,7 @@ class _BodyLimit(httputil.HTTPMessageDelegate):
         if size <= limit:
             return
         if size <= MAX_DRAINED_BODY:
+            assert isinstance(self.request_conn, HTTP1Connection)  # tornado's HTTPServer's
             self.request_conn.set_max_body_size(size)
         as_page = issubclass(target, pages.PageHandler) and not headers.get(
             "Content-Type", ""
@@ -169,7 +195,7 @@ class _BodyLimit(httputil.HTTPMessageDelegate):
             request, pages.BodyTooLargePage, {"size": size, "limit": limit, "page": as_page}
         )
 
-    def data_received(self, chunk: bytes):
+    def data_received(self, chunk: bytes) -> Awaitable[None] | None:
         return self.delegate.data_received(chunk)
 
     def finish(self) -> None:
@@ -190,7 +216,7 @@ class CatalystService(CatalystApp):
     )
 
     @default("url")
-    def _default_url(self):
+    def _default_url(self) -> str:
         return os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101")
 
     service_prefix = Unicode(
@@ -199,7 +225,7 @@ class CatalystService(CatalystApp):
     )
 
     @default("service_prefix")
-    def _default_prefix(self):
+    def _default_prefix(self) -> str:
         return os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/catalyst/")
 
     service_name = Unicode(
@@ -208,7 +234,7 @@ class CatalystService(CatalystApp):
     )
 
     @default("service_name")
-    def _default_service_name(self):
+    def _default_service_name(self) -> str:
         return os.environ.get("JUPYTERHUB_SERVICE_NAME", "catalyst")
 
     max_batch_events = Integer(
@@ -265,7 +291,7 @@ class CatalystService(CatalystApp):
     )
 
     @validate("consent_mode")
-    def _validate_consent_mode(self, proposal):
+    def _validate_consent_mode(self, proposal: Bunch) -> str:
         if proposal.value not in CONSENT_MODES:
             raise TraitError(f"consent_mode must be one of {', '.join(CONSENT_MODES)}")
         return proposal.value
@@ -280,7 +306,7 @@ class CatalystService(CatalystApp):
     )
 
     @default("consent_notice")
-    def _default_consent_notice(self):
+    def _default_consent_notice(self) -> dict[str, dict[str, str]]:
         notice = {}
         for language in LANGUAGES:
             _ = gettext_for(language)
@@ -309,7 +335,7 @@ class CatalystService(CatalystApp):
         return notice
 
     @validate("consent_notice")
-    def _validate_consent_notice(self, proposal):
+    def _validate_consent_notice(self, proposal: Bunch) -> dict[str, dict[str, str]]:
         for language, text in proposal.value.items():
             if not (
                 isinstance(text, dict)
@@ -381,6 +407,7 @@ class CatalystService(CatalystApp):
         if self.retention_days <= 0:
             return 0
         try:
+            assert self.store is not None  # set by initialize
             purge = await loop.run_in_executor(
                 self.db_executor, begin_purge, self.store, self.retention_days
             )
@@ -418,7 +445,7 @@ class CatalystService(CatalystApp):
     )
 
     @default("consortium_token")
-    def _default_consortium_token(self):
+    def _default_consortium_token(self) -> str:
         return os.environ.get("CATALYST_CONSORTIUM_TOKEN", "")
 
     consortium_public_communities = List(
@@ -457,10 +484,12 @@ class CatalystService(CatalystApp):
     logins = Instance(LoginRecorder, args=())
     group_commit = Instance(GroupCommit)
     collector = Instance(Collector, allow_none=True)
+    #: sends the hub's xAPI statements to ``lrs_url`` (None without one)
+    forwarder = Instance("catalyst_hub.interop.forwarder.Forwarder", allow_none=True)
     rate_limiter = Instance(RateLimiter)
 
     @default("db_executor")
-    def _default_executor(self):
+    def _default_executor(self) -> ThreadPoolExecutor:
         # One thread on SQLite, which has one writer anyway (ingest has its own thread below:
         # SQLite's lock, with the engine's busy timeout, takes turns between the two).
         return ThreadPoolExecutor(
@@ -468,18 +497,19 @@ class CatalystService(CatalystApp):
         )
 
     @default("ingest_executor")
-    def _default_ingest_executor(self):
+    def _default_ingest_executor(self) -> ThreadPoolExecutor:
         # Ingest's writer: one group of batches at a time (GroupCommit), so the other database
         # work (who is asking, reports) does not queue behind the stores of ingest requests.
         return ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalyst-ingest")
 
     @default("hub_auth")
-    def _default_hub_auth(self):
+    def _default_hub_auth(self) -> HubOAuth:
         return HubOAuth(parent=self, base_url=self.service_prefix, cache_max_age=60)
 
-    def initialize(self, argv=None) -> None:
+    def initialize(self, argv: list[str] | None = None) -> None:
         super().initialize(argv)
         self.init_store(check=True)
+        assert self.store is not None and self.engine is not None
         logs.install(self.log, self.store.pseudonym)
         if WalCheckpointer.applies_to(self.engine):
             self.checkpointer = WalCheckpointer(self.engine)
@@ -500,15 +530,39 @@ class CatalystService(CatalystApp):
             )
         if self.collector_enabled and self.hub_auth.api_token:
             self.collector = Collector(parent=self, app=self)
+        if self.lrs_url:
+            self.forwarder = self.make_forwarder()
+
+    def make_forwarder(self) -> Forwarder:
+        from ..interop.forwarder import Forwarder, read_credentials
+
+        username, password = self.lrs_username, self.lrs_password
+        if self.lrs_credentials_file:
+            username, password = read_credentials(self.lrs_credentials_file)
+        assert self.store is not None  # made by init_store, before the forwarder
+        return Forwarder(
+            self.store,
+            self.hub_url,
+            self.lrs_url,
+            username,
+            password,
+            batch_size=self.lrs_batch_size,
+            interval=self.lrs_interval,
+            backoff_max=self.lrs_backoff_max,
+            # a thread of its own: a round lists every statement of the hub (about a second
+            # per 100,000), which must not hold up the requests' database work
+            executor=ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalyst-xapi"),
+        )
 
     def handlers(self) -> list[tuple]:
         prefix = self.service_prefix
         return [(url_path_join(prefix, pattern), handler) for pattern, handler in default_handlers]
 
     def make_app(self) -> web.Application:
+        catalyst: Service = self  # all the handlers use of the service
         return BodyLimitedApplication(
             self.handlers(),
-            catalyst=self,
+            catalyst=catalyst,
             hub_auth=self.hub_auth,
             cookie_secret=os.urandom(32),
             xsrf_cookies=False,  # HubOAuth does its own xsrf checks on cookie-authenticated requests
@@ -561,6 +615,8 @@ class CatalystService(CatalystApp):
 
             self.publisher = Publisher(parent=self, app=self)
             self.publisher.start()
+        if self.forwarder:
+            self.forwarder.start()
         return self.http_server
 
     async def stop(self) -> None:
@@ -571,10 +627,14 @@ class CatalystService(CatalystApp):
             self.checkpointer.stop()
         if self.collector:
             await self.collector.stop()
+        if self.forwarder:
+            await self.forwarder.stop()
+            self.forwarder.executor.shutdown(wait=True)
         if getattr(self, "http_server", None):
             self.http_server.stop()
         self.ingest_executor.shutdown(wait=True)
         self.db_executor.shutdown(wait=True)
+        assert self.engine is not None  # set by initialize
         self.engine.dispose()
 
     def start(self) -> None:

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
@@ -29,13 +29,17 @@ from traitlets import Any as AnyTrait
 from traitlets import Float, Integer
 from traitlets.config import LoggingConfigurable
 
+from ..events import envelope
+from ..events.names import ACTION, ACTIVITY, SERVER_STARTED, SERVER_STOPPED
 from ..identity import keyed_uuid
 from ..ingest import COLLECTOR, Sender
-from ..timeutil import isoformat, parse_time, utcnow
+from ..timeutil import isoformat, local_day, parse_time, utcnow
 
 #: what a server's user_options may call the environment and the size (KubeSpawner profiles)
 ENVIRONMENT_KEYS = ("image", "environment", "profile_option_image", "image_option")
 SIZE_KEYS = ("size", "resource_allocation", "profile_option_size", "mem_limit")
+
+T = TypeVar("T")
 
 
 def event_id(secret: bytes, hub: str, member_id: str, *parts: str) -> str:
@@ -139,23 +143,23 @@ class Collector(LoggingConfigurable):
         except HTTPClientError as e:
             raise RuntimeError(f"hub API answered {e.code}") from e
         # only a complete listing tells which servers are gone
+        assert self._running is not None  # read above
         for key, session in list(self._running.items()):
             if key in seen:
                 continue
             member_id, server_name, started = key
-            raw = {
-                "id": event_id(
-                    app.store.secret, app.hub_name, member_id, server_name, started, "stop"
-                ),
-                "schema": "server_stopped",
-                "version": 1,
-                "time": isoformat(now),
-                "payload": {
+            raw = envelope(
+                SERVER_STOPPED,
+                {
                     "server_name": server_name,
                     "started": started,
                     "last_activity": session.get("last_activity"),
                 },
-            }
+                time=now,
+                id=event_id(
+                    app.store.secret, app.hub_name, member_id, server_name, started, "stop"
+                ),
+            )
             items.append((raw, Sender(member_id, session["community"])))
             del self._running[key]
         items = [(raw, sender) for raw, sender in items if raw["id"] not in self._sent]
@@ -180,13 +184,12 @@ class Collector(LoggingConfigurable):
         if user.get("last_activity"):
             out.append(
                 (
-                    {
-                        "id": event_id(secret, hub, member, "logged_in"),
-                        "schema": "action",
-                        "version": 1,
-                        "time": isoformat(parse_time(user["last_activity"])),
-                        "payload": {"action": "logged_in"},
-                    },
+                    envelope(
+                        ACTION,
+                        {"action": "logged_in"},
+                        time=parse_time(user["last_activity"]),
+                        id=event_id(secret, hub, member, "logged_in"),
+                    ),
                     sender,
                 )
             )
@@ -200,24 +203,24 @@ class Collector(LoggingConfigurable):
             profile = options.get("profile")
             environment = next((str(options[k]) for k in ENVIRONMENT_KEYS if options.get(k)), None)
             size = next((str(options[k]) for k in SIZE_KEYS if options.get(k)), None)
-            for key, value in (("profile", profile), ("environment", environment), ("size", size)):
+            for name, value in (("profile", profile), ("environment", environment), ("size", size)):
                 if value:
-                    payload[key] = str(value)[:255]
+                    payload[name] = str(value)[:255]
             out.append(
                 (
-                    {
-                        "id": event_id(secret, hub, member, server_name, started_iso, "start"),
-                        "schema": "server_started",
-                        "version": 1,
-                        "time": started_iso,
-                        "payload": payload,
-                    },
+                    envelope(
+                        SERVER_STARTED,
+                        payload,
+                        time=started_iso,
+                        id=event_id(secret, hub, member, server_name, started_iso, "start"),
+                    ),
                     sender,
                 )
             )
             last = server.get("last_activity")
             key = (sender.member_id, server_name, started_iso)
             seen.add(key)
+            assert self._running is not None  # read by poll first
             self._running[key] = {
                 "community": sender.community,
                 "last_activity": isoformat(parse_time(last)) if last else None,
@@ -226,25 +229,24 @@ class Collector(LoggingConfigurable):
                 last_time = parse_time(last)
                 out.append(
                     (
-                        {
-                            "id": event_id(
+                        envelope(
+                            ACTIVITY,
+                            {"kind": "server", "count": 1},
+                            time=last_time,
+                            id=event_id(
                                 secret,
                                 hub,
                                 member,
                                 server_name,
-                                last_time.date().isoformat(),
+                                local_day(last_time, self.app.store.zone).isoformat(),
                                 "activity",
                             ),
-                            "schema": "activity",
-                            "version": 1,
-                            "time": isoformat(last_time),
-                            "payload": {"kind": "server", "count": 1},
-                        },
+                        ),
                         sender,
                     )
                 )
         return out
 
-    async def _run_db(self, fn, *args):
+    async def _run_db(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.app.db_executor, fn, *args)

@@ -15,9 +15,11 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from ..events import envelope
+from ..events.names import ACTION
 from ..identity import Actor, keyed_uuid
 from ..ingest import Sender
-from ..timeutil import isoformat, utcnow
+from ..timeutil import utcnow
 
 if TYPE_CHECKING:
     from .base import BaseHandler
@@ -26,13 +28,9 @@ if TYPE_CHECKING:
 def login_event(secret: bytes, hub: str, actor: Actor) -> dict[str, Any]:
     """The member's login event; its id keyed with the deployment's secret, like every id
     derived from who a member is."""
-    return {
-        "id": keyed_uuid(secret, hub, actor.member_id, "logged_in"),
-        "schema": "action",
-        "version": 1,
-        "time": isoformat(utcnow()),
-        "payload": {"action": "logged_in"},
-    }
+    return envelope(
+        ACTION, {"action": "logged_in"}, id=keyed_uuid(secret, hub, actor.member_id, "logged_in")
+    )
 
 
 class LoginRecorder:
@@ -57,7 +55,7 @@ class LoginRecorder:
             return
         app = handler.catalyst
         sender = Sender(member_id=actor.member_id, community=actor.community)
-        event = login_event(app.store.secret, app.store.hub, actor)
+        event = login_event(handler.store.secret, handler.store.hub, actor)
         try:
             _, (result,) = await handler.run_db(app.ingestor.ingest, [event], sender)
         except Exception:

@@ -12,7 +12,9 @@ from urllib.parse import urlencode
 
 from tornado import web
 
+from ..events.names import CONSENT, EPISODE_COMPLETED, STEP_REACHED
 from ..i18n import LANGUAGES
+from ..ingest import EventResult
 from ..reports.progress import member_progress
 from ..store.privacy import ESSENTIAL_EVENTS, WITHDRAWN
 from . import api
@@ -148,7 +150,7 @@ class MePage(PageHandler):
         actor = self.require_actor()
         app = self.catalyst
         progress = await self.run_db(
-            member_progress, app.store, actor.member_id, actor.community, self.language
+            member_progress, self.store, actor.member_id, actor.community, self.language
         )
         notice = app.consent_notice_for(self.language)
         consent = progress["consent"]
@@ -164,7 +166,7 @@ class MePage(PageHandler):
         )
 
 
-def outcome(result) -> str:
+def outcome(result: EventResult) -> str:
     """The status a self-report redirects with: saved, or why not (opted out, not decided)."""
     return result.status if result.status in ("dropped", "deferred") else "saved"
 
@@ -176,14 +178,14 @@ class StepReportHandler(PageHandler):
     async def post(self) -> None:
         actor = self.require_actor()
         step_id = self.get_body_argument("step", "")
-        steps = {s.id: s for s in self.catalyst.store.catalog.steps_for(actor.community)}
+        steps = {s.id: s for s in self.store.catalog.steps_for(actor.community)}
         if step_id not in steps or not steps[step_id].self_report:
             raise web.HTTPError(400, self._("This step cannot be reported by hand."))
         result = await self.run_db(
             api.record_own_event,
             self.catalyst,
             actor,
-            "step_reached",
+            STEP_REACHED,
             {"step": step_id, "source": "self"},
         )
         self.back_to_me(outcome(result), anchor=f"step-{step_id}")
@@ -197,14 +199,14 @@ class EpisodeReportHandler(PageHandler):
         actor = self.require_actor()
         lesson = self.get_body_argument("lesson", "")
         episode = self.get_body_argument("episode", "")
-        found = self.catalyst.store.catalog.episodes().get((lesson, episode))
+        found = self.store.catalog.episodes().get((lesson, episode))
         if found is None or not found.self_report:
             raise web.HTTPError(400, self._("This episode cannot be reported by hand."))
         result = await self.run_db(
             api.record_own_event,
             self.catalyst,
             actor,
-            "episode_completed",
+            EPISODE_COMPLETED,
             {"lesson": lesson, "episode": episode, "source": "self"},
         )
         self.back_to_me(outcome(result), anchor=f"episode-{lesson}-{episode}")
@@ -223,7 +225,7 @@ class ConsentHandler(PageHandler):
             api.record_own_event,
             self.catalyst,
             actor,
-            "consent",
+            CONSENT,
             {"decision": decision, "notice_version": self.catalyst.consent_notice_version},
         )
         self.back_to_me(f"consent-{decision}", anchor="privacy-choices")

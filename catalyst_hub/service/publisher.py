@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
@@ -27,6 +28,11 @@ from traitlets.config import LoggingConfigurable
 from ..reports import summary
 from ..store import publish_queue
 from ..timeutil import utcnow
+
+if TYPE_CHECKING:
+    from ..store import Store
+
+T = TypeVar("T")
 
 
 def backoff(attempts: int, base: float, most: float) -> float:
@@ -52,7 +58,7 @@ class Publisher(LoggingConfigurable):
         self.client = AsyncHTTPClient()
 
     @property
-    def store(self):
+    def store(self) -> Store:
         return self.app.store
 
     @property
@@ -157,7 +163,7 @@ class Publisher(LoggingConfigurable):
             sent += 1
         return sent
 
-    async def run_in_thread(self, fn, *args):
+    async def run_in_thread(self, fn: Callable[..., T], *args: Any) -> T:
         """Run blocking store work on the publisher's thread."""
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
 

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from datetime import date
+from typing import TYPE_CHECKING, Any, Protocol
+from zoneinfo import ZoneInfo
 
 import orjson
 from sqlalchemy import Connection, Engine, select
 
 from ..catalog import Catalog
 from ..identity import member_id as keyed_member_id
-
-# the module, not its names: projections import the store's tables, so importing either
-# package first must work
-from ..projections import projector as projection
 from ..timeutil import isoformat, utcnow
+from ..timeutil import today as local_today
 from . import tables as t
-from .sql import dialect_insert
+from .sql import bind_processor, dialect_insert
 
 if TYPE_CHECKING:
     from ..events import StoredEvent
@@ -28,22 +27,34 @@ _EVENT_COLUMNS = tuple(c.name for c in t.events.c)
 _EVENT_KEY = tuple(c.name for c in t.events.primary_key.columns)
 
 
-class Store:
-    """One hub's view of a (possibly shared) database."""
+class EventProjector(Protocol):
+    """What the store asks of the projections it keeps (``catalyst_hub.projections.Projector``):
+    given to the Store, so the store does not depend on the layer above it."""
 
-    def __init__(
-        self,
-        engine: Engine,
-        hub: str,
-        secret: bytes,
-        catalog: Catalog,
-        idle_cull_timeout: float = 3600.0,
-    ) -> None:
+    catalog: Catalog
+    #: the hub's time zone (``c.CatalystApp.timezone``): the days of the daily tables
+    zone: ZoneInfo
+
+    def apply(self, conn: Connection, events: Sequence[StoredEvent]) -> None: ...
+
+    def rebuild(
+        self, conn_factory: Callable[[], AbstractContextManager[Connection]], hub: str
+    ) -> int: ...
+
+
+class Store:
+    """One hub's view of a (possibly shared) database, projecting the events it stores with
+    ``projector``: ``Store(engine, hub, secret, Projector(catalog, zone=...))``."""
+
+    def __init__(self, engine: Engine, hub: str, secret: bytes, projector: EventProjector) -> None:
         self.engine = engine
         self.hub = hub
         self.secret = secret
-        self.catalog = catalog
-        self.projector = projection.Projector(catalog, idle_cull_timeout)
+        self.projector = projector
+        self.catalog = projector.catalog
+        #: the hub's time zone (``c.CatalystApp.timezone``): the days of daily tables and
+        #: report periods are calendar days there
+        self.zone = projector.zone
         self._known_members: dict[str, str] = {}
         #: member ids of staff and service accounts that reports leave out
         self.excluded_members: set[str] = set()
@@ -52,14 +63,18 @@ class Store:
         self.consent_mode = "opt-in"
         self.notice_version = "1"
 
+    def today(self) -> date:
+        """Today's date in the hub's time zone."""
+        return local_today(self.zone)
+
     @contextmanager
-    def begin(self):
+    def begin(self) -> Iterator[Connection]:
         """A connection in a transaction, committed on success."""
         with self.engine.begin() as conn:
             yield conn
 
     @contextmanager
-    def connect(self):
+    def connect(self) -> Iterator[Connection]:
         with self.engine.connect() as conn:
             yield conn
 
@@ -183,7 +198,7 @@ class Store:
 
 
 def _time_processor(dialect):
-    return projection.bind_processor(t.events.c.time, dialect) or (lambda value: value)
+    return bind_processor(t.events.c.time, dialect) or (lambda value: value)
 
 
 _INSERT_SQL: dict[str, str] = {}

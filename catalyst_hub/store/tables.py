@@ -274,6 +274,17 @@ activation_checklists = Table(
     Column("updated", DateTime, nullable=False),
 )
 
+# The time zone (IANA name) each hub's daily projections were built in: their days are
+# calendar days there (``c.CatalystApp.timezone``). A service configured with another zone
+# refuses to start until ``catalyst-hub rebuild`` has rebuilt them in it.
+projection_zones = Table(
+    "projection_zones",
+    metadata,
+    Column("hub", String(HUB), primary_key=True),
+    Column("timezone", String(64), nullable=False),
+    Column("updated", DateTime, nullable=False),
+)
+
 # -- training cohorts (written by training leads through the service, not projections) ---------
 
 cohorts = Table(
@@ -344,6 +355,35 @@ consortium_state = Table(
     metadata,
     Column("hub", String(HUB), primary_key=True),
     Column("sequence", BigInteger, nullable=False),
+    Column("last_success", DateTime),
+    Column("last_error", Text),
+    Column("last_error_time", DateTime),
+)
+
+# -- xAPI forwarding (the forwarder's own state, not projections) -----------------------------
+
+# Statements an LRS acknowledged, by keyed statement id. Per member: an erasure deletes the
+# member's rows with the rest (and nothing of theirs is built again to be sent).
+xapi_sent = Table(
+    "xapi_sent",
+    metadata,
+    Column("hub", String(HUB), primary_key=True),
+    Column("member_id", String(MEMBER), primary_key=True),
+    Column("statement_id", String(36), primary_key=True),
+    Column("sent", DateTime, nullable=False),
+)
+
+# The forwarder's progress per hub, for the admin (``api/xapi/forwarder``).
+xapi_forwarder = Table(
+    "xapi_forwarder",
+    metadata,
+    Column("hub", String(HUB), primary_key=True),
+    Column("lrs_url", String(2048), nullable=False),
+    Column("sent_total", Integer, nullable=False),
+    Column("conflicts", Integer, nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("pending", Integer, nullable=False),
+    Column("last_attempt", DateTime),
     Column("last_success", DateTime),
     Column("last_error", Text),
     Column("last_error_time", DateTime),

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from ..events import LEAD
+from ..events import LEAD, envelope
+from ..events.names import EPISODE_COMPLETED
 from ..ingest import Ingestor, Sender
 from ..reports.cohorts import Cohort, CohortFields
 from ..reports.training import cohort_columns
@@ -157,13 +157,10 @@ def sign_off(
         c.lesson == lesson and c.episode == episode for c in cohort_columns(store, cohort, "en")
     ):
         raise SignOffError("not an episode of this cohort's lessons")
-    raw = {
-        "id": str(uuid.uuid4()),
-        "schema": "episode_completed",
-        "version": 1,
-        "time": utcnow().isoformat() + "Z",
-        "payload": {"lesson": lesson, "episode": episode, "source": "lead", "signed_off_by": lead},
-    }
+    raw = envelope(
+        EPISODE_COMPLETED,
+        {"lesson": lesson, "episode": episode, "source": "lead", "signed_off_by": lead},
+    )
     access = Access(lead, "sign_off", cohort.community, f"cohort {cohort.id}: {lesson}/{episode}")
     stored, _ = Ingestor(store).ingest_trusted(
         # the only sender of a lead's sign-off: the service stamps ``signed_off_by`` itself

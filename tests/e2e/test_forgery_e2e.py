@@ -5,12 +5,10 @@ refused (400), nothing of it is stored; the token still sends the member's own e
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime, timezone
-
 import pytest
 from sqlalchemy import create_engine, select
 
+from catalyst_hub.events import envelope
 from catalyst_hub.store import tables as t
 from harness.realhub import RealHub
 
@@ -48,23 +46,13 @@ def hub(tmp_path, catalyst_db_url, catalyst_hub_name):
     hub.stop()
 
 
-def envelope(schema: str, payload: dict, when: str | None = None) -> dict:
-    return {
-        "id": str(uuid.uuid4()),
-        "schema": schema,
-        "version": 1,
-        "time": when or datetime.now(timezone.utc).isoformat(),
-        "payload": payload,
-    }
-
-
 def test_a_servers_own_token_cannot_forge_records(hub):
     hub.decide(ALICE)  # she accepted the recording notice: her honest event is stored
     hub.start_server(ALICE)
     token = hub.server_token(ALICE)
     forged = []
     for schema, payload, when, status in FORGED:
-        event = envelope(schema, payload, when)
+        event = envelope(schema, payload, time=when)
         forged.append(event["id"])
         r = hub.service_post("api/events", token, json={"events": [event]})
         assert r.status_code == status, (schema, r.text)

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from conftest import TOKEN, wait_for
 
-from catalyst_hub.serverext.outbox import Outbox, OutboxStore, make_envelope
+from catalyst_hub.events import envelope
+from catalyst_hub.serverext.outbox import Outbox, OutboxStore
 
 log = logging.getLogger("test-outbox")
 
@@ -24,15 +25,15 @@ def _store(path: Path, max_events: int = 100) -> OutboxStore:
 
 
 def _activity(n: int = 1) -> dict:
-    return make_envelope("activity", {"kind": "ui", "count": n})
+    return envelope("activity", {"kind": "ui", "count": n})
 
 
 def _action(name: str) -> dict:
-    return make_envelope("action", {"action": name})
+    return envelope("action", {"action": name})
 
 
 def _consent() -> dict:
-    return make_envelope("consent", {"decision": "given", "notice_version": "1"})
+    return envelope("consent", {"decision": "given", "notice_version": "1"})
 
 
 def test_drop_policy(tmp_path, caplog):

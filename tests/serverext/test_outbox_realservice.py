@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from conftest import wait_for
 
-from catalyst_hub.serverext.outbox import Outbox, make_envelope
+from catalyst_hub.events import envelope
+from catalyst_hub.serverext.outbox import Outbox
 
 pytestmark = pytest.mark.e2e
 
@@ -57,7 +58,7 @@ def _stored(hub, ids: list[str]) -> int:
 def _events(n: int) -> list[dict]:
     kinds = ["kernel", "terminal", "notebook", "ui"]
     return [
-        make_envelope("activity", {"kind": kinds[i % 4], "count": i + 1, "seconds": 60})
+        envelope("activity", {"kind": kinds[i % 4], "count": i + 1, "seconds": 60})
         for i in range(n)
     ]
 
@@ -226,7 +227,7 @@ async def test_accepting_through_the_outbox_sends_what_was_deferred(realhub, tmp
         events = _events(9)
         await outbox.submit(events)
         await wait_for(lambda: outbox.deferred >= 9, timeout=30, message="deferral")
-        consent = make_envelope("consent", {"decision": "given", "notice_version": "1"})
+        consent = envelope("consent", {"decision": "given", "notice_version": "1"})
         await outbox.submit([consent])
         await wait_for(lambda: outbox.delivered >= 10, timeout=30, message="delivery")
         assert _stored(realhub, [e["id"] for e in [*events, consent]]) == 10

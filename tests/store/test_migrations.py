@@ -69,7 +69,7 @@ def test_cli_upgrade_then_service_refuses_an_older_schema(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "command", [["service"], ["db", "upgrade"], ["rebuild"], ["demo"], ["seed"], []]
+    "command", [["service"], ["db", "upgrade"], ["rebuild"], ["demo"], ["seed"], ["export"], []]
 )
 def test_cli_help(command):
     run = subprocess.run(
@@ -361,6 +361,7 @@ def test_0010_rekeys_collector_ids_to_what_the_collector_now_makes(empty_db_url)
     from types import SimpleNamespace
 
     from catalyst_hub.ingest import COLLECTOR, Ingestor, Sender
+    from catalyst_hub.projections import Projector
     from catalyst_hub.service.collector import Collector, event_id
     from catalyst_hub.store import Store
     from catalyst_hub.store import tables as t
@@ -375,7 +376,7 @@ def test_0010_rekeys_collector_ids_to_what_the_collector_now_makes(empty_db_url)
     assert len(after) == 4 and not (after & before)
 
     # polling the same hub state again: every event is a duplicate of a migrated one
-    store = Store(engine, hub, SECRET, Catalog.load())
+    store = Store(engine, hub, SECRET, Projector(Catalog.load()))
     store.consent_mode = "opt-out"  # the member's decision is not what this is about
     app = SimpleNamespace(hub_name=hub, store=store, ingestor=Ingestor(store))
     collector = Collector(app=app)

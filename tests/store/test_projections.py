@@ -194,8 +194,8 @@ def test_two_hubs_share_one_database(catalyst_db_url, catalyst_hub_name):
 
     engine = make_engine(catalyst_db_url)
     secret = b"s" * 40
-    andes = Store(engine, catalyst_hub_name + "-andes", secret, Catalog.load())
-    sahel = Store(engine, catalyst_hub_name + "-sahel", secret, Catalog.load())
+    andes = Store(engine, catalyst_hub_name + "-andes", secret, Projector(Catalog.load()))
+    sahel = Store(engine, catalyst_hub_name + "-sahel", secret, Projector(Catalog.load()))
     andes.consent_mode = sahel.consent_mode = "opt-out"  # as catalyst_store: no consent here
     # the same username on two hubs is two different members
     assert andes.member_id("ana") != sahel.member_id("ana")
@@ -324,7 +324,10 @@ def test_activation_whatever_the_order_equals_rebuild(catalyst_store):
     stream = activation_stream()
     for seed in range(4):
         store = Store(
-            catalyst_store.engine, f"{catalyst_store.hub}-{seed}", catalyst_store.secret, catalog
+            catalyst_store.engine,
+            f"{catalyst_store.hub}-{seed}",
+            catalyst_store.secret,
+            Projector(catalog),
         )
         store.consent_mode = catalyst_store.consent_mode
         ingestor = Ingestor(store)

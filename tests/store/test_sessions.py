@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, select
 
 from catalyst_hub.ingest import COLLECTOR, Ingestor, Sender
+from catalyst_hub.projections import Projector
 from catalyst_hub.reports.common import Period
 from catalyst_hub.reports.overview import community_totals
 from catalyst_hub.reports.usage import usage, usage_totals
@@ -174,8 +175,7 @@ def test_idle_cull_timeout_is_configurable(catalyst_store):
         catalyst_store.engine,
         catalyst_store.hub,
         catalyst_store.secret,
-        catalyst_store.catalog,
-        idle_cull_timeout=600,
+        Projector(catalyst_store.catalog, idle_cull_timeout=600),
     )
     ingest(store, "cai", [start("", at(9)), start("", at(12))])
     assert ends(store, "cai") == {("", at(9)): at(9, 10), ("", at(12)): at(12, 10)}
@@ -212,7 +212,7 @@ def test_no_community_runs_more_hours_than_it_has_servers(catalyst_store, sessio
         catalyst_store.engine,
         f"prop-{uuid.uuid4().hex[:10]}",
         catalyst_store.secret,
-        catalyst_store.catalog,
+        Projector(catalyst_store.catalog),
     )
     events = []
     for member, server, begin, stop_after, active_after, repeated, lost in sessions:

@@ -22,7 +22,7 @@ class ConsortiumStatus(APIHandler):
     async def get(self) -> None:
         self._check()
         app = self.catalyst
-        state = await self.run_db(publish_queue.status, app.store)
+        state = await self.run_db(publish_queue.status, self.store)
         self.write_json({"enabled": bool(app.consortium_url), "url": app.consortium_url, **state})
 
     async def post(self) -> None:
@@ -31,7 +31,7 @@ class ConsortiumStatus(APIHandler):
         if publisher is None:
             raise web.HTTPError(409, self._("No consortium is configured for this hub."))
         sent = await publisher.run_once()
-        state = await self.run_db(publish_queue.status, self.catalyst.store)
+        state = await self.run_db(publish_queue.status, self.store)
         self.write_json({"sent": sent, **state})
 
 

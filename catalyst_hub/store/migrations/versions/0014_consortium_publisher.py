@@ -6,16 +6,16 @@ acknowledged (the fingerprint of each month's figures, so a month is sent again 
 they change), ``consortium_state`` the last sequence number and the last success and error.
 New tables only: nothing to migrate.
 
-Revision ID: 0012_consortium_publisher
-Revises: 0011_session_end_app_activity
+Revision ID: 0014_consortium_publisher
+Revises: 0013_projection_zones
 Create Date: 2026-12-03 14:30:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012_consortium_publisher"
-down_revision = "0011_session_end_app_activity"
+revision = "0014_consortium_publisher"
+down_revision = "0013_projection_zones"
 branch_labels = None
 depends_on = None
 
