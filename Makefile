@@ -2,12 +2,15 @@
 VENV  := .venv
 PY    := $(VENV)/bin/python
 TOOLS := .tools
+# the Ralph LRS (xAPI tests and benchmark), in a virtual environment of its own: its pinned
+# dependencies (FastAPI, pydantic, uvicorn) are not ours to share
+RALPH := .ralph-venv
 export PATH := $(CURDIR)/$(TOOLS)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 PYTEST_ARGS ?=
 
 .PHONY: setup demo test test-python test-clock test-serverext test-labextension lint format bench browsers clean
 
-setup: $(VENV)/.installed $(TOOLS)/.installed
+setup: $(VENV)/.installed $(TOOLS)/.installed $(RALPH)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -15,6 +18,11 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e ".[test]"
 	# an editable install does not place the wheel's etc/jupyter switch: enable the extension
 	$(VENV)/bin/jupyter server extension enable catalyst_hub.serverext --sys-prefix
+	touch $@
+
+$(RALPH)/.installed:
+	test -x $(RALPH)/bin/python || python3 -m venv $(RALPH)
+	$(RALPH)/bin/python -m pip install -q "ralph-malph[lrs]==5.1.0" requests
 	touch $@
 
 # configurable-http-proxy, the proxy JupyterHub starts, from npm into a local folder
@@ -45,6 +53,7 @@ test-serverext:
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 	cd labextension && { test -d node_modules || npm ci --no-audit --no-fund; } && npm run lint
 
 format: setup
@@ -55,4 +64,4 @@ bench: setup
 	$(PY) -m benchmarks
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .demo
+	rm -rf $(VENV) $(TOOLS) $(RALPH) .demo

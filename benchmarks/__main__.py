@@ -19,7 +19,7 @@ from catalyst_hub.projections import Projector
 from catalyst_hub.seed import Consortium, catalog_episodes, seed_store
 from catalyst_hub.store import Store, make_engine
 
-from . import page_weight, reports, service
+from . import consortium, export, page_weight, reports, service, xapi_lrs
 from .common import (
     BENCH_DATABASE,
     Results,
@@ -33,6 +33,7 @@ from .common import (
     scale_label,
     seeded_database,
     timed,
+    timed_pair,
 )
 
 HUB = "bench"
@@ -52,8 +53,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--skip",
         default="",
-        help="comma-separated sections to skip: http,collector,rebuild,reports,checklist,weight",
+        help="comma-separated sections to skip: http,collector,rebuild,reports,export,checklist,weight,xapi,consortium",
     )
+    consortium.add_arguments(parser)
     parser.add_argument(
         "--workdir", help="folder for SQLite files and hub processes (default: a temporary one)"
     )
@@ -112,6 +114,10 @@ def main(argv=None) -> None:
             run_checklist(results, workdir, args.checklist_members)
         if "weight" not in skip:
             run_page_weight(results, workdir)
+        if "consortium" not in skip:
+            consortium.run(results, workdir, args)
+        if "xapi" not in skip:
+            run_xapi(results, workdir)
     finally:
         for engine_name in engines:
             if engine_name == "postgresql" and not args.keep:
@@ -177,8 +183,13 @@ def run_scale(
     calls, missing = reports.discover(ctx) if "reports" not in skip else ({}, [])
     naive = reports.naive_scans(ctx)
     for name, call in calls.items():
-        samples = timed(call, args.repeat)
         baseline = ""
+        if name in reports.PAIRED_BASELINES:
+            what, make = reports.PAIRED_BASELINES[name]
+            samples, before = timed_pair(call, make(ctx), args.repeat)
+            baseline = f"{what}: p50 {ms(p50(before))} / p95 {ms(p95(before))}"
+        else:
+            samples = timed(call, args.repeat)
         if name in naive:
             try:
                 scan = timed(naive[name], 3)
@@ -198,6 +209,9 @@ def run_scale(
     if missing:
         results.add("report query", engine_name, scale, "not found (yet)", ", ".join(missing))
     engine.dispose()
+
+    if "export" not in skip:
+        export.run(results, engine_name, url, size, workdir)
 
     if "http" in skip:
         return
@@ -316,6 +330,12 @@ def run_page_weight(results: Results, workdir: Path) -> None:
     print("\n== page weight on a slow link (Chromium, 400 ms, 50 kB/s)", flush=True)
     for measure, value, baseline, target in page_weight.measure(workdir / "hub-weight"):
         results.add("page weight (slow link)", "sqlite", "-", measure, value, baseline, target)
+
+
+def run_xapi(results: Results, workdir: Path) -> None:
+    print("\n== the same learning records to our ingest API and to the Ralph LRS", flush=True)
+    for measure, value, baseline in xapi_lrs.measure(workdir / "xapi"):
+        results.add("learning records in", "sqlite", "-", measure, value, baseline)
 
 
 if __name__ == "__main__":

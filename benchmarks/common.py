@@ -103,6 +103,23 @@ def timed(fn: Callable[[], Any], repeat: int, warmup: int = 1) -> list[float]:
     return out
 
 
+def timed_pair(
+    fn: Callable[[], Any], baseline: Callable[[], Any], repeat: int, warmup: int = 1
+) -> tuple[list[float], list[float]]:
+    """``timed`` of ``fn`` and of ``baseline``, their calls taking turns: on a machine whose
+    load changes during the run, both see the same load."""
+    for _ in range(warmup):
+        fn()
+        baseline()
+    out: tuple[list[float], list[float]] = ([], [])
+    for _ in range(repeat):
+        for samples, call in zip(out, (fn, baseline), strict=True):
+            began = time.perf_counter()
+            call()
+            samples.append(time.perf_counter() - began)
+    return out
+
+
 def p50(samples: list[float]) -> float:
     return statistics.median(samples)
 

@@ -14,7 +14,7 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from traitlets import Integer, Unicode
+from traitlets import Bool, Integer, Unicode
 
 from .catalyst_app import CatalystApp
 from .events import envelope, names
@@ -136,6 +136,18 @@ class DemoApp(CatalystApp):
     description = "Run a local JupyterHub with the catalyst service, two communities and demo data."
 
     aliases = {**CatalystApp.aliases, "port": "DemoApp.port", "workdir": "DemoApp.workdir"}
+    flags = {
+        "consortium": (
+            {"DemoApp": {"consortium": True}},
+            "Three demo hubs in two regions publishing to a consortium service (on the first).",
+        )
+    }
+    consortium = Bool(
+        False,
+        config=True,
+        help="""Run three demo hubs (the first with community groups, two without) and the
+        consortium service on the first, to which all three publish.""",
+    )
 
     port = Integer(8000, config=True, help="Port of the hub's public URL.")
     workdir = Unicode(
@@ -143,6 +155,11 @@ class DemoApp(CatalystApp):
     )
 
     def start(self) -> None:
+        if self.consortium:
+            from .demo_consortium import run_consortium_demo
+
+            run_consortium_demo(self, COMMUNITIES, LEAD, STAFF, ADMIN)
+            return
         workdir = Path(self.workdir).resolve()
         workdir.mkdir(parents=True, exist_ok=True)
         passwords = {
@@ -202,7 +219,8 @@ class DemoApp(CatalystApp):
             print("\nStopping the demo hub…", flush=True)
             hub.stop()
 
-    def seed_demo_data(self) -> None:
+    def seed_demo_data(self, communities: dict[str, list[str]] | None = None) -> None:
+        communities = communities or COMMUNITIES
         store = self.init_store(check=True)
         from sqlalchemy import func, select
 
@@ -218,7 +236,7 @@ class DemoApp(CatalystApp):
         now = utcnow()
         ingestor = Ingestor(store)
         items = []
-        for community, usernames in COMMUNITIES.items():
+        for community, usernames in communities.items():
             for i, name in enumerate(usernames):
                 member_id = store.member_id(name)
                 items += [
@@ -229,8 +247,9 @@ class DemoApp(CatalystApp):
         self.log.info(
             "demo data: %d events for %d researchers",
             len(stored),
-            sum(map(len, COMMUNITIES.values())),
+            sum(map(len, communities.values())),
         )
+        assert self.engine is not None  # set by init_store
         self.engine.dispose()
 
     @staticmethod

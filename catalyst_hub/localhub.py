@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -80,7 +81,7 @@ class LocalHub:
         *,
         users: dict[str, str] | None = None,
         groups: dict[str, list[str]] | None = None,
-        admins: set[str] = frozenset(),
+        admins: Iterable[str] = frozenset(),
         db_url: str | None = None,
         hub_name: str = "e2e",
         port: int | None = None,

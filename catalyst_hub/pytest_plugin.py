@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Sequence
 
 import pytest
 
@@ -207,7 +208,9 @@ class CatalystTestHub:
 
         return url_path_join(self.service_url, self.service.service_prefix, path)
 
-    def user(self, name: str, groups: list[str] = (), roles: list[str] = (), admin: bool = False):
+    def user(
+        self, name: str, groups: Sequence[str] = (), roles: Sequence[str] = (), admin: bool = False
+    ):
         from jupyterhub import orm
         from jupyterhub.roles import grant_role
         from jupyterhub.tests.utils import add_user
@@ -230,8 +233,8 @@ class CatalystTestHub:
     def token(
         self,
         name: str,
-        groups: list[str] = (),
-        roles: list[str] = (),
+        groups: Sequence[str] = (),
+        roles: Sequence[str] = (),
         admin: bool = False,
         scopes=None,
         consent: str | None = "given",
@@ -246,7 +249,7 @@ class CatalystTestHub:
             self.decide(name, consent, groups)
         return token
 
-    def decide(self, name: str, decision: str, groups: list[str] = ()) -> None:
+    def decide(self, name: str, decision: str, groups: Sequence[str] = ()) -> None:
         """Record ``name``'s decision on the current notice, as ``POST me/consent`` does."""
         from catalyst_hub.events.names import CONSENT
         from catalyst_hub.reports.progress import member_progress
@@ -279,7 +282,7 @@ class CatalystTestHub:
         token: str,
         community: str = "andes",
         name: str = "Workshop",
-        lessons: list[str] = ("hub-basics",),
+        lessons: Sequence[str] = ("hub-basics",),
         **fields,
     ) -> str:
         """Create a training cohort with ``token`` (a lead's or an admin's); returns its id."""

@@ -198,9 +198,9 @@ class Consortium:
         self.visits: list[list[tuple[int, float]]] = [[] for _ in range(self.days)]
         total = 0.0
         for m in self.members:
-            w = self.workshops[m.workshop] if m.workshop is not None else None
+            ws = self.workshops[m.workshop] if m.workshop is not None else None
             for day in range(m.join, m.leave + 1):
-                in_workshop = w is not None and w.start <= day < w.start + w.days
+                in_workshop = ws is not None and ws.start <= day < ws.start + ws.days
                 weekday = (self.first_day + timedelta(days=day)).weekday()
                 if day == m.join or in_workshop or rng.random() < m.daily * WEEKDAY_WEIGHT[weekday]:
                     share = m.weight * (3.0 if in_workshop else 1.0) * rng.uniform(0.3, 1.7)
@@ -435,7 +435,7 @@ class SeedApp(CatalystApp):
 
     aliases = {
         **CatalystApp.aliases,
-        "communities": "SeedApp.communities",
+        "communities": "SeedApp.community_count",
         "members": "SeedApp.members",
         "days": "SeedApp.days",
         "events": "SeedApp.events",
@@ -448,7 +448,8 @@ class SeedApp(CatalystApp):
         "clients": "SeedApp.clients",
     }
 
-    communities = Integer(20, config=True, help="Number of communities.")
+    # not "communities": CatalystApp.communities is the CommunityMapper
+    community_count = Integer(20, config=True, help="Number of communities.")
     members = Integer(
         10_000, config=True, help="Number of members (spread over communities, long tail)."
     )
@@ -480,8 +481,9 @@ class SeedApp(CatalystApp):
 
     def consortium(self) -> Consortium:
         end = date.fromisoformat(self.end) if self.end else None
+        assert self.store is not None  # set by init_store, in start
         return Consortium(
-            communities=self.communities,
+            communities=self.community_count,
             members=self.members,
             days=self.days,
             events=self.events,

@@ -60,3 +60,10 @@ c.CommunityMapper.group_prefix = "community-"
 # c.CatalystService.badge_base_url = "https://hub.andes.example.org/services/catalyst/"
 # c.CatalystService.badge_key_file = "/srv/catalyst/catalyst_badge_key.pem"
 # c.CatalystService.badge_retired_key_files = []
+
+# Learning records as xAPI statements: the hub's public URL (actors' homePage, activity ids)
+# and, to send them to a Learning Record Store, its xAPI endpoint and basic-auth account
+# (a file holding username:password, readable by the service only).
+# c.CatalystApp.hub_url = "https://hub.example.org/"
+# c.CatalystApp.lrs_url = "https://lrs.example.org/xAPI/"
+# c.CatalystApp.lrs_credentials_file = "/srv/catalyst/lrs-credentials"

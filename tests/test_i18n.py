@@ -22,7 +22,8 @@ from catalyst_hub.i18n import DEFAULT_LANGUAGE, LANGUAGES, message_files, messag
 
 PACKAGE = Path(__file__).parents[1] / "catalyst_hub"
 TEMPLATES = PACKAGE / "service" / "templates"
-PYTHON_DIRS = [PACKAGE / "service", PACKAGE / "reports"]
+TEMPLATE_DIRS = [TEMPLATES, PACKAGE / "consortium" / "templates"]
+PYTHON_DIRS = [PACKAGE / "service", PACKAGE / "reports", PACKAGE / "consortium"]
 CATALOG = PACKAGE / "catalog" / "data" / "default.yaml"
 TRANSLATED = [lang for lang in LANGUAGES if lang != DEFAULT_LANGUAGE]
 
@@ -33,7 +34,7 @@ TEMPLATE_CALL = re.compile(r"""\b_\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)
 def template_messages() -> dict[str, str]:
     """{message: where} for every template under the service's templates folder."""
     found: dict[str, str] = {}
-    for path in sorted(TEMPLATES.rglob("*.html")):
+    for path in sorted(p for folder in TEMPLATE_DIRS for p in folder.rglob("*.html")):
         text = path.read_text("utf-8")
         for match in TEMPLATE_CALL.finditer(text):
             raw = match.group(1) if match.group(1) is not None else match.group(2)

@@ -9,6 +9,7 @@ from the packaged default and change what it needs.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -115,7 +116,7 @@ class Catalog:
     communities: dict[str, dict[str, Any]]
 
     @classmethod
-    def load(cls, paths: list[str | Path] | None = None) -> Catalog:
+    def load(cls, paths: Sequence[str | Path] | None = None) -> Catalog:
         """Merge the catalog files in ``paths`` (the packaged default when empty)."""
         steps: dict[str, Step] = {}
         programs: dict[str, Program] = {}

@@ -82,11 +82,11 @@ class EventSchema:
                     f"{_kinds(kinds)} (x-senders of {name})"
                 )
         for name, per_value in self.value_senders.items():
-            kinds = per_value.get(payload.get(name))
-            if kinds is not None and kind not in kinds:
+            value_kinds = per_value.get(payload.get(name))
+            if value_kinds is not None and kind not in value_kinds:
                 raise SenderRefused(
                     f"{self.name} events with {name} {payload[name]!r} are not accepted from a "
-                    f"{kind}: only from {_kinds(kinds)} (x-value-senders of {name})"
+                    f"{kind}: only from {_kinds(value_kinds)} (x-value-senders of {name})"
                 )
 
     def allowed_senders(self, payload: dict[str, Any]) -> frozenset[str]:

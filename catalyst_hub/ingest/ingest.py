@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -280,7 +280,7 @@ class Ingestor:
         events = group[0].events if len(group) == 1 else [e for b in group for e in b.events]
         held: dict[str, str] = {}
 
-        def keep(events: list[StoredEvent], conn: Connection) -> list[StoredEvent]:
+        def keep(events: Sequence[StoredEvent], conn: Connection) -> list[StoredEvent]:
             # in the storing transaction: an opt-out or an erasure committed meanwhile is seen
             kept, not_kept = self.admit(events, conn)
             held.update(not_kept)
@@ -292,7 +292,7 @@ class Ingestor:
             for event_id in already_stored(self.store, [e for e in events if e.id in held]):
                 del held[event_id]
         for batch in group:
-            seen: set[str] = set()
+            seen: set[str | None] = set()
             for r in batch.results:
                 if r.id in held:
                     # "dropped": acknowledged, so the client's outbox clears it, never stored;
@@ -304,7 +304,7 @@ class Ingestor:
                 seen.add(r.id)
 
     def admit(
-        self, events: list[StoredEvent], conn: Connection
+        self, events: Sequence[StoredEvent], conn: Connection
     ) -> tuple[list[StoredEvent], dict[str, str]]:
         """The events to store, and the status ("dropped", "deferred") of the others, by the
         decision in force of each member: the latest by event time of the projected one and
@@ -334,7 +334,10 @@ class Ingestor:
         lifted = [
             member
             for member, s in states.items()
-            if s.erased is not None and s.decision == GIVEN and s.time >= s.erased
+            if s.erased is not None
+            and s.decision == GIVEN
+            and s.time is not None
+            and s.time >= s.erased
         ]
         if lifted:
             lift_erasures(self.store, lifted, utcnow(), conn)
@@ -389,7 +392,7 @@ class Ingestor:
             events[event.id] = event
         held: dict[str, str] = {}
 
-        def keep(events: list[StoredEvent], conn: Connection) -> list[StoredEvent]:
+        def keep(events: Sequence[StoredEvent], conn: Connection) -> list[StoredEvent]:
             kept, not_kept = self.admit(events, conn)
             held.update(not_kept)
             if also is not None:

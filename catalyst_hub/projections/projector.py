@@ -19,14 +19,17 @@ from __future__ import annotations
 
 import gc
 import json
-from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 from sqlalchemy import (
     Connection,
     Date,
+    Integer,
+    String,
     Table,
     and_,
     bindparam,
@@ -55,7 +58,7 @@ from ..store.sql import (
     upsert_cached,
     upsert_tuples,
 )
-from ..timeutil import parse_time, utcnow
+from ..timeutil import UTC, day_start, local_day, parse_time, utcnow
 
 #: Most a daily counter (events, seconds of a member's day) holds: sums saturate there, so
 #: whatever arrives the integer columns never overflow (PostgreSQL's integer is 32 bits).
@@ -77,7 +80,7 @@ def saturating_sum(current: ColumnElement, new: ColumnElement) -> ColumnElement:
     """``current + new`` capped at COUNTER_MAX, computed so that no intermediate value
     overflows a 32-bit integer (both are at most COUNTER_MAX already)."""
     # literals, not parameters: the compiled upserts bind the row's columns only
-    cap = literal_column(str(COUNTER_MAX))
+    cap: ColumnElement[int] = literal_column(str(COUNTER_MAX), Integer)
     return case((new > cap - current, cap), else_=current + new)
 
 
@@ -101,7 +104,8 @@ def _outranks(source: str | None, completed, current_source: str | None, current
 def _outranks_sql(tp, x) -> ColumnElement:
     """``_outranks`` of the proposed row ``x`` over the stored row ``tp``, in SQL."""
     # literals, not parameters: the compiled upserts bind the row's columns only
-    empty, lead_source = literal_column("''"), literal_column(f"'{LEAD_SOURCE}'")
+    empty: ColumnElement[str] = literal_column("''", String)
+    lead_source: ColumnElement[str] = literal_column(f"'{LEAD_SOURCE}'", String)
     lead = func.coalesce(x.source, empty) == lead_source
     current_lead = func.coalesce(tp.source, empty) == lead_source
     return and_(
@@ -132,8 +136,12 @@ def _fold(rows: dict, key: tuple, new: dict, merge) -> None:
 class Projector:
     """Keeps the projection tables of one catalog current."""
 
-    def __init__(self, catalog: Catalog, idle_cull_timeout: float = 3600.0) -> None:
+    def __init__(
+        self, catalog: Catalog, idle_cull_timeout: float = 3600.0, zone: ZoneInfo = UTC
+    ) -> None:
         self.catalog = catalog
+        #: the hub's time zone: ``daily_activity`` and ``app_activity`` rows are its days
+        self.zone = zone
         #: how long the hub lets an idle server run: a session with no stop ends that long
         #: after its last activity (see ``session_ends``)
         self.idle_cull_timeout = timedelta(seconds=idle_cull_timeout)
@@ -205,6 +213,7 @@ class Projector:
         stopped: list = []
         step_fields = self._step_fields
         fold_episode = self._fold_episode
+        day_of = _day_function(self.zone)
 
         for hub, member_id, community, schema, time, payload in events:
             key = (hub, member_id)
@@ -235,7 +244,7 @@ class Projector:
                     count, seconds = payload.get("count", 1), payload.get("seconds", 0)
                 else:
                     count, seconds = 1, 0
-                day_key = (hub, member_id, time.date())
+                day_key = (hub, member_id, day_of(time))
                 day = days.get(day_key)
                 if day is None:
                     days[day_key] = [community, count, seconds]
@@ -490,6 +499,29 @@ class Projector:
         )
         return True
 
+    # -- time zone ---------------------------------------------------------------------------
+
+    def built_zone(self, conn: Connection, hub: str) -> str:
+        """The time zone (IANA name) ``hub``'s daily projections were built in. A hub with
+        no record yet has none built (a new database): it is recorded as this projector's."""
+        z = t.projection_zones.c
+        stored = conn.execute(select(z.timezone).where(z.hub == hub)).scalar()
+        if stored is None:
+            self.record_zone(conn, hub)
+            return self.zone.key
+        return stored
+
+    def record_zone(self, conn: Connection, hub: str) -> None:
+        """Record that ``hub``'s daily projections are days of this projector's zone."""
+        upsert_tuples(
+            conn,
+            t.projection_zones,
+            ("hub", "timezone", "updated"),
+            [(hub, self.zone.key, utcnow())],
+            ["hub"],
+            lambda x: {"timezone": x.timezone, "updated": x.updated},
+        )
+
     # -- training ----------------------------------------------------------------------------
 
     @staticmethod
@@ -652,7 +684,9 @@ class Projector:
         hub, the ingest path the few servers a batch touched."""
         dialect = conn.dialect
         if servers is None:
-            selects = [(_session_sql(dialect, None), (hub,))]
+            selects: list[tuple[str, tuple[str | None, ...]]] = [
+                (_session_sql(dialect, None), (hub,))
+            ]
         else:
             keys = sorted(servers)
             selects = [
@@ -693,7 +727,9 @@ class Projector:
             horizon = retention_horizon(conn, hub)
             for table in t.PROJECTION_TABLES:
                 conn.execute(
-                    delete(table).where(table.c.hub == hub, *_from_horizon(table, horizon))
+                    delete(table).where(
+                        table.c.hub == hub, *_from_horizon(table, horizon, self.zone)
+                    )
                 )
         replayed = 0
         # The replay makes millions of short-lived objects without cycles (rows, payloads),
@@ -719,6 +755,7 @@ class Projector:
             follow_member_communities(conn, hub=hub)
             self.refresh_activation(conn, hub)
             self.refresh_session_ends(conn, None, hub=hub)
+            self.record_zone(conn, hub)
         return replayed
 
 
@@ -787,7 +824,7 @@ def _session_update_sql(dialect) -> str:
     return f"UPDATE {q(t.server_sessions.name)} SET {q(c.ended.name)} = {mark} WHERE {keys}"
 
 
-def _by_server(rows: list) -> Iterator[list]:
+def _by_server(rows: Sequence[Any]) -> Iterator[list]:
     """Rows ordered by (hub, member, server, started), a list per server."""
     current: list = []
     for row in rows:
@@ -963,7 +1000,7 @@ def retention_horizon(conn: Connection, hub: str) -> datetime | None:
     return conn.execute(select(r.horizon).where(r.hub == hub)).scalar()
 
 
-def _from_horizon(table: Table, horizon: datetime | None) -> tuple:
+def _from_horizon(table: Table, horizon: datetime | None, zone: ZoneInfo = UTC) -> tuple:
     """The rows of ``table`` a rebuild recomputes: all without a horizon, else those whose
     earliest contributing event time (``tables.HORIZON_COLUMNS``) is at or after it.
 
@@ -973,7 +1010,8 @@ def _from_horizon(table: Table, horizon: datetime | None) -> tuple:
     a row before it, which is kept and not replayed into. Events from the horizon on are
     replayed into kept rows too; those merges are idempotent (earliest, latest, by time),
     except the daily sums, and a daily total before the horizon (a midnight) gets no event
-    from the horizon on.
+    from the horizon on. (A purge's horizon is a midnight of the hub's time zone, whose day
+    in ``zone`` is the first day replayed; see ``store.privacy.purge_horizon``.)
     """
     if horizon is None:
         return ()
@@ -982,7 +1020,25 @@ def _from_horizon(table: Table, horizon: datetime | None) -> tuple:
         raise RuntimeError(
             f"projection {table.name} has no horizon column (tables.HORIZON_COLUMNS)"
         )
-    return (column >= (horizon.date() if isinstance(column.type, Date) else horizon),)
+    return (column >= (local_day(horizon, zone) if isinstance(column.type, Date) else horizon),)
+
+
+def _day_function(zone: ZoneInfo) -> Callable[[datetime], date]:
+    """The day in ``zone`` of a naive UTC time, as a function for one batch: it remembers
+    the bounds (in UTC) of the last day it found, as most events of a batch fall in a few
+    days, so most events cost two comparisons rather than a time zone conversion."""
+    if zone is UTC:
+        return datetime.date
+    last: list = [datetime.max, datetime.min, None]  # [start, end, day]: none yet
+
+    def day_of(time: datetime) -> date:
+        if last[0] <= time < last[1]:
+            return last[2]
+        day = local_day(time, zone)
+        last[:] = [day_start(day, zone), day_start(day + timedelta(days=1), zone), day]
+        return day
+
+    return day_of
 
 
 def _parse_time(value: str | datetime | None) -> datetime | None:

@@ -42,6 +42,7 @@ from sqlalchemy.dialects.postgresql import array_agg
 
 from ..store import Store
 from ..store import tables as t
+from ..timeutil import day_start
 from .common import Figure, Period, day_number, not_excluded, percent, week_start, weeks_between
 
 #: How many weekly cohorts the retention matrix shows (and weeks after each).
@@ -217,9 +218,9 @@ def _counts(days: list[list[str]], seen: dict[str, int] | None = None) -> _Count
         weeks: list[set[str]] = [set() for _ in range(len(days) // 7 + 2)]
         for d, members in enumerate(days):
             weeks[d // 7].update(members)
-        for w, members in enumerate(weeks[:-1]):
+        for w, week in enumerate(weeks[:-1]):
             after = weeks[w + 1]
-            for again, who in ((True, members & after), (False, members - after)):
+            for again, who in ((True, week & after), (False, week - after)):
                 for fw, n in Counter(map(seen.get, who)).items():
                     counts.weeks[(w, again, fw)] = n
     return counts
@@ -254,11 +255,12 @@ def _first_weeks(store: Store, conn: Connection, community: str, anchor: date) -
     rows = conn.execute(
         select(
             m.member_id,
-            day_number(conn.dialect.name, m.first_seen, anchor) // literal_column("7", Integer),
+            day_number(conn.dialect.name, m.first_seen, anchor, store.zone)
+            // literal_column("7", Integer),
         ).where(
             m.hub == store.hub,
             m.community == community,
-            m.first_seen >= datetime.combine(anchor, datetime.min.time()),
+            m.first_seen >= day_start(anchor, store.zone),
             not_excluded(store, m.member_id),
         )
     ).all()
@@ -354,7 +356,7 @@ def _summaries(
         [*activity[period], period.days, int(new_members or 0)]
         for period, new_members in zip(periods, new, strict=True)
     ]
-    activated = [(0, 0, 0)] * len(periods)
+    activated: list[tuple[int, ...]] = [(0, 0, 0)] * len(periods)
     if checklist:
         # the community's activated members, from one covering index (hub, community,
         # activated, first_seen, member_id): one row each, read once for every period
@@ -408,7 +410,7 @@ def adoption(
         and previous.end <= period.end
         and previous.start >= first - timedelta(days=31)
     )
-    if near:
+    if near and previous is not None:
         first = min(first, previous.start)
     anchor = week_start(first)
     with store.connect() as conn:

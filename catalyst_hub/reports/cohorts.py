@@ -116,12 +116,12 @@ def get_cohort(store: Store, cohort_id: int) -> Cohort | None:
         row = conn.execute(select(t.cohorts).where(c.hub == store.hub, c.id == cohort_id)).first()
         if row is None:
             return None
-        members = conn.execute(
+        learners = conn.execute(
             select(cm.member_id)
             .select_from(_current_learners())
             .where(cm.hub == store.hub, cm.cohort_id == cohort_id)
         ).scalars()
-        members = sorted(members)
+        members = sorted(learners)
         return _cohort(row, members, len(members))
 
 
@@ -133,7 +133,7 @@ def list_cohorts(store: Store, communities: Iterable[str] | None) -> list[Cohort
         query = query.where(c.community.in_(sorted(communities)))
     with store.connect() as conn:
         rows = conn.execute(query.order_by(c.starts.desc(), c.id.desc())).all()
-        counts = dict(
+        counts: dict[int, int] = dict(
             conn.execute(
                 select(cm.cohort_id, func.count())
                 .select_from(_current_learners())

@@ -13,23 +13,28 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
     Date,
+    DateTime,
     Integer,
     Table,
+    case,
     cast,
     func,
     literal,
+    literal_column,
     select,
     true,
 )
 
 from ..store import Store
 from ..store import tables as t
-from ..timeutil import utcnow
+from ..timeutil import UTC, day_start, utc_offsets, utcnow
+from ..timeutil import today as local_today
 
 #: A headline figure of a page: (id, label, value, definition).
 Figure = tuple[str, str, Any, str]
@@ -86,10 +91,13 @@ def _day(text: str, _: Gettext) -> date:
 
 @dataclass(frozen=True)
 class Period:
-    """Days ``start`` to ``end``, both included (UTC days, like ``daily_activity.day``)."""
+    """Days ``start`` to ``end``, both included: calendar days in the hub's time zone
+    ``zone`` (``c.CatalystApp.timezone``), like ``daily_activity.day``. Its bounds as times
+    (``start_time``, ``end_time``) are those days' midnights there, in naive UTC."""
 
     start: date
     end: date
+    zone: ZoneInfo = UTC
 
     def __post_init__(self) -> None:
         if self.end < self.start:
@@ -104,23 +112,25 @@ class Period:
 
     @property
     def start_time(self) -> datetime:
-        return datetime.combine(self.start, datetime.min.time())
+        return day_start(self.start, self.zone)
 
     @property
     def end_time(self) -> datetime:
         """The first instant after the period (exclusive upper bound for times)."""
-        return datetime.combine(self.end + timedelta(days=1), datetime.min.time())
+        return day_start(self.end + timedelta(days=1), self.zone)
 
     @classmethod
-    def last_days(cls, days: int = DEFAULT_DAYS, today: date | None = None) -> Period:
-        today = today or utcnow().date()
-        return cls(today - timedelta(days=days - 1), today)
+    def last_days(
+        cls, days: int = DEFAULT_DAYS, today: date | None = None, zone: ZoneInfo = UTC
+    ) -> Period:
+        today = today or local_today(zone)
+        return cls(today - timedelta(days=days - 1), today, zone)
 
     @classmethod
-    def month(cls, year: int, month: int) -> Period:
+    def month(cls, year: int, month: int, zone: ZoneInfo = UTC) -> Period:
         start = date(year, month, 1)
         following = date(year + (month == 12), month % 12 + 1, 1)
-        return cls(start, following - timedelta(days=1))
+        return cls(start, following - timedelta(days=1), zone)
 
     @classmethod
     def parse(
@@ -131,13 +141,15 @@ class Period:
         days: str | None = None,
         today: date | None = None,
         _: Gettext = english,
+        zone: ZoneInfo = UTC,
     ) -> Period:
-        """From query arguments: ``month=YYYY-MM``, ``days=N`` or ``from``/``to`` dates.
+        """From query arguments: ``month=YYYY-MM``, ``days=N`` or ``from``/``to`` dates, as
+        days in ``zone`` (``today`` is today there unless given).
 
         Raises ValueError with a message fit for the user, translated by ``_``."""
-        today = today or utcnow().date()
+        today = today or local_today(zone)
         if month:
-            return cls.parse_month(month, _)
+            return cls.parse_month(month, _, zone)
         if days:
             count = whole_number(days)
             if count is None or not 1 <= count <= MAX_DAYS:
@@ -148,7 +160,7 @@ class Period:
                         value=repr(days[:20]),
                     )
                 )
-            return cls.last_days(count, today)
+            return cls.last_days(count, today, zone)
         if start or end:
             first = _day(start, _) if start else today - timedelta(days=DEFAULT_DAYS - 1)
             last = _day(end, _) if end else today
@@ -156,21 +168,25 @@ class Period:
                 raise ValueError(_("the period ends before it starts"))
             if (last - first).days >= MAX_DAYS:
                 raise ValueError(_("a period may span at most {most} days", most=MAX_DAYS))
-            return cls(first, last)
-        return cls.last_days(DEFAULT_DAYS, today)
+            return cls(first, last, zone)
+        return cls.last_days(DEFAULT_DAYS, today, zone)
 
     @classmethod
-    def parse_month(cls, text: str, _: Gettext = english) -> Period:
+    def parse_month(cls, text: str, _: Gettext = english, zone: ZoneInfo = UTC) -> Period:
         """The calendar month ``YYYY-MM`` (ValueError, translated by ``_``, for anything else)."""
         match = _MONTH.fullmatch(text)
         if match is None or not 1 <= int(match["month"]) <= 12:
             raise ValueError(_("month must be YYYY-MM, not {value}", value=repr(text[:20])))
         year = int(match["year"])
         _check_year(year, _)
-        return cls.month(year, int(match["month"]))
+        return cls.month(year, int(match["month"]), zone)
 
     def to_json(self) -> dict[str, str]:
-        return {"start": self.start.isoformat(), "end": self.end.isoformat()}
+        return {
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "timezone": self.zone.key,
+        }
 
 
 def week_start(day: date) -> date:
@@ -228,11 +244,65 @@ def seconds_sum(dialect: str, start: ColumnElement, stop: ColumnElement) -> Colu
     return func.sum(seconds_between(dialect, start, stop))
 
 
-def day_number(dialect: str, column: ColumnElement, anchor: date) -> ColumnElement[int]:
+def local_time(
+    dialect: str, column: ColumnElement, zone: ZoneInfo, start: datetime, end: datetime
+) -> ColumnElement:
+    """The naive UTC times of ``column`` as wall-clock times in ``zone``, as SQL, for values
+    from ``start`` to ``end`` (beyond them the nearest offset holds): its date is the day in
+    the hub's time zone, the same day the projector gives an event (``timeutil.local_day``).
+
+    The offsets come from Python's time zone database, not the database server's (SQLite
+    has none), so reports and projections agree on every engine."""
+    offsets = utc_offsets(zone, start, end)
+    if len(offsets) == 1 and offsets[0][1] == 0:
+        return column
+
+    def shifted(seconds: int) -> ColumnElement:
+        if dialect == "postgresql":
+            return column + literal(timedelta(seconds=seconds))
+        return func.datetime(column, literal_column(f"'{seconds:+d} seconds'"))
+
+    if len(offsets) == 1:
+        return shifted(offsets[0][1])
+    whens = [
+        (column < until, shifted(offset))
+        for (_, offset), (until, _) in zip(offsets[:-1], offsets[1:], strict=True)
+    ]
+    return case(*whens, else_=shifted(offsets[-1][1]))
+
+
+def local_date(
+    dialect: str, column: ColumnElement, zone: ZoneInfo, start: datetime, end: datetime
+) -> ColumnElement:
+    """The day in ``zone`` of ``column``'s naive UTC times (see ``local_time``), as SQL: a
+    DATE on PostgreSQL, ``YYYY-MM-DD`` text on SQLite (``as_date`` reads either)."""
+    shifted = local_time(dialect, column, zone, start, end)
+    if dialect == "postgresql":
+        return cast(shifted, Date)
+    return func.date(shifted)
+
+
+def day_number(
+    dialect: str,
+    column: ColumnElement,
+    anchor: date,
+    zone: ZoneInfo = UTC,
+    until: datetime | None = None,
+) -> ColumnElement[int]:
     """Whole days from ``anchor`` to the day of ``column`` (a DATE or a DATETIME), as SQL.
+    A DATETIME's day is taken in ``zone``, for times from ``anchor`` to ``until`` (default:
+    a day after now; see ``local_time``).
 
     Reports count days and ISO weeks as small integers in SQL so that grouping, windows and
     week numbers (``day_number // 7`` from a Monday) stay in the database."""
+    if zone is not UTC and isinstance(column.type, DateTime):
+        column = local_time(
+            dialect,
+            column,
+            zone,
+            day_start(anchor, zone),
+            until or utcnow() + timedelta(days=1),
+        )
     if dialect == "postgresql":
         return cast(cast(column, Date) - literal(anchor, Date), Integer)
     # julianday() of two midnights differs by a whole number, so the cast is exact

@@ -83,7 +83,9 @@ def funnel(store: Store, community: str, period: Period, language: str = "en") -
         not_excluded(store, m.member_id),
     )
     with store.connect() as conn:
-        first_seen = dict(conn.execute(select(m.member_id, m.first_seen).where(newcomers_of)).all())
+        first_seen: dict[str, datetime] = dict(
+            conn.execute(select(m.member_id, m.first_seen).where(newcomers_of)).all()
+        )
         rows = conn.execute(
             select(ms.member_id, ms.step, ms.reached)
             .select_from(

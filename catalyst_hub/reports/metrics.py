@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from itertools import pairwise
+from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
@@ -24,19 +25,20 @@ from sqlalchemy import ColumnElement, and_, case, exists, func, select
 from ..projections.projector import ACTIVE_SCHEMAS
 from ..store import Store
 from ..store import tables as t
-from ..timeutil import utcnow
+from ..timeutil import day_start, local_day, utcnow
 from .common import Period, Suppressed, in_communities, not_excluded
 from .overview import activated_counts, active_days_where
 from .suppression import Figures, suppress
 from .training import CommunityTraining, training_by_community
-from .usage import AppRow, app_usage_by_community, session_totals
+from .usage import AppRow, app_usage_by_community, session_totals_within
 
 #: (label, days) of the windows, rolling ones ending at the scrape like JupyterHub's
 #: ``jupyterhub_active_users``: "24h" is the last 24 hours, not the current UTC day
 PERIODS = (("24h", 1), ("7d", 7), ("30d", 30))
 
-#: Days of app activity the per-app family covers: ``app_activity`` is kept per UTC day, so
-#: this window is whole days (today included), within the rolling 30 days
+#: Days of app activity the per-app family covers: ``app_activity`` is kept per day (of the
+#: hub's time zone), so this window is whole days (today included), within the rolling 30
+#: days
 APP_DAYS = 30
 
 #: Seconds a scrape's result is served again. Prometheus scrapes every 15 to 60 s, and several
@@ -91,7 +93,7 @@ class CatalystCollector(Collector):
 
         m = t.members.c
         with store.connect() as conn:
-            members = dict(
+            members: dict[str, int] = dict(
                 conn.execute(
                     select(m.community, func.count())
                     .where(
@@ -102,11 +104,17 @@ class CatalystCollector(Collector):
                     .group_by(m.community)
                 ).all()
             )
+        # only communities with members have figures: naming them spares each query below
+        # finding the communities of its own table
+        chosen = sorted(members)
         active = active_counts_within(store, starts, now, chosen)
-        sessions = [session_totals(store, start, now, now, chosen) for start in starts]
+        sessions = session_totals_within(store, starts, now, chosen)
         with store.connect() as conn:
             apps = app_usage_by_community(
-                conn, store, Period.last_days(APP_DAYS, now.date()), chosen
+                conn,
+                store,
+                Period.last_days(APP_DAYS, local_day(now, store.zone), store.zone),
+                chosen,
             )
         done = activated_counts(store, chosen)
         steps = self._steps(chosen)
@@ -121,7 +129,7 @@ class CatalystCollector(Collector):
                     done.get(community, 0),
                     {step: n for (c, step), n in steps.items() if c == community},
                     training.get(community),
-                    [window.get(community, (0, 0, 0.0)) for window in sessions],
+                    sessions.get(community, [(0, 0, 0.0)] * len(PERIODS)),
                     apps.get(community, []),
                 ),
                 self.k,
@@ -203,7 +211,7 @@ class CatalystCollector(Collector):
         family = GaugeMetricFamily(
             "catalyst_app_active_members",
             f"Members who used an app (JupyterLab, RStudio, terminal, ...) on the last "
-            f"{APP_DAYS} UTC days, today included, per community and app.",
+            f"{APP_DAYS} days (the hub's time zone), today included, per community and app.",
             labels=["community", "app"],
         )
         for community, rows in sorted(apps.items()):
@@ -305,13 +313,16 @@ def active_counts_within(
     the window's length."""
     da = t.daily_activity.c
     e = t.events.c
-    firsts = [start.date() for start in starts]
+    # the days of daily_activity are the hub's time zone's: a window's first (partial) day
+    # is the day of its start there, and ends at the next midnight there
+    zone = store.zone
+    firsts = [local_day(start, zone) for start in starts]
 
     def seen_since(
         start: datetime, member_id: ColumnElement, community: ColumnElement
     ) -> ColumnElement[bool]:
         """SQL: the member has an activity event from ``start`` to the end of its day."""
-        day_end = datetime.combine(start.date() + timedelta(days=1), datetime.min.time())
+        day_end = day_start(local_day(start, zone) + timedelta(days=1), zone)
         return exists().where(
             e.hub == store.hub,
             e.member_id == member_id,
@@ -322,7 +333,7 @@ def active_counts_within(
         )
 
     with store.connect() as conn:
-        where = active_days_where(conn, store, min(firsts), now.date(), communities)
+        where = active_days_where(conn, store, min(firsts), local_day(now, zone), communities)
         if conn.dialect.name == "postgresql":
             # each member's last active day (a hashed grouping), then counted per window
             latest = (
@@ -332,7 +343,7 @@ def active_counts_within(
                 .subquery("latest")
             )
             la = latest.c
-            counts = [
+            counts: list[ColumnElement[Any]] = [
                 func.sum(
                     case(
                         (la.latest > first, 1),

@@ -11,7 +11,6 @@ from datetime import date, timedelta
 from typing import Any
 
 from ..store import Store
-from ..timeutil import utcnow
 from .adoption import Adoption, adoption
 from .common import Period
 from .funnel import Funnel, funnel
@@ -66,19 +65,21 @@ def month_report(
     language: str = "en",
     today: date | None = None,
 ) -> MonthReport:
-    """The report of a month; of the current month, its days up to ``today`` (days not yet
-    begun have no figures). Raises ValueError for a month after today's."""
-    today = today or utcnow().date()
-    period = Period.month(year, month)
+    """The report of a month (days of the hub's time zone); of the current month, its days
+    up to ``today`` (today there, by default; days not yet begun have no figures). Raises
+    ValueError for a month after today's."""
+    today = today or store.today()
+    period = Period.month(year, month, store.zone)
     if period.start > today:
         raise ValueError("the month has not begun")
-    period = Period(period.start, min(period.end, today))
+    period = Period(period.start, min(period.end, today), store.zone)
     before = period.start - timedelta(days=1)
-    previous = Period.month(before.year, before.month)
+    previous = Period.month(before.year, before.month, store.zone)
     # the month page shows daily figures, not the weekly lifecycle and retention, and of
     # the month before only the totals it compares with
     now = adoption(store, community, period, weekly=False, previous=previous)
     then = now.previous
+    assert then is not None  # asked for with previous=
     use, use_before = usage(store, community, period), usage_totals(store, community, previous)
     training = training_by_community(store, [community]).get(community)
     figures = [

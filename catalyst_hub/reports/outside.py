@@ -10,6 +10,7 @@ one or two people.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -157,9 +158,11 @@ def month_outside(report: MonthReport, k: int) -> OutsideReport:
     values = {fig.key: fig for fig in report.figures}
     counts = ("active_members", "new_members", "activated_in_period", "learners")
     for key in counts:
-        f.count(key, values[key].value)
-        if values[key].previous is not None:
-            f.count(("previous", key), values[key].previous)
+        value, previous = values[key].value, values[key].previous
+        assert value is not None  # a count of the month always has a value
+        f.count(key, value)
+        if previous is not None:
+            f.count(("previous", key), previous)
     f.part_of("active_members", "new_members")
     if ("previous", "new_members") in f.counts and ("previous", "active_members") in f.counts:
         f.part_of(("previous", "active_members"), ("previous", "new_members"))
@@ -189,7 +192,8 @@ def month_outside(report: MonthReport, k: int) -> OutsideReport:
     )
 
 
-OUTSIDE = {
+#: Each report's figures outside, by kind (the report's type goes with its kind).
+OUTSIDE: dict[str, Callable[[Any, int], OutsideReport]] = {
     "adoption": adoption_outside,
     "funnel": funnel_outside,
     "usage": usage_outside,

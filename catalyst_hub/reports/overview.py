@@ -151,7 +151,9 @@ def active_counts_since(
                 .subquery("latest")
             )
             la = latest.c
-            counts = [func.sum(case((la.latest >= first, 1), else_=0)) for first in firsts]
+            counts: list[ColumnElement[Any]] = [
+                func.sum(case((la.latest >= first, 1), else_=0)) for first in firsts
+            ]
             query = select(la.community, *counts).group_by(la.community)
         else:
             # SQLite counts distinct values with a small index per aggregate, where grouping

@@ -89,8 +89,8 @@ def member_progress(store: Store, member_id: str, community: str, language: str)
                         if row
                         else 0,
                         "state": "done" if done else ("started" if row is not None else "todo"),
-                        "completed": isoformat(row.completed) if done else None,
-                        "source": row.source if done else None,
+                        "completed": isoformat(row.completed) if row is not None and done else None,
+                        "source": row.source if row is not None and done else None,
                     }
                 )
             lessons.append(

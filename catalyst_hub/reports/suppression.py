@@ -57,7 +57,7 @@ class Figures:
     relations: list[tuple[Any, tuple[Any, ...], bool]] = field(default_factory=list)
     derived_values: dict[Any, tuple[Any, tuple[Any, ...]]] = field(default_factory=dict)
 
-    def count(self, name: Any, value: int, people: bool = True, shown: bool = True) -> Any:
+    def count(self, name: Any, value: float, people: bool = True, shown: bool = True) -> Any:
         """A count; ``people=False`` for counts of things (sessions), ``shown=False`` for a
         count the view does not show but that relations or derived figures refer to."""
         if name in self.counts or name in self.derived_values:

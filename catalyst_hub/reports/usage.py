@@ -18,17 +18,27 @@ Definitions (printed on the page):
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, func, select
+from sqlalchemy import ColumnElement, Connection, case, func, select
 
 from ..store import Store
 from ..store import tables as t
 from ..timeutil import utcnow
-from .common import Figure, Period, as_date, in_communities, not_excluded, seconds_sum
+from .common import (
+    Figure,
+    Period,
+    as_date,
+    communities_of,
+    in_communities,
+    local_date,
+    not_excluded,
+    seconds_between,
+    seconds_sum,
+)
 
 JUPYTERLAB = "JupyterLab"
 RSTUDIO = "RStudio"
@@ -134,7 +144,10 @@ def usage(store: Store, community: str, period: Period, now: datetime | None = N
     with store.connect() as conn:
         ended = session_end(conn.dialect.name, now, period.end_time)
         seconds = seconds_sum(conn.dialect.name, s.started, ended)
-        day = func.date(s.started)
+        # the day each started, in the hub's time zone
+        day = local_date(
+            conn.dialect.name, s.started, period.zone, period.start_time, period.end_time
+        )
         # per day and kind at once, one read of the period's sessions for both breakdowns
         # (a few hundred rows); seconds are added up as the database gives them (exact
         # decimals on PostgreSQL)
@@ -278,6 +291,61 @@ def session_totals(
             .group_by(s.community)
         ).all()
     return {c: (int(n), int(who), float(sec or 0)) for c, n, who, sec in rows}
+
+
+def session_totals_within(
+    store: Store,
+    starts: Sequence[datetime],
+    now: datetime,
+    communities: Iterable[str] | None = None,
+) -> dict[str, list[tuple[int, int, float]]]:
+    """``session_totals`` from each of ``starts`` to ``now``, per community, from one read of
+    the sessions since the earliest start (the scrape's rolling windows): for each start,
+    sessions, members and server-seconds up to now.
+
+    With an explicit list of communities (every one with a session when None), so each is
+    a range of the (community, started) index: without one, each window read every session
+    the hub ever had."""
+    s = t.server_sessions.c
+    with store.connect() as conn:
+        dialect = conn.dialect.name
+        names = (
+            sorted(communities)
+            if communities is not None
+            else communities_of(conn, store, t.server_sessions)
+        )
+        ended = session_end(dialect, now, now)
+        columns = []
+        for start in starts:
+            inside = s.started >= start
+            seconds: ColumnElement[Any]
+            if dialect == "postgresql":
+                seconds = func.extract("epoch", func.sum(case((inside, ended - s.started))))
+            else:
+                seconds = func.sum(case((inside, seconds_between(dialect, s.started, ended))))
+            columns += [
+                func.count(case((inside, 1))),
+                func.count(func.distinct(case((inside, s.member_id)))),
+                seconds,
+            ]
+        rows = conn.execute(
+            select(s.community, *columns)
+            .where(
+                s.hub == store.hub,
+                s.community.in_(names),
+                s.started >= min(starts),
+                s.started < now,
+                not_excluded(store, s.member_id),
+            )
+            .group_by(s.community)
+        ).all()
+    out = {}
+    for community, *figures in rows:
+        out[community] = [
+            (int(figures[i] or 0), int(figures[i + 1] or 0), float(figures[i + 2] or 0))
+            for i in range(0, len(figures), 3)
+        ]
+    return out
 
 
 def _mix(table: dict[str, list]) -> list[MixRow]:

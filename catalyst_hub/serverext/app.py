@@ -152,6 +152,7 @@ class CatalystExtension(ExtensionApp):
         )
         # while events wait for the member's decision, the outbox asks the service for it
         self.outbox.decision_probe = self.progress.refresh
+        assert self.serverapp is not None  # an extension's settings follow its server's
         for name in sorted(self.enabled_detectors):
             detector = DETECTORS[name](self.recorder, self.serverapp, parent=self)
             detector.attach()
@@ -206,6 +207,7 @@ class CatalystExtension(ExtensionApp):
             return
         self._stopped = True
         if self.observer is not None:
+            assert self.serverapp is not None  # the observer was added to its web app
             transforms = self.serverapp.web_app.transforms
             if self.observer.transform in transforms:
                 transforms.remove(self.observer.transform)

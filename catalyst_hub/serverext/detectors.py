@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 from urllib.parse import unquote
 
 import orjson
@@ -43,6 +43,7 @@ from .recorder import Recorder
 if TYPE_CHECKING:
     from jupyter_events import EventLogger
     from jupyter_server.serverapp import ServerApp
+    from zmq.eventloop.zmqstream import ZMQStream
 
 CONTENTS_SCHEMA = "https://events.jupyter.org/jupyter_server/contents_service/v1"
 KERNEL_ACTIONS_SCHEMA = "https://events.jupyter.org/jupyter_server/kernel_actions/v1"
@@ -140,12 +141,14 @@ class NotebookDetector(Detector):
 
     def attach(self) -> None:
         if self.use_contents_events:
+            assert self.serverapp.event_logger is not None  # a server has one
             self.serverapp.event_logger.add_listener(
                 schema_id=CONTENTS_SCHEMA, listener=self._on_contents
             )
 
     async def stop(self) -> None:
         if self.use_contents_events:
+            assert self.serverapp.event_logger is not None  # a server has one
             self.serverapp.event_logger.remove_listener(
                 schema_id=CONTENTS_SCHEMA, listener=self._on_contents
             )
@@ -280,6 +283,7 @@ class KernelDetector(Detector):
             self._watch(kernel)
 
     def attach(self) -> None:
+        assert self.serverapp.event_logger is not None  # a server has one
         self.serverapp.event_logger.add_listener(
             schema_id=KERNEL_ACTIONS_SCHEMA, listener=self._on_kernel_action
         )
@@ -290,6 +294,7 @@ class KernelDetector(Detector):
             self._watch(kernel_id)
 
     async def stop(self) -> None:
+        assert self.serverapp.event_logger is not None  # a server has one
         self.serverapp.event_logger.remove_listener(
             schema_id=KERNEL_ACTIONS_SCHEMA, listener=self._on_kernel_action
         )
@@ -328,7 +333,11 @@ class KernelDetector(Detector):
         if kernel_id in self._streams:
             return
         try:
-            stream = self.serverapp.kernel_manager.get_kernel(kernel_id).connect_iopub()
+            # a ZMQStream: jupyter_server's kernels are IOLoopKernelManagers, whose connect_iopub
+            # wraps the socket (the annotation of get_kernel says KernelManager, a socket)
+            stream = cast(
+                "ZMQStream", self.serverapp.kernel_manager.get_kernel(kernel_id).connect_iopub()
+            )
         except Exception as e:  # e.g. remote (gateway) kernels: nothing to listen to here
             self.log.debug("catalyst_hub: not watching kernel %s: %s", kernel_id, e)
             return

@@ -94,6 +94,7 @@ class EventsHandler(CatalystHandler):
             )
             return
         recorder = self.catalyst.recorder
+        assert recorder is not None  # routed only when the extension is active
         queued = 0
         for schema, payload in checked:
             if schema == ACTION:

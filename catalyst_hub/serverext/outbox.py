@@ -587,7 +587,9 @@ class Outbox(LoggingConfigurable):
             self.delivered += sum(1 for r in results if r.get("status") in ACKED)
         if decision is not None:
             # the member's own decision, now stored by the service
-            await self.decision_known(decision)
+            released = self.decision_known(decision)
+            if released is not None:
+                await released
 
     def _failing(self, reason: str, pending: int) -> None:
         if self._failing_since is None:

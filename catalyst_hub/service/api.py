@@ -16,7 +16,7 @@ from ..ingest.ingest import HELD_MESSAGES, parse_batch
 from ..reports.progress import member_progress
 from ..store.privacy import WITHDRAWN, Erasure, consent_of, erase_member, export_member
 from ..workflows.badges import member_badges
-from .base import APIHandler
+from .base import APIHandler, Service
 
 
 class InfoHandler(APIHandler):
@@ -65,7 +65,7 @@ class EventsHandler(APIHandler):
         # work only; a valid batch waits to be stored, with other requests' (group commit)
         batch, results = self.catalyst.ingestor.prepare(raws, sender)
         stored = batch is not None
-        if stored:
+        if batch is not None:
             await self.catalyst.group_commit.store(batch)
             if batch.has_consent:
                 await self.run_db(ensure_identity, self.catalyst, actor)
@@ -108,7 +108,7 @@ class MeHandler(APIHandler):
     async def get(self) -> None:
         actor = self.require_actor()
         progress = await self.run_db(
-            member_progress, self.catalyst.store, actor.member_id, actor.community, self.language
+            member_progress, self.store, actor.member_id, actor.community, self.language
         )
         progress["notice"] = self.catalyst.consent_notice_for(self.language)
         app = self.catalyst
@@ -116,7 +116,7 @@ class MeHandler(APIHandler):
             # earned badges are issued as the member looks, here as on the ``me`` page
             progress["badges"] = await self.run_db(
                 member_badges,
-                app.store,
+                self.store,
                 app.badge_issuer_for(self),
                 actor.member_id,
                 actor.community,
@@ -128,7 +128,9 @@ class MeHandler(APIHandler):
 # -- a member's own data ------------------------------------------------------------------------
 
 
-def record_own_event(app, actor: Actor, schema: str, payload: dict[str, Any]) -> EventResult:
+def record_own_event(
+    app: Service, actor: Actor, schema: str, payload: dict[str, Any]
+) -> EventResult:
     """Record an event about ``actor`` through the ingest path (blocking: run it off the loop).
     Its status is "dropped" when the member opted out or erased their data, "deferred" when
     they have not decided on the notice (opt-in)."""
@@ -141,14 +143,15 @@ def record_own_event(app, actor: Actor, schema: str, payload: dict[str, Any]) ->
     return results[0]
 
 
-def ensure_identity(app, actor: Actor) -> None:
+def ensure_identity(app: Service, actor: Actor) -> None:
     """After a decision on the notice: the identity row of a member who erased their data,
     came back and accepted it again (not written while the erasure stands)."""
+    assert app.store is not None  # set by initialize
     if app.store.known_member_id(actor.username) is None:
         app.store.member_id(actor.username)
 
 
-def erase_own_data(app, actor: Actor, stop_recording: bool) -> tuple[Erasure, bool]:
+def erase_own_data(app: Service, actor: Actor, stop_recording: bool) -> tuple[Erasure, bool]:
     """Erase everything about ``actor``; returns the erasure and whether recording stays off.
 
     Erasing removes the consent events too, so an opt-out is recorded again afterwards when the
@@ -156,6 +159,7 @@ def erase_own_data(app, actor: Actor, stop_recording: bool) -> tuple[Erasure, bo
     Either way the erasure's tombstone stands until the member accepts the notice again: until
     then nothing else is recorded, not even their identity.
     """
+    assert app.store is not None  # set by initialize
     keep_out = stop_recording or consent_of(app.store, actor.member_id) == WITHDRAWN
     erasure = erase_member(app.store, actor.member_id)
     if keep_out:
@@ -173,7 +177,7 @@ class MeExportHandler(APIHandler):
 
     async def get(self) -> None:
         actor = self.require_actor()
-        data = await self.run_db(export_member, self.catalyst.store, actor.member_id)
+        data = await self.run_db(export_member, self.store, actor.member_id)
         self.set_header("Content-Disposition", 'attachment; filename="my-catalyst-data.json"')
         self.write_json(data)
 

@@ -6,13 +6,16 @@ import asyncio
 import gc
 import os
 import signal
+from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from jupyterhub.services.auth import HubOAuth
 from jupyterhub.utils import url_path_join
 from tornado import httpserver, httputil, web
+from tornado.http1connection import HTTP1Connection
 from tornado.ioloop import IOLoop, PeriodicCallback
 from traitlets import (
     Any,
@@ -27,6 +30,7 @@ from traitlets import (
     default,
     validate,
 )
+from traitlets.utils.bunch import Bunch
 
 from ..badges.issuer import BadgeIssuer
 from ..badges.keys import Keyring, load_key, load_or_create_key
@@ -38,12 +42,15 @@ from ..ingest.ingest import Batch
 from ..store.engine import WalCheckpointer
 from ..store.privacy import CONSENT_MODES, begin_purge, purge_chunk
 from . import api, logs, pages
-from .base import MAX_FORM_BYTES, StaticFiles
+from .base import MAX_FORM_BYTES, Service, StaticFiles
 from .collector import Collector
 from .handlers import default_handlers
 from .limits import RateLimiter
 from .logins import LoginRecorder
 from .render import make_environment
+
+if TYPE_CHECKING:
+    from ..interop.forwarder import Forwarder
 
 
 class GroupCommit:
@@ -127,17 +134,29 @@ class BodyLimitedApplication(web.Application):
     400 and closes the connection while the client is still sending, which the hub's proxy
     turns into a 503 page."""
 
-    def start_request(self, server_conn, request_conn) -> httputil.HTTPMessageDelegate:
+    def start_request(
+        self, server_conn: object, request_conn: httputil.HTTPConnection
+    ) -> httputil.HTTPMessageDelegate:
         routed = super().start_request(server_conn, request_conn)
         return _BodyLimit(self, server_conn, request_conn, routed)
 
 
 class _BodyLimit(httputil.HTTPMessageDelegate):
-    def __init__(self, app: BodyLimitedApplication, server_conn, request_conn, routed) -> None:
+    def __init__(
+        self,
+        app: BodyLimitedApplication,
+        server_conn: object,
+        request_conn: httputil.HTTPConnection,
+        routed: httputil.HTTPMessageDelegate,
+    ) -> None:
         self.app, self.server_conn, self.request_conn = app, server_conn, request_conn
         self.delegate = routed
 
-    def headers_received(self, start_line, headers):
+    def headers_received(
+        self,
+        start_line: httputil.RequestStartLine | httputil.ResponseStartLine,
+        headers: httputil.HTTPHeaders,
+    ) -> Awaitable[None] | None:
         declared = headers.get("Content-Length", "")
         # digits only, and few of them: tornado refuses anything else itself
         if declared.isascii() and declared.isdigit() and len(declared) < 19:
@@ -146,8 +165,14 @@ class _BodyLimit(httputil.HTTPMessageDelegate):
                 self._refuse_if_too_large(start_line, headers, size)
         return self.delegate.headers_received(start_line, headers)
 
-    def _refuse_if_too_large(self, start_line, headers, size: int) -> None:
+    def _refuse_if_too_large(
+        self,
+        start_line: httputil.RequestStartLine | httputil.ResponseStartLine,
+        headers: httputil.HTTPHeaders,
+        size: int,
+    ) -> None:
         """Send the request to BodyTooLargePage when its handler would refuse ``size``."""
+        assert isinstance(start_line, httputil.RequestStartLine)  # a server reads requests
         request = httputil.HTTPServerRequest(
             connection=self.request_conn,
             server_connection=self.server_conn,
@@ -163,6 +188,7 @@ class _BodyLimit(httputil.HTTPMessageDelegate):
         if size <= limit:
             return
         if size <= MAX_DRAINED_BODY:
+            assert isinstance(self.request_conn, HTTP1Connection)  # tornado's HTTPServer's
             self.request_conn.set_max_body_size(size)
         as_page = issubclass(target, pages.PageHandler) and not headers.get(
             "Content-Type", ""
@@ -171,7 +197,7 @@ class _BodyLimit(httputil.HTTPMessageDelegate):
             request, pages.BodyTooLargePage, {"size": size, "limit": limit, "page": as_page}
         )
 
-    def data_received(self, chunk: bytes):
+    def data_received(self, chunk: bytes) -> Awaitable[None] | None:
         return self.delegate.data_received(chunk)
 
     def finish(self) -> None:
@@ -192,7 +218,7 @@ class CatalystService(CatalystApp):
     )
 
     @default("url")
-    def _default_url(self):
+    def _default_url(self) -> str:
         return os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101")
 
     service_prefix = Unicode(
@@ -201,7 +227,7 @@ class CatalystService(CatalystApp):
     )
 
     @default("service_prefix")
-    def _default_prefix(self):
+    def _default_prefix(self) -> str:
         return os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/catalyst/")
 
     service_name = Unicode(
@@ -210,7 +236,7 @@ class CatalystService(CatalystApp):
     )
 
     @default("service_name")
-    def _default_service_name(self):
+    def _default_service_name(self) -> str:
         return os.environ.get("JUPYTERHUB_SERVICE_NAME", "catalyst")
 
     max_batch_events = Integer(
@@ -267,7 +293,7 @@ class CatalystService(CatalystApp):
     )
 
     @validate("consent_mode")
-    def _validate_consent_mode(self, proposal):
+    def _validate_consent_mode(self, proposal: Bunch) -> str:
         if proposal.value not in CONSENT_MODES:
             raise TraitError(f"consent_mode must be one of {', '.join(CONSENT_MODES)}")
         return proposal.value
@@ -282,7 +308,7 @@ class CatalystService(CatalystApp):
     )
 
     @default("consent_notice")
-    def _default_consent_notice(self):
+    def _default_consent_notice(self) -> dict[str, dict[str, str]]:
         notice = {}
         for language in LANGUAGES:
             _ = gettext_for(language)
@@ -311,7 +337,7 @@ class CatalystService(CatalystApp):
         return notice
 
     @validate("consent_notice")
-    def _validate_consent_notice(self, proposal):
+    def _validate_consent_notice(self, proposal: Bunch) -> dict[str, dict[str, str]]:
         for language, text in proposal.value.items():
             if not (
                 isinstance(text, dict)
@@ -348,7 +374,7 @@ class CatalystService(CatalystApp):
     )
 
     @default("badge_issuer")
-    def _default_badge_issuer(self):
+    def _default_badge_issuer(self) -> dict[str, str]:
         return {"name": f"{self.hub_name} (catalyst_hub)"}
 
     badge_key_file = Unicode(
@@ -359,7 +385,7 @@ class CatalystService(CatalystApp):
     )
 
     @default("badge_key_file")
-    def _default_badge_key_file(self):
+    def _default_badge_key_file(self) -> str:
         # beside the secret file, kept the same way
         return str(Path(self.secret_file).parent / "catalyst_badge_key.pem")
 
@@ -390,6 +416,7 @@ class CatalystService(CatalystApp):
         base = self.badge_base_url or (
             f"{handler.request.protocol}://{handler.request.host}{self.service_prefix}"
         )
+        assert self.badge_keys is not None, "badges are disabled (badges_enabled)"
         return BadgeIssuer(base, dict(self.badge_issuer), self.badge_keys)
 
     def consent_notice_for(self, language: str) -> dict[str, str]:
@@ -440,6 +467,7 @@ class CatalystService(CatalystApp):
         if self.retention_days <= 0:
             return 0
         try:
+            assert self.store is not None  # set by initialize
             purge = await loop.run_in_executor(
                 self.db_executor, begin_purge, self.store, self.retention_days
             )
@@ -456,6 +484,55 @@ class CatalystService(CatalystApp):
             self.log.info("deleted %d raw events older than %d days", purged, self.retention_days)
         return purged
 
+    # -- the consortium ---------------------------------------------------------------------
+
+    consortium_url = Unicode(
+        "",
+        config=True,
+        help="""Address of the consortium service this hub publishes its monthly summaries to
+        (aggregates only, suppressed with min_group_size at the source), e.g.
+        https://staff.example.org/services/consortium/. Empty: nothing is published.""",
+    )
+    consortium_token_file = Unicode(
+        "",
+        config=True,
+        help="""File holding this hub's consortium credential (from `catalyst-hub consortium
+        credential create`); read at every send, so a new credential needs no restart.""",
+    )
+    consortium_token = Unicode(
+        config=True,
+        help="The credential itself, when not in a file. Default: $CATALYST_CONSORTIUM_TOKEN.",
+    )
+
+    @default("consortium_token")
+    def _default_consortium_token(self) -> str:
+        return os.environ.get("CATALYST_CONSORTIUM_TOKEN", "")
+
+    consortium_public_communities = List(
+        Unicode(),
+        config=True,
+        help="""Communities whose champions chose a public page on the consortium (its
+        figures as the consortium has them, for anyone with the link).""",
+    )
+    consortium_interval = Float(
+        300.0, config=True, help="Seconds between two computations of the current months."
+    )
+    consortium_sweep = Float(
+        24 * 3600.0,
+        config=True,
+        help="Seconds between two computations of every month (late events, erasures).",
+    )
+    consortium_poll = Float(5.0, config=True, help="Seconds between two looks at due retries.")
+    consortium_backoff = Float(10.0, config=True, help="First retry delay after a failed send.")
+    consortium_backoff_max = Float(3600.0, config=True, help="Longest retry delay.")
+    consortium_timeout = Float(30.0, config=True, help="Seconds one send may take.")
+    publisher = Any(None, allow_none=True)
+
+    def consortium_credential(self) -> str:
+        if self.consortium_token_file:
+            return Path(self.consortium_token_file).read_text("utf-8").strip()
+        return self.consortium_token
+
     # -------------------------------------------------------------------------------------------
 
     hub_auth = Instance(HubOAuth)
@@ -467,10 +544,12 @@ class CatalystService(CatalystApp):
     logins = Instance(LoginRecorder, args=())
     group_commit = Instance(GroupCommit)
     collector = Instance(Collector, allow_none=True)
+    #: sends the hub's xAPI statements to ``lrs_url`` (None without one)
+    forwarder = Instance("catalyst_hub.interop.forwarder.Forwarder", allow_none=True)
     rate_limiter = Instance(RateLimiter)
 
     @default("db_executor")
-    def _default_executor(self):
+    def _default_executor(self) -> ThreadPoolExecutor:
         # One thread on SQLite, which has one writer anyway (ingest has its own thread below:
         # SQLite's lock, with the engine's busy timeout, takes turns between the two).
         return ThreadPoolExecutor(
@@ -478,18 +557,19 @@ class CatalystService(CatalystApp):
         )
 
     @default("ingest_executor")
-    def _default_ingest_executor(self):
+    def _default_ingest_executor(self) -> ThreadPoolExecutor:
         # Ingest's writer: one group of batches at a time (GroupCommit), so the other database
         # work (who is asking, reports) does not queue behind the stores of ingest requests.
         return ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalyst-ingest")
 
     @default("hub_auth")
-    def _default_hub_auth(self):
+    def _default_hub_auth(self) -> HubOAuth:
         return HubOAuth(parent=self, base_url=self.service_prefix, cache_max_age=60)
 
-    def initialize(self, argv=None) -> None:
+    def initialize(self, argv: list[str] | None = None) -> None:
         super().initialize(argv)
         self.init_store(check=True)
+        assert self.store is not None and self.engine is not None
         logs.install(self.log, self.store.pseudonym)
         if WalCheckpointer.applies_to(self.engine):
             self.checkpointer = WalCheckpointer(self.engine)
@@ -511,15 +591,39 @@ class CatalystService(CatalystApp):
         self.init_badges()
         if self.collector_enabled and self.hub_auth.api_token:
             self.collector = Collector(parent=self, app=self)
+        if self.lrs_url:
+            self.forwarder = self.make_forwarder()
+
+    def make_forwarder(self) -> Forwarder:
+        from ..interop.forwarder import Forwarder, read_credentials
+
+        username, password = self.lrs_username, self.lrs_password
+        if self.lrs_credentials_file:
+            username, password = read_credentials(self.lrs_credentials_file)
+        assert self.store is not None  # made by init_store, before the forwarder
+        return Forwarder(
+            self.store,
+            self.hub_url,
+            self.lrs_url,
+            username,
+            password,
+            batch_size=self.lrs_batch_size,
+            interval=self.lrs_interval,
+            backoff_max=self.lrs_backoff_max,
+            # a thread of its own: a round lists every statement of the hub (about a second
+            # per 100,000), which must not hold up the requests' database work
+            executor=ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalyst-xapi"),
+        )
 
     def handlers(self) -> list[tuple]:
         prefix = self.service_prefix
         return [(url_path_join(prefix, pattern), handler) for pattern, handler in default_handlers]
 
     def make_app(self) -> web.Application:
+        catalyst: Service = self  # all the handlers use of the service
         return BodyLimitedApplication(
             self.handlers(),
-            catalyst=self,
+            catalyst=catalyst,
             hub_auth=self.hub_auth,
             cookie_secret=os.urandom(32),
             xsrf_cookies=False,  # HubOAuth does its own xsrf checks on cookie-authenticated requests
@@ -567,18 +671,31 @@ class CatalystService(CatalystApp):
         if self.collector:
             self.collector.start()
         self.start_retention()
+        if self.consortium_url:
+            from .publisher import Publisher
+
+            self.publisher = Publisher(parent=self, app=self)
+            self.publisher.start()
+        if self.forwarder:
+            self.forwarder.start()
         return self.http_server
 
     async def stop(self) -> None:
         self.stop_retention()
+        if self.publisher is not None:
+            await self.publisher.stop()
         if self.checkpointer is not None:
             self.checkpointer.stop()
         if self.collector:
             await self.collector.stop()
+        if self.forwarder:
+            await self.forwarder.stop()
+            self.forwarder.executor.shutdown(wait=True)
         if getattr(self, "http_server", None):
             self.http_server.stop()
         self.ingest_executor.shutdown(wait=True)
         self.db_executor.shutdown(wait=True)
+        assert self.engine is not None  # set by initialize
         self.engine.dispose()
 
     def start(self) -> None:

@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 from functools import partial
 from http.client import responses
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, Protocol, TypeVar
 
 import orjson
 from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated, UserNotAllowed
@@ -20,7 +20,22 @@ from ..identity import Actor
 from ..jsonlimits import MAX_DEPTH, JSONLimitError, check_json
 from . import scopes
 
+if TYPE_CHECKING:
+    import logging
+    from concurrent.futures import ThreadPoolExecutor
+    from types import TracebackType
+
+    from ..badges.issuer import BadgeIssuer
+    from ..badges.keys import Keyring
+    from ..communities import CommunityMapper
+    from ..ingest import EventResult, Ingestor
+    from ..ingest.ingest import Batch
+    from ..interop.forwarder import Forwarder
+    from ..store import Store
+    from .publisher import Publisher
+
 T = TypeVar("T")
+P = ParamSpec("P")
 
 #: Largest body of a form or of a JSON request other than ingest (whose limit is
 #: ``CatalystService.max_body_bytes``): 500 usernames fit many times over.
@@ -36,25 +51,40 @@ DB_RETRY_AFTER = (2, 6)
 
 
 #: The Content-Security-Policy of every answer. Pages load their style sheets from the
-#: service's static files and run no script; charts are inline SVG. ``frame-ancestors``
-#: lets the hub's own pages (the same origin) frame them, and nobody else.
+#: service's static files and run no script; charts are inline SVG, and no page shows an
+#: image of another origin or a ``data:`` one. ``frame-ancestors`` lets the hub's own pages
+#: (the same origin) frame them, and nobody else.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'self'; "
-    "frame-ancestors 'self'"
+    "default-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'self'"
 )
 
 
 def set_security_headers(handler: web.RequestHandler) -> None:
     handler.set_header("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     handler.set_header("X-Content-Type-Options", "nosniff")
+    # which server and version answers tells a client nothing it needs (and an attacker
+    # something): 29 bytes of every answer on a slow link
+    handler.clear_header("Server")
 
 
 class StaticFiles(web.StaticFileHandler):
-    """The service's style sheets, with the same security headers as its pages."""
+    """The service's style sheets: ``nosniff``, no server name, and for a versioned URL
+    (``?v=``, which every page links) cached for good with nothing to revalidate.
+
+    No Content-Security-Policy: a policy governs a document, and a style sheet is none (it
+    runs no script; ``nosniff`` keeps a browser from reading it as anything but CSS)."""
 
     def set_default_headers(self) -> None:
         super().set_default_headers()
-        set_security_headers(self)
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.clear_header("Server")
+
+    def set_extra_headers(self, path: str) -> None:
+        if self.get_argument("v", None):
+            # max-age (set by tornado for a versioned URL) says it all: a browser never
+            # asks again, and a new version has a new URL
+            for name in ("Etag", "Last-Modified", "Expires", "Accept-Ranges"):
+                self.clear_header(name)
 
     @classmethod
     def get_content_version(cls, abspath: str) -> str:
@@ -70,6 +100,60 @@ class DatabaseUnavailable(web.HTTPError):
         self.headers = {"Retry-After": str(random.randint(*DB_RETRY_AFTER))}
 
 
+class Service(Protocol):
+    """What the handlers use of the CatalystService (``service.app``, which imports the
+    handlers to route them: described here rather than imported; ``make_app`` checks that
+    the service has all of it)."""
+
+    log: logging.Logger | logging.LoggerAdapter[logging.Logger]
+    store: Store | None
+    communities: CommunityMapper
+    hub_name: str
+    service_name: str
+    service_prefix: str
+    hub_auth: Any  # a jupyterhub HubOAuth (jupyterhub ships no types)
+    min_group_size: int
+    max_batch_events: int
+    max_body_bytes: int
+    consent_notice_version: str
+    consent_mode: str
+    retention_days: int
+    collector_enabled: bool
+    db_executor: ThreadPoolExecutor
+    ingestor: Ingestor
+    hub_url: str
+    forwarder: Forwarder | None
+    consortium_url: str
+    publisher: Publisher | None
+    badge_keys: Keyring | None
+
+    def badge_issuer_for(self, handler: web.RequestHandler) -> BadgeIssuer: ...
+
+    # read-only here (covariant): the service's own classes, described below
+    @property
+    def logins(self) -> _Logins: ...
+    @property
+    def group_commit(self) -> _GroupCommit: ...
+    @property
+    def rate_limiter(self) -> _RateLimiter: ...
+
+    def consent_notice_for(self, language: str) -> dict[str, str]: ...
+    def known_actor(self, model: dict) -> Actor | None: ...
+    def actor_for(self, model: dict) -> Actor: ...
+
+
+class _Logins(Protocol):  # service.logins.LoginRecorder
+    async def seen(self, handler: BaseHandler, actor: Actor) -> None: ...
+
+
+class _GroupCommit(Protocol):  # service.app.GroupCommit
+    async def store(self, batch: Batch) -> list[EventResult]: ...
+
+
+class _RateLimiter(Protocol):  # service.limits.RateLimiter
+    def check(self, handler: BaseHandler, key: str, cost: int, size: int = 0) -> None: ...
+
+
 class BaseHandler(HubOAuthenticated, web.RequestHandler):
     """Authenticates with the hub asynchronously in ``prepare`` (a blocking check would stall
     the event loop, and deadlock when the hub shares it, as in tests)."""
@@ -80,21 +164,35 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         super().set_default_headers()
         set_security_headers(self)
 
+    def compute_etag(self) -> str | None:
+        """No ETag on an answer no cache may keep (``no-store``: pages and the API's JSON):
+        nothing would ever revalidate it, and it costs 50 bytes of every answer."""
+        if "no-store" in self._headers.get("Cache-Control", ""):
+            return None
+        return super().compute_etag()
+
     @property
-    def catalyst(self):
+    def catalyst(self) -> Service:
         """The CatalystService application."""
         return self.settings["catalyst"]
 
     @property
-    def hub_auth(self):
+    def store(self) -> Store:
+        """The service's Store (``CatalystService.initialize`` sets it)."""
+        store = self.catalyst.store
+        assert store is not None
+        return store
+
+    @property
+    def hub_auth(self) -> Any:  # a jupyterhub HubOAuth (jupyterhub ships no types)
         return self.settings["hub_auth"]
 
     @hub_auth.setter
-    def hub_auth(self, auth):
+    def hub_auth(self, auth: Any) -> None:
         self.settings["hub_auth"] = auth
 
     @property
-    def log(self):
+    def log(self) -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
         return self.catalyst.log
 
     async def prepare(self) -> None:
@@ -110,10 +208,11 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         self._hub_auth_user_cache = model
         if model and model.get("kind", "user") == "user":
             # a thread's round trip only the first time this process sees the user
-            self.actor = self.catalyst.known_actor(model) or await self.run_db(
-                self.catalyst.actor_for, model
-            )
-            await self.catalyst.logins.seen(self, self.actor)
+            actor = self.catalyst.known_actor(model)
+            if actor is None:
+                actor = await self.run_db(self.catalyst.actor_for, model)
+            self.actor = actor
+            await self.catalyst.logins.seen(self, actor)
         self.refuse_cookie_post_without_xsrf()
 
     def refuse_cookie_post_without_xsrf(self) -> None:
@@ -135,14 +234,14 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
     def refuse_control_characters(self) -> None:
         """400 for a path or query argument holding a control character (NUL among them):
         no database text column holds NUL, and no name or date of the service has any."""
-        values = [*self.path_args, *self.path_kwargs.values()]
+        values: list[str | bytes] = [*self.path_args, *self.path_kwargs.values()]
         values += [v for vs in self.request.query_arguments.values() for v in vs]
         if any(v is not None and has_control_characters(v) for v in values):
             raise web.HTTPError(
                 400, self._("The address holds a control character, which no name or date has.")
             )
 
-    def get_current_user(self):
+    def get_current_user(self) -> dict[str, Any] | None:
         return getattr(self, "_hub_auth_user_cache", None)
 
     # -- language ----------------------------------------------------------------------------
@@ -168,14 +267,14 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
             raise web.HTTPError(403, self._("Only JupyterHub users can use this endpoint."))
         return self.actor
 
-    def communities(self, scope: str):
+    def communities(self, scope: str) -> scopes.Communities:
         """The communities the current token may read with ``scope`` (scopes.ALL or a set)."""
         model = self.current_user
         if model is None:
             self.raise_unauthenticated()
         return scopes.communities_for(model.get("scopes", []), scope, self.catalyst.communities)
 
-    def require_scope(self, scope: str, community: str | None = None):
+    def require_scope(self, scope: str, community: str | None = None) -> scopes.Communities:
         """403 unless the token holds ``scope`` (for ``community`` when given)."""
         allowed = self.communities(scope)
         if allowed is scopes.ALL or (allowed and (community is None or community in allowed)):
@@ -186,7 +285,7 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
             + (f" (!group=…{community})" if community else ""),
         )
 
-    def raise_unauthenticated(self):
+    def raise_unauthenticated(self) -> NoReturn:
         if getattr(self, "_not_allowed", False):
             raise web.HTTPError(
                 403,
@@ -210,7 +309,7 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
 
     # -- database ----------------------------------------------------------------------------
 
-    async def run_db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    async def run_db(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run blocking store work off the event loop."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.catalyst.db_executor, partial(fn, *args, **kwargs))
@@ -222,7 +321,12 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
     # events again. The engine checks pooled connections before use, so the first request
     # after the database is back gets a fresh connection: the service needs no restart.
 
-    def log_exception(self, typ, value, tb) -> None:
+    def log_exception(
+        self,
+        typ: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         if isinstance(value, TRANSIENT_DB_ERRORS):
             detail = str(getattr(value, "orig", None) or value).strip().splitlines()
             self.log.warning(
@@ -241,10 +345,13 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
                     value.status_code,
                     self.request.method,
                     self.request.path,
-                    value.log_message % value.args if value.args else value.log_message,
+                    value.log_message % value.args
+                    if value.args and value.log_message
+                    else value.log_message,
                 )
             return
         # tornado's own line shows the whole request, headers (tokens, cookies) included
+        assert typ is not None and value is not None  # tornado calls this in an except block
         self.log.error(
             "Uncaught exception in %s %s",
             self.request.method,
@@ -298,10 +405,10 @@ def check_json_limits(handler: BaseHandler, data: Any) -> None:
 class APIHandler(BaseHandler):
     """JSON in, JSON out; errors are ``{"status", "message"}``; never redirects to login."""
 
-    def get_login_url(self):
+    def get_login_url(self) -> NoReturn:
         self.raise_unauthenticated()
 
-    def check_xsrf_cookie(self):
+    def check_xsrf_cookie(self) -> None:
         # Token-authenticated API calls are not subject to xsrf; cookie-authenticated ones are,
         # whatever other header they carry (HubOAuth sets the flag only for a valid token).
         if getattr(self, "_token_authenticated", False):
@@ -336,5 +443,5 @@ class OAuthCallbackHandler(HubOAuthCallbackHandler):
     """Finishes the OAuth login with the service's own HubOAuth (it holds the PKCE state)."""
 
     @property
-    def hub_auth(self):
+    def hub_auth(self) -> Any:  # the service's HubOAuth
         return self.settings["hub_auth"]

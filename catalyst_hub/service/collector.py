@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
@@ -33,11 +33,13 @@ from ..events import envelope
 from ..events.names import ACTION, ACTIVITY, SERVER_STARTED, SERVER_STOPPED
 from ..identity import keyed_uuid
 from ..ingest import COLLECTOR, Sender
-from ..timeutil import isoformat, parse_time, utcnow
+from ..timeutil import isoformat, local_day, parse_time, utcnow
 
 #: what a server's user_options may call the environment and the size (KubeSpawner profiles)
 ENVIRONMENT_KEYS = ("image", "environment", "profile_option_image", "image_option")
 SIZE_KEYS = ("size", "resource_allocation", "profile_option_size", "mem_limit")
+
+T = TypeVar("T")
 
 
 def event_id(secret: bytes, hub: str, member_id: str, *parts: str) -> str:
@@ -141,6 +143,7 @@ class Collector(LoggingConfigurable):
         except HTTPClientError as e:
             raise RuntimeError(f"hub API answered {e.code}") from e
         # only a complete listing tells which servers are gone
+        assert self._running is not None  # read above
         for key, session in list(self._running.items()):
             if key in seen:
                 continue
@@ -200,9 +203,9 @@ class Collector(LoggingConfigurable):
             profile = options.get("profile")
             environment = next((str(options[k]) for k in ENVIRONMENT_KEYS if options.get(k)), None)
             size = next((str(options[k]) for k in SIZE_KEYS if options.get(k)), None)
-            for key, value in (("profile", profile), ("environment", environment), ("size", size)):
+            for name, value in (("profile", profile), ("environment", environment), ("size", size)):
                 if value:
-                    payload[key] = str(value)[:255]
+                    payload[name] = str(value)[:255]
             out.append(
                 (
                     envelope(
@@ -217,6 +220,7 @@ class Collector(LoggingConfigurable):
             last = server.get("last_activity")
             key = (sender.member_id, server_name, started_iso)
             seen.add(key)
+            assert self._running is not None  # read by poll first
             self._running[key] = {
                 "community": sender.community,
                 "last_activity": isoformat(parse_time(last)) if last else None,
@@ -234,7 +238,7 @@ class Collector(LoggingConfigurable):
                                 hub,
                                 member,
                                 server_name,
-                                last_time.date().isoformat(),
+                                local_day(last_time, self.app.store.zone).isoformat(),
                                 "activity",
                             ),
                         ),
@@ -243,6 +247,6 @@ class Collector(LoggingConfigurable):
                 )
         return out
 
-    async def _run_db(self, fn, *args):
+    async def _run_db(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.app.db_executor, fn, *args)

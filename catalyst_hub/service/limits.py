@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import math
 import time
+from typing import TYPE_CHECKING
 
 from tornado import web
+
+if TYPE_CHECKING:
+    from .base import BaseHandler
 
 
 class RateLimiter:
@@ -28,7 +32,7 @@ class RateLimiter:
         # key: (event tokens, byte tokens, time of the last refill)
         self._buckets: dict[str, tuple[float, float, float]] = {}
 
-    def check(self, handler: web.RequestHandler, key: str, cost: int, size: int = 0) -> None:
+    def check(self, handler: BaseHandler, key: str, cost: int, size: int = 0) -> None:
         """Spend ``cost`` events and ``size`` bytes of ``key``'s allowance, or raise 429 (and
         spend nothing: a refused request costs nothing but the wait)."""
         events_limited, bytes_limited = self.rate > 0, self.byte_rate > 0
@@ -64,7 +68,11 @@ def _wait(cost: float, tokens: float, rate: float, burst: float) -> int:
     return max(1, math.ceil((min(cost, burst) - tokens) / rate))
 
 
+class _TooMany(web.HTTPError):
+    def __init__(self, message: str, wait: int) -> None:
+        super().__init__(429, message)
+        self.headers = {"Retry-After": str(wait)}  # written by APIHandler.write_error
+
+
 def _too_many(message: str, wait: int) -> web.HTTPError:
-    error = web.HTTPError(429, message)
-    error.headers = {"Retry-After": str(wait)}  # written by APIHandler.write_error
-    return error
+    return _TooMany(message, wait)

@@ -55,7 +55,7 @@ class LoginRecorder:
             return
         app = handler.catalyst
         sender = Sender(member_id=actor.member_id, community=actor.community)
-        event = login_event(app.store.secret, app.store.hub, actor)
+        event = login_event(handler.store.secret, handler.store.hub, actor)
         try:
             _, (result,) = await handler.run_db(app.ingestor.ingest, [event], sender)
         except Exception:

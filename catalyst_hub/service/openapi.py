@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 from jupyterhub.utils import url_path_join
 
-from .base import APIHandler
+from .base import APIHandler, Service
 
 SPEC = Path(__file__).with_name("openapi.yaml")
 
@@ -22,7 +22,7 @@ def load_spec() -> dict[str, Any]:
         return yaml.safe_load(f)
 
 
-def spec_for(service) -> dict[str, Any]:
+def spec_for(service: Service) -> dict[str, Any]:
     """The description with this deployment's addresses: the service's prefix, the hub's
     OAuth endpoints and the name of the login cookie."""
     spec = copy.deepcopy(load_spec())

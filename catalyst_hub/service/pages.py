@@ -14,6 +14,7 @@ from tornado import web
 
 from ..events.names import CONSENT, EPISODE_COMPLETED, STEP_REACHED
 from ..i18n import LANGUAGES
+from ..ingest import EventResult
 from ..reports.progress import member_progress
 from ..store.privacy import ESSENTIAL_EVENTS, WITHDRAWN
 from ..workflows.badges import member_badges
@@ -150,7 +151,7 @@ class MePage(PageHandler):
         actor = self.require_actor()
         app = self.catalyst
         progress = await self.run_db(
-            member_progress, app.store, actor.member_id, actor.community, self.language
+            member_progress, self.store, actor.member_id, actor.community, self.language
         )
         notice = app.consent_notice_for(self.language)
         consent = progress["consent"]
@@ -159,7 +160,7 @@ class MePage(PageHandler):
         badges = (
             await self.run_db(
                 member_badges,
-                app.store,
+                self.store,
                 app.badge_issuer_for(self),
                 actor.member_id,
                 actor.community,
@@ -180,7 +181,7 @@ class MePage(PageHandler):
         )
 
 
-def outcome(result) -> str:
+def outcome(result: EventResult) -> str:
     """The status a self-report redirects with: saved, or why not (opted out, not decided)."""
     return result.status if result.status in ("dropped", "deferred") else "saved"
 
@@ -192,7 +193,7 @@ class StepReportHandler(PageHandler):
     async def post(self) -> None:
         actor = self.require_actor()
         step_id = self.get_body_argument("step", "")
-        steps = {s.id: s for s in self.catalyst.store.catalog.steps_for(actor.community)}
+        steps = {s.id: s for s in self.store.catalog.steps_for(actor.community)}
         if step_id not in steps or not steps[step_id].self_report:
             raise web.HTTPError(400, self._("This step cannot be reported by hand."))
         result = await self.run_db(
@@ -213,7 +214,7 @@ class EpisodeReportHandler(PageHandler):
         actor = self.require_actor()
         lesson = self.get_body_argument("lesson", "")
         episode = self.get_body_argument("episode", "")
-        found = self.catalyst.store.catalog.episodes().get((lesson, episode))
+        found = self.store.catalog.episodes().get((lesson, episode))
         if found is None or not found.self_report:
             raise web.HTTPError(400, self._("This episode cannot be reported by hand."))
         result = await self.run_db(

@@ -8,14 +8,19 @@ the hub's 300 KB of scripts and styles.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from jupyterhub.utils import url_path_join
 
 from ..i18n import LANGUAGE_NAMES, LANGUAGES
+from ..timeutil import local_day, parse_time
 from . import scopes
+
+if TYPE_CHECKING:
+    from .base import BaseHandler
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -34,12 +39,13 @@ def make_environment(extra_paths: list[str] | None = None) -> Environment:
     return env
 
 
-def page_context(handler) -> dict[str, Any]:
+def page_context(handler: BaseHandler) -> dict[str, Any]:
     """What every page template may use."""
     app = handler.catalyst
     prefix = app.service_prefix
     hub_prefix = app.hub_auth.hub_prefix
     model = handler.current_user or {}
+    by_token = getattr(handler, "_token_authenticated", False)
     return {
         "_": handler._,
         "lang": handler.language,
@@ -52,13 +58,17 @@ def page_context(handler) -> dict[str, Any]:
         "static": handler.static_url,  # versioned (?v=hash): cached for good, as tornado does
         "url": lambda path="": url_path_join(prefix, path),
         "user_name": model.get("name"),
-        "xsrf_token": handler.xsrf_token.decode("ascii") if model else "",
+        # a browser's forms need it (and its cookie); a token's requests need neither, so a
+        # token's page sets no 270-byte cookie
+        "xsrf_token": handler.xsrf_token.decode("ascii") if model and not by_token else "",
         "request_path": handler.request.path,
+        # the day, in the hub's time zone, of a stored time (ISO 8601, UTC)
+        "day": lambda time: local_day(parse_time(time), handler.store.zone).isoformat(),
         "nav": staff_nav(handler),
     }
 
 
-def staff_nav(handler) -> dict[str, bool]:
+def staff_nav(handler: BaseHandler) -> dict[str, bool]:
     """Which staff links the navigation bar shows, from the token's scopes."""
     held = (handler.current_user or {}).get("scopes", [])
     mapper = handler.catalyst.communities
@@ -71,6 +81,14 @@ def staff_nav(handler) -> dict[str, bool]:
     }
 
 
-def render(handler, template: str, **context: Any) -> str:
+#: the indentation of a line of markup: it shows nothing (HTML collapses white space to one
+#: space, and a line break is one), but costs bytes on the wire, compressed or not
+_INDENT = re.compile(r"\n[ \t]+")
+
+
+def render(handler: BaseHandler, template: str, **context: Any) -> str:
     env: Environment = handler.settings["jinja_env"]
-    return env.get_template(template).render({**page_context(handler), **context})
+    html = env.get_template(template).render({**page_context(handler), **context})
+    if "<pre" in html or "<textarea" in html:
+        return html  # where white space shows, as it is
+    return _INDENT.sub("\n", html)

@@ -7,6 +7,9 @@ community of the hub.
 
 from __future__ import annotations
 
+import enum
+from typing import Final, Literal
+
 from ..communities import CommunityMapper
 
 REPORTS = "custom:catalyst:reports"
@@ -41,10 +44,20 @@ SERVICE_TOKEN_SCOPES = [
     "read:servers",
 ]
 
-ALL = object()  # sentinel: every community
+
+class _Every(enum.Enum):
+    ALL = "every community"
 
 
-def communities_for(scopes: list[str] | set[str], scope: str, mapper: CommunityMapper):
+ALL: Final = _Every.ALL  # sentinel: every community
+
+#: What a token's scope covers: ALL, or a set of community names (maybe empty).
+Communities = Literal[_Every.ALL] | set[str]
+
+
+def communities_for(
+    scopes: list[str] | set[str], scope: str, mapper: CommunityMapper
+) -> Communities:
     """Which communities ``scopes`` grant ``scope`` on: ALL, a set of names, or empty.
 
     JupyterHub expands subscopes before it hands a token's scopes to a service, so a lead's

@@ -12,11 +12,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Table, bindparam, delete, insert, select, tuple_, update
 
 from ..events.names import CONSENT, EPISODE_COMPLETED, SERVER_STARTED, SERVER_STOPPED
-from ..timeutil import isoformat, utcnow
+from ..timeutil import UTC, day_start, isoformat, local_day, utcnow
 from . import tables as t
 from .sql import upsert
 from .store import Store
@@ -358,11 +359,12 @@ def _erase_from_others(conn, hub: str, member_id: str) -> dict[str, int]:
 # -- retention -------------------------------------------------------------------------------
 
 
-def purge_horizon(now: datetime, retention_days: int) -> datetime:
-    """The cutoff of a purge: midnight UTC of the first day still kept. Whole days only, so
-    every daily total before it comes entirely from purged events and every one after it
-    entirely from kept events (at most a day more than ``retention_days`` is kept)."""
-    return datetime.combine((now - timedelta(days=retention_days)).date(), datetime.min.time())
+def purge_horizon(now: datetime, retention_days: int, zone: ZoneInfo = UTC) -> datetime:
+    """The cutoff of a purge: the midnight, in the hub's time zone ``zone``, of the first day
+    still kept (as naive UTC). Whole days of the daily tables only, so every daily total
+    before it comes entirely from purged events and every one after it entirely from kept
+    events (at most a day more than ``retention_days`` is kept)."""
+    return day_start(local_day(now - timedelta(days=retention_days), zone), zone)
 
 
 def retention_horizon(store: Store) -> datetime | None:
@@ -419,7 +421,7 @@ def begin_purge(store: Store, retention_days: int, now: datetime | None = None) 
     """Record the purge horizon (before deleting: a crash mid-purge loses nothing) and
     return the purge; then ``purge_chunk`` until it is finished."""
     now = now or utcnow()
-    cutoff = purge_horizon(now, retention_days)
+    cutoff = purge_horizon(now, retention_days, store.zone)
     _record_horizon(store, cutoff, now)
     return Purge(cutoff)
 

@@ -4,7 +4,7 @@ projections' hot path), order-free merges, and the drivers' value conversions.""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from operator import itemgetter
 from typing import Any
@@ -109,7 +109,7 @@ def upsert_tuples(
     conn: Connection,
     table: Table,
     columns: tuple[str, ...],
-    rows: list[tuple],
+    rows: Sequence[Sequence[Any]],
     keys: list[str],
     update=None,
     where=None,
@@ -141,8 +141,8 @@ def upsert_tuples(
             )
         compiled = stmt.compile(dialect=dialect, column_keys=list(columns))
         if compiled.positional:
-            order = tuple(columns.index(name) for name in compiled.positiontup)
-            names = None if order == tuple(range(len(columns))) else order
+            positions = tuple(columns.index(name) for name in compiled.positiontup or ())
+            names = None if positions == tuple(range(len(columns))) else positions
         else:
             names = None
         processors = [
@@ -153,7 +153,7 @@ def upsert_tuples(
         entry = _COMPILED[cache_key] = (str(compiled), names, columns, processors)
     sql, order, _, processors = entry
     if processors:
-        converted = []
+        converted: list[list[Any]] = []
         for row in rows:
             values = list(row)
             for i, process in processors:
@@ -171,7 +171,7 @@ def upsert_tuples(
                 ).rowcount
             return written
     if not dialect.positional:
-        params: list = [dict(zip(columns, row, strict=True)) for row in rows]
+        params: Sequence[Any] = [dict(zip(columns, row, strict=True)) for row in rows]
     elif order is not None:
         params = [tuple(row[i] for i in order) for row in rows]
     else:

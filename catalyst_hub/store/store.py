@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from datetime import date
 from typing import TYPE_CHECKING, Any, Protocol
+from zoneinfo import ZoneInfo
 
 import orjson
 from sqlalchemy import Connection, Engine, select
@@ -12,6 +14,7 @@ from sqlalchemy import Connection, Engine, select
 from ..catalog import Catalog
 from ..identity import member_id as keyed_member_id
 from ..timeutil import isoformat, utcnow
+from ..timeutil import today as local_today
 from . import tables as t
 from .sql import bind_processor, dialect_insert
 
@@ -29,6 +32,8 @@ class EventProjector(Protocol):
     given to the Store, so the store does not depend on the layer above it."""
 
     catalog: Catalog
+    #: the hub's time zone (``c.CatalystApp.timezone``): the days of the daily tables
+    zone: ZoneInfo
 
     def apply(self, conn: Connection, events: Sequence[StoredEvent]) -> None: ...
 
@@ -39,7 +44,7 @@ class EventProjector(Protocol):
 
 class Store:
     """One hub's view of a (possibly shared) database, projecting the events it stores with
-    ``projector``: ``Store(engine, hub, secret, Projector(catalog))``."""
+    ``projector``: ``Store(engine, hub, secret, Projector(catalog, zone=...))``."""
 
     def __init__(self, engine: Engine, hub: str, secret: bytes, projector: EventProjector) -> None:
         self.engine = engine
@@ -47,6 +52,9 @@ class Store:
         self.secret = secret
         self.projector = projector
         self.catalog = projector.catalog
+        #: the hub's time zone (``c.CatalystApp.timezone``): the days of daily tables and
+        #: report periods are calendar days there
+        self.zone = projector.zone
         self._known_members: dict[str, str] = {}
         #: member ids of staff and service accounts that reports leave out
         self.excluded_members: set[str] = set()
@@ -54,6 +62,10 @@ class Store:
         #: ``consent_notice_version``): what the ingest path stores before a decision
         self.consent_mode = "opt-in"
         self.notice_version = "1"
+
+    def today(self) -> date:
+        """Today's date in the hub's time zone."""
+        return local_today(self.zone)
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -272,6 +274,17 @@ activation_checklists = Table(
     Column("updated", DateTime, nullable=False),
 )
 
+# The time zone (IANA name) each hub's daily projections were built in: their days are
+# calendar days there (``c.CatalystApp.timezone``). A service configured with another zone
+# refuses to start until ``catalyst-hub rebuild`` has rebuilt them in it.
+projection_zones = Table(
+    "projection_zones",
+    metadata,
+    Column("hub", String(HUB), primary_key=True),
+    Column("timezone", String(64), nullable=False),
+    Column("updated", DateTime, nullable=False),
+)
+
 # -- training cohorts (written by training leads through the service, not projections) ---------
 
 cohorts = Table(
@@ -333,4 +346,77 @@ badge_status = Table(
     Column("status_index", Integer, primary_key=True),
     Column("revoked", DateTime),
     Column("reason", String(NAME)),
+)
+
+# The consortium publisher's durable queue (``service/publisher.py``): the months of
+# summaries this hub still has to send, each with the document as it was when queued (so a
+# restart sends exactly that, and a newer version replaces it before it is sent), and the
+# attempts and last error of its sending. One row per month: a late event re-queues its month.
+consortium_outbox = Table(
+    "consortium_outbox",
+    metadata,
+    Column("hub", String(HUB), primary_key=True),
+    Column("month", Date, primary_key=True),
+    Column("sequence", BigInteger, nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("document", Text, nullable=False),
+    Column("queued", DateTime, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt", DateTime, nullable=False),
+    Column("last_error", Text),
+)
+
+# What the consortium acknowledged, per month: the fingerprint of its figures (a month is
+# queued again only when its figures change) and the last day it covered.
+consortium_published = Table(
+    "consortium_published",
+    metadata,
+    Column("hub", String(HUB), primary_key=True),
+    Column("month", Date, primary_key=True),
+    Column("sequence", BigInteger, nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("through", Date, nullable=False),
+    Column("provisional", Boolean, nullable=False),
+    Column("published", DateTime, nullable=False),
+)
+
+# The publisher's state: the last sequence number used (versions only grow, so the
+# consortium keeps the latest), the last success and the last error, for the hub's admin.
+consortium_state = Table(
+    "consortium_state",
+    metadata,
+    Column("hub", String(HUB), primary_key=True),
+    Column("sequence", BigInteger, nullable=False),
+    Column("last_success", DateTime),
+    Column("last_error", Text),
+    Column("last_error_time", DateTime),
+)
+
+# -- xAPI forwarding (the forwarder's own state, not projections) -----------------------------
+
+# Statements an LRS acknowledged, by keyed statement id. Per member: an erasure deletes the
+# member's rows with the rest (and nothing of theirs is built again to be sent).
+xapi_sent = Table(
+    "xapi_sent",
+    metadata,
+    Column("hub", String(HUB), primary_key=True),
+    Column("member_id", String(MEMBER), primary_key=True),
+    Column("statement_id", String(36), primary_key=True),
+    Column("sent", DateTime, nullable=False),
+)
+
+# The forwarder's progress per hub, for the admin (``api/xapi/forwarder``).
+xapi_forwarder = Table(
+    "xapi_forwarder",
+    metadata,
+    Column("hub", String(HUB), primary_key=True),
+    Column("lrs_url", String(2048), nullable=False),
+    Column("sent_total", Integer, nullable=False),
+    Column("conflicts", Integer, nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("pending", Integer, nullable=False),
+    Column("last_attempt", DateTime),
+    Column("last_success", DateTime),
+    Column("last_error", Text),
+    Column("last_error_time", DateTime),
 )

@@ -1,6 +1,7 @@
 """The page budgets of a slow link, in bytes (deterministic, unlike times): the researcher page
-and a community's adoption report (the heaviest staff page) with every subresource they load,
-counted by the function ``make bench`` uses, on SQLite and PostgreSQL."""
+(an established member's, and a newcomer's with the recording notice, as a logged-in browser
+gets it) and a community's adoption report (the heaviest staff page) with every subresource
+they load, counted by the function ``make bench`` uses, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import re
 
 import pytest
 import requests
+from tornado.web import create_signed_value
 
-from benchmarks.page_weight import RESEARCHER_BUDGET, STAFF_BUDGET, transfer_bytes
+from benchmarks.page_weight import RESEARCHER_BUDGET, STAFF_BUDGET, sent, transfer_bytes
 from catalyst_hub.demo import demo_events
 from catalyst_hub.events import MEMBER
 from catalyst_hub.seed import sender_kind
@@ -42,6 +44,19 @@ async def weigh(catalyst_service, token: str, path: str, encoding: str = "gzip")
     )
 
 
+def browser_session(catalyst_service, token: str) -> requests.Session:
+    """A browser after its OAuth login: the hub's login cookie, and the xsrf cookie the
+    login's callback sets (got here from a first page, as a browser holds it by then)."""
+    service = catalyst_service.service
+    secret = service.http_server.request_callback.settings["cookie_secret"]
+    name = service.hub_auth.cookie_name
+    session = requests.Session()
+    session.cookies.set(name, create_signed_value(secret, name, token).decode("ascii"))
+    r = session.get(catalyst_service.url("privacy"))
+    assert r.status_code == 200 and "_xsrf" in session.cookies, r.headers
+    return session
+
+
 async def test_researcher_page_is_under_its_budget_with_its_style_sheet(catalyst_service):
     token = await seeded(catalyst_service, "ana@uni.example.org")
     sizes = await weigh(catalyst_service, token, "me")
@@ -50,6 +65,43 @@ async def test_researcher_page_is_under_its_budget_with_its_style_sheet(catalyst
     assert sum(sizes.values()) < RESEARCHER_BUDGET, sizes
     plain = await weigh(catalyst_service, token, "me", encoding="identity")
     assert sum(plain.values()) > sum(sizes.values())
+
+
+async def test_a_newcomers_page_with_the_notice_is_under_its_budget(catalyst_service):
+    """The notice in full, its form and every step's: as a logged-in browser loads it."""
+    token = catalyst_service.token("nina@uni.example.org", consent=None)
+    session = await asyncio.to_thread(browser_session, catalyst_service, token)
+    url = catalyst_service.url("me")
+    sizes = await asyncio.to_thread(transfer_bytes, session.get, url)
+    page = await asyncio.to_thread(session.get, url)
+    assert 'id="consent-notice"' in page.text and 'id="consent-accept"' in page.text
+    assert 'name="_xsrf" value="' in page.text  # its forms work
+    assert sum(sizes.values()) < RESEARCHER_BUDGET, sizes
+
+
+async def test_what_serves_nobody_is_not_sent(catalyst_service):
+    """No ETag on a page no cache keeps, no server name, no xsrf cookie for a token (which
+    needs none); a versioned style sheet cached for good, with nothing to revalidate."""
+    token = catalyst_service.token("ana@uni.example.org")
+
+    def headers(url: str, **kwargs) -> dict:
+        r = requests.get(url, stream=True, **kwargs)
+        assert r.status_code == 200
+        sent(r)
+        return r.headers
+
+    page = await asyncio.to_thread(
+        headers, catalyst_service.url("me"), headers={"Authorization": f"token {token}"}
+    )
+    assert page["Cache-Control"] == "no-store"
+    assert "Etag" not in page and "Server" not in page and "Set-Cookie" not in page, page
+    assert page["X-Content-Type-Options"] == "nosniff"
+    assert "default-src 'self'" in page["Content-Security-Policy"]
+    sizes = await weigh(catalyst_service, token, "me")
+    css = await asyncio.to_thread(headers, next(url for url in sizes if "catalyst.css" in url))
+    for name in ("Etag", "Last-Modified", "Expires", "Server"):
+        assert name not in css, css
+    assert css["X-Content-Type-Options"] == "nosniff" and css["Content-Type"] == "text/css"
 
 
 async def test_staff_report_is_under_its_budget(catalyst_service):

@@ -97,8 +97,13 @@ def test_the_wheel_ships_the_example_configuration_and_both_extensions(installed
         "catalyst_hub/jupyter_config/z2jh-values.yaml",
         "catalyst_hub/jupyter_config/grafana-dashboard.json",
         "catalyst_hub/jupyter_config/templates/home.html",
+        "catalyst_hub/py.typed",  # type checkers use the package's annotations
     ):
         assert packaged in names
+    # test machinery is not the product: no harness, no pytest plugin loaded into every run
+    assert not [n for n in names if n.startswith(("harness/", "catalyst_hub/testing/"))]
+    metadata = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
+    assert "pytest11" not in zipfile.ZipFile(wheel).read(metadata).decode()
     env = outside_env(venv)
     written = run([str(venv / "bin" / "catalyst-hub"), "config", "--output=mine"], tmp_path, env)
     assert "jupyterhub_config.py" in written
@@ -118,6 +123,17 @@ def test_the_wheel_ships_the_example_configuration_and_both_extensions(installed
     assert re.search(r"@catalyst-hub/labextension v\S+ enabled .*OK", labextensions), labextensions
     serverext = run([str(venv / "bin" / "jupyter"), "server", "extension", "list"], tmp_path, env)
     assert re.search(r"catalyst_hub\.serverext\s+enabled", serverext), serverext
+    # installed without the parquet extra: the export names the extra that brings pyarrow
+    export = subprocess.run(
+        [str(venv / "bin" / "catalyst-hub"), "export", "--parquet=out", "--data-dir=data"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert export.returncode == 2, export.stderr
+    assert 'pip install "catalyst-hub[parquet]"' in export.stderr
 
 
 def test_demo_without_the_proxy_says_how_to_install_it(installed, tmp_path):

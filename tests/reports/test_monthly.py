@@ -15,7 +15,11 @@ def test_current_month_stops_at_today(hub):
     assert days[0] == date(2026, 3, 1) and days[-1] == date(2026, 3, 12)
     # no WAU / MAU carried into the days after today
     assert len(days) == 12
-    assert report.to_json()["period"] == {"start": "2026-03-01", "end": "2026-03-12"}
+    assert report.to_json()["period"] == {
+        "start": "2026-03-01",
+        "end": "2026-03-12",
+        "timezone": "UTC",
+    }
     assert report.to_json()["daily_active"][-1] == {"day": "2026-03-12", "dau": 1}  # caro
 
 

@@ -74,8 +74,10 @@ def test_erasing_a_lead_removes_them_from_others_records(catalyst_store, make_ev
     # the event log says the same, so a rebuild agrees
     before = cells(store)
     store.rebuild()
-    assert sorted(c for c in cells(store) if c[0] != "audit_log") == sorted(
-        c for c in before if c[0] != "audit_log"
+    # (a rebuild records the time zone it built the days in: bookkeeping, like the audit)
+    bookkeeping = ("audit_log", "projection_zones")
+    assert sorted(c for c in cells(store) if c[0] not in bookkeeping) == sorted(
+        c for c in before if c[0] not in bookkeeping
     )
     assert (
         privacy.export_member(store, learner)["tables"]["training_progress"][0]["signed_off_by"]

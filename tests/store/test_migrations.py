@@ -69,7 +69,7 @@ def test_cli_upgrade_then_service_refuses_an_older_schema(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "command", [["service"], ["db", "upgrade"], ["rebuild"], ["demo"], ["seed"], []]
+    "command", [["service"], ["db", "upgrade"], ["rebuild"], ["demo"], ["seed"], ["export"], []]
 )
 def test_cli_help(command):
     run = subprocess.run(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .. import api, openapi, pages
 from ..base import OAuthCallbackHandler
-from . import audit, badges, metrics, reports, training
+from . import audit, badges, consortium, metrics, reports, training, xapi
 
 default_handlers: list[tuple] = [
     *api.default_handlers,
@@ -21,4 +21,6 @@ default_handlers: list[tuple] = [
     *audit.default_handlers,
     *metrics.default_handlers,
     *badges.default_handlers,
+    *consortium.default_handlers,
+    *xapi.default_handlers,
 ]

@@ -29,7 +29,7 @@ class AuditPage(ReportHandler):
             )
         total, rows = await self.run_db(
             audit_entries,
-            self.catalyst.store,
+            self.store,
             None if allowed is scopes.ALL else allowed,
             200,
             page * 200,

@@ -16,7 +16,8 @@ from tornado import web
 
 from ...badges import credentials as cr
 from ...badges.issuer import BadgeIssuer
-from ...catalog import localized
+from ...catalog import Lesson, localized
+from ...store import Store
 from ...store import badges as sb
 from ...timeutil import isoformat, utcnow
 from ...workflows.badges import ClaimError, claim_badge, member_badges
@@ -65,10 +66,10 @@ def reason_message(_: Any, reason: str | None) -> str:
 # -- for the service's pages and workflows ------------------------------------------------------
 
 
-def verify_credential(app, issuer: BadgeIssuer, credential: Any) -> cr.Verification:
+def verify_credential(store: Store, issuer: BadgeIssuer, credential: Any) -> cr.Verification:
     """Verify against this hub's issuer, keys and revocation list (blocking)."""
     now = utcnow()
-    revoked = sb.revoked_indexes(app.store)
+    revoked = sb.revoked_indexes(store)
 
     def lists(url: str) -> dict | None:
         return issuer.status_list(revoked, now) if url == issuer.status_list_url else None
@@ -117,7 +118,7 @@ class ClaimHandler(BadgesMixin, PageHandler):
         issuer = self.issuer()
         listed = await self.run_db(
             member_badges,
-            self.catalyst.store,
+            self.store,
             issuer,
             actor.member_id,
             actor.community,
@@ -148,7 +149,7 @@ class ClaimHandler(BadgesMixin, PageHandler):
         try:
             await self.run_db(
                 claim_badge,
-                self.catalyst.store,
+                self.store,
                 issuer,
                 actor.member_id,
                 badge_id,
@@ -164,7 +165,7 @@ class OwnBadgeHandler(BadgesMixin, PageHandler):
     async def own_claimed(self, badge_id: str) -> sb.BadgeRow:
         actor = self.require_actor()
         self.issuer()
-        row = await self.run_db(sb.badge, self.catalyst.store, badge_id)
+        row = await self.run_db(sb.badge, self.store, badge_id)
         if row is None or row.member_id != actor.member_id:
             raise web.HTTPError(404, self._("No such badge of yours."))
         if row.claimed is None:
@@ -226,16 +227,16 @@ class StatusListHandler(PublicJSON):
 
     async def get(self, list_id: str) -> None:
         issuer = self.issuer()
-        revoked = await self.run_db(sb.revoked_indexes, self.catalyst.store)
+        revoked = await self.run_db(sb.revoked_indexes, self.store)
         self.write_public(issuer.status_list(revoked, utcnow()))
 
 
 class AchievementHandler(PublicJSON):
     """``GET badges/achievements/<lesson>``: the Achievement a lesson's badge stands for."""
 
-    def achievement(self, lesson_id: str):
+    def achievement(self, lesson_id: str) -> tuple[BadgeIssuer, Lesson, cr.Achievement]:
         issuer = self.issuer()
-        entry = self.catalyst.store.catalog.badges().get(lesson_id)
+        entry = self.store.catalog.badges().get(lesson_id)
         if entry is None:
             raise web.HTTPError(404, self._("No such achievement."))
         lesson, badge = entry
@@ -307,7 +308,7 @@ class VerifyAPI(PublicJSON):
         credential = parse_posted(
             self, self.request.body, self.request.headers.get("Content-Type", "")
         )
-        result = await self.run_db(verify_credential, self.catalyst, issuer, credential)
+        result = await self.run_db(verify_credential, self.store, issuer, credential)
         self.set_header("Access-Control-Allow-Origin", "*")
         self.write_json(
             {
@@ -327,7 +328,7 @@ class VerifyPage(BadgesMixin, PageHandler):
         if self.request.method == "POST":
             self.check_body_size(MAX_VERIFY_BYTES)
 
-    def get_current_user(self):
+    def get_current_user(self) -> None:
         return None
 
     def get(self) -> None:
@@ -349,7 +350,7 @@ class VerifyPage(BadgesMixin, PageHandler):
                 error=e.log_message,
             )
             return
-        result = await self.run_db(verify_credential, self.catalyst, issuer, credential)
+        result = await self.run_db(verify_credential, self.store, issuer, credential)
         self.page(
             "badges/verify.html",
             result=result,
@@ -365,7 +366,7 @@ class PublicBadgePage(BadgesMixin, PageHandler):
 
     async def get(self, badge_id: str) -> None:
         issuer = self.issuer()
-        row = await self.run_db(sb.badge, self.catalyst.store, badge_id)
+        row = await self.run_db(sb.badge, self.store, badge_id)
         if row is None or row.claimed is None:
             raise web.HTTPError(404, self._("No such badge."))
         credential = json.loads(row.credential)
@@ -374,7 +375,7 @@ class PublicBadgePage(BadgesMixin, PageHandler):
             self.set_header("Access-Control-Allow-Origin", "*")
             self.finish(row.credential)
             return
-        result = await self.run_db(verify_credential, self.catalyst, issuer, credential)
+        result = await self.run_db(verify_credential, self.store, issuer, credential)
         admin = self.current_user is not None and self.communities(scopes.ADMIN) is scopes.ALL
         self.page(
             "badges/badge.html",
@@ -407,7 +408,7 @@ class RevokeHandler(BadgesMixin, APIHandler):
             raise web.HTTPError(
                 400, self._("Say why the badge is revoked (at most 255 characters).")
             )
-        row = await self.run_db(sb.revoke, self.catalyst.store, badge_id, reason.strip(), utcnow())
+        row = await self.run_db(sb.revoke, self.store, badge_id, reason.strip(), utcnow())
         if row is None:
             raise web.HTTPError(404, self._("No such badge."))
         self.log.info("revoked badge %s (status index %d)", badge_id, row.status_index)

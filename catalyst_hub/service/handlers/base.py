@@ -23,6 +23,7 @@ after the scope check.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -67,7 +68,12 @@ class ReportHandler(PageHandler):
         arg = self.get_query_argument
         try:
             return Period.parse(
-                arg("from", None), arg("to", None), arg("month", None), arg("days", None), _=self._
+                arg("from", None),
+                arg("to", None),
+                arg("month", None),
+                arg("days", None),
+                _=self._,
+                zone=self.store.zone,
             )
         except ValueError as e:
             raise web.HTTPError(400, str(e)) from None
@@ -77,7 +83,7 @@ class ReportHandler(PageHandler):
         filtered to other communities learns nothing of which exist)."""
         app = self.catalyst
         if not await self.run_db(
-            community_exists, app.store, community, app.communities.configured()
+            community_exists, self.store, community, app.communities.configured()
         ):
             raise web.HTTPError(404, self._("No community called {name}.", name=community))
 
@@ -95,7 +101,7 @@ class ReportHandler(PageHandler):
         held = model.get("scopes", [])
         return community not in scopes.filtered_to(held, scopes.REPORTS, self.catalyst.communities)
 
-    def allowed(self, scope: str):
+    def allowed(self, scope: str) -> scopes.Communities:
         """Communities the token may read with ``scope`` (scopes.ALL or a set)."""
         return self.communities(scope)
 
@@ -160,7 +166,7 @@ def attachment(filename: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
-def format_value(_):
+def format_value(_: Callable[..., str]) -> Callable[[Any], str]:
     """A template helper: how a cell reads (dash for none, "fewer than k", thin numbers)."""
 
     def fmt(value: Any) -> str:

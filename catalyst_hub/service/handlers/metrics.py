@@ -15,7 +15,7 @@ class MetricsHandler(APIHandler):
     async def get(self) -> None:
         allowed = self.require_scope(scopes.METRICS)
         registry = metrics_registry(
-            self.catalyst.store,
+            self.store,
             self.catalyst.min_group_size,
             None if allowed is scopes.ALL else allowed,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 from tornado import web
@@ -9,6 +10,7 @@ from tornado import web
 from ...reports import adoption, charts, funnel, usage
 from ...reports.common import Period, known_communities
 from ...reports.export import (
+    DataTable,
     adoption_tables,
     figure_labels,
     figures_table,
@@ -17,10 +19,9 @@ from ...reports.export import (
     overview_table,
     usage_tables,
 )
-from ...reports.monthly import month_report
+from ...reports.monthly import MonthReport, month_report
 from ...reports.outside import OUTSIDE
 from ...reports.overview import overview
-from ...timeutil import utcnow
 from .. import scopes
 from .base import FORMAT_SUFFIX, ReportHandler
 
@@ -42,7 +43,7 @@ class IndexPage(ReportHandler):
         training = self.allowed(scopes.TRAINING)
         if not allowed and not training:
             raise web.HTTPError(403, self._("This needs the scope {scope}", scope=scopes.REPORTS))
-        every = await self.run_db(known_communities, self.catalyst.store)
+        every = await self.run_db(known_communities, self.store)
         names = every if allowed is scopes.ALL else sorted(allowed or [])
         if self.fmt == "json":
             return self.write_json({"communities": names})
@@ -63,10 +64,11 @@ class CommunityReport(ReportHandler):
         await self.require_community(community)
         if self.outside(community):
             return await self.outside_report(community, kind)
-        store, _ = self.catalyst.store, self._
+        store, _ = self.store, self._
         if kind == "month":
             return await self.month(community)
         period = self.period()
+        report: adoption.Adoption | funnel.Funnel | usage.Usage
         if kind == "adoption":
             report = await self.run_db(adoption.adoption, store, community, period)
             tables = adoption_tables(report, _)
@@ -102,7 +104,7 @@ class CommunityReport(ReportHandler):
     def month_arg(self) -> tuple[int, int]:
         """``month=YYYY-MM`` (default: the current month), as (year, month)."""
         arg = self.get_query_argument("month", None)
-        today = utcnow().date()
+        today = self.store.today()
         try:
             start = Period.parse_month(arg, self._).start if arg else today
         except ValueError as e:
@@ -115,7 +117,8 @@ class CommunityReport(ReportHandler):
 
     async def outside_report(self, community: str, kind: str) -> None:
         """The report's figures through the suppression policy, without per-day detail."""
-        store, k, _ = self.catalyst.store, self.catalyst.min_group_size, self._
+        store, k, _ = self.store, self.catalyst.min_group_size, self._
+        report: MonthReport | funnel.Funnel | adoption.Adoption | usage.Usage
         if kind == "month":
             year, month = self.month_arg()
             report = await self.run_db(month_report, store, community, year, month, self.language)
@@ -152,9 +155,9 @@ class CommunityReport(ReportHandler):
 
     async def month(self, community: str) -> None:
         year, month = self.month_arg()
-        today = utcnow().date()
+        today = self.store.today()
         report = await self.run_db(
-            month_report, self.catalyst.store, community, year, month, self.language, today
+            month_report, self.store, community, year, month, self.language, today
         )
         _ = self._
         labels = [d.day.strftime("%d") for d in report.adoption.daily]
@@ -197,7 +200,9 @@ class CommunityReport(ReportHandler):
 
     # -- page sections: (id, title, definition, chart, table) ---------------------------------
 
-    def adoption_sections(self, report, tables):
+    def adoption_sections(
+        self, report: adoption.Adoption, tables: list[DataTable]
+    ) -> list[dict[str, Any]]:
         _ = self._
         daily, lifecycle, retention = tables
         days = [r.day.isoformat()[5:] for r in report.daily]
@@ -244,7 +249,7 @@ class CommunityReport(ReportHandler):
             {"id": "retention", "title": _("Retention"), "chart": None, "table": retention},
         ]
 
-    def funnel_sections(self, report, table):
+    def funnel_sections(self, report: funnel.Funnel, table: DataTable) -> list[dict[str, Any]]:
         _ = self._
         return [
             {
@@ -266,7 +271,7 @@ class CommunityReport(ReportHandler):
             }
         ]
 
-    def usage_sections(self, report, tables):
+    def usage_sections(self, report: usage.Usage, tables: list[DataTable]) -> list[dict[str, Any]]:
         _ = self._
         daily, environments, sizes, images, apps = tables
         return [
@@ -332,7 +337,7 @@ class OverviewPage(ReportHandler):
             )
         period = self.period()
         k = self.catalyst.min_group_size
-        rows = await self.run_db(overview, self.catalyst.store, period, k)
+        rows = await self.run_db(overview, self.store, period, k)
         table = overview_table(rows, self._)
         data = {
             "period": period.to_json(),

@@ -12,6 +12,7 @@ from ...catalog import localized
 from ...i18n import LANGUAGE_NAMES
 from ...reports.badges import badges_per_community, learner_badges
 from ...reports.cohorts import (
+    Cohort,
     CohortError,
     CohortFields,
     get_cohort,
@@ -41,20 +42,20 @@ LIST_FIELDS = ("lessons", "usernames", "remove")
 
 
 class TrainingHandler(ReportHandler):
-    def training_scope(self):
+    def training_scope(self) -> scopes.Communities:
         allowed = self.allowed(scopes.TRAINING)
         if not allowed:
             raise web.HTTPError(403, self._("This needs the scope {scope}", scope=scopes.TRAINING))
         return allowed
 
-    async def visible_cohort(self, cohort_id: str):
+    async def visible_cohort(self, cohort_id: str) -> Cohort:
         """The cohort, if it is in a community this token leads; else 404 (nothing of
         another community is revealed, not even that the cohort exists)."""
         allowed = self.training_scope()
         number = whole_number(cohort_id)
         # beyond the id column's range (a 32-bit integer in PostgreSQL) there is no cohort
         cohort = (
-            await self.run_db(get_cohort, self.catalyst.store, number)
+            await self.run_db(get_cohort, self.store, number)
             if number is not None and number < 2**31
             else None
         )
@@ -90,7 +91,7 @@ class TrainingHandler(ReportHandler):
         """A cohort's fields from a form or JSON body; 400 saying which one is wrong."""
         try:
             return parse_fields(
-                self.catalyst.store,
+                self.store,
                 body.get("name"),
                 body.get("language"),
                 body.get("starts") or None,
@@ -134,7 +135,7 @@ class TrainingPage(TrainingHandler):
     @web.authenticated
     async def get(self, suffix: str | None = None) -> None:
         allowed = self.training_scope()
-        store = self.catalyst.store
+        store = self.store
         cohorts = await self.run_db(list_cohorts, store, None if allowed is scopes.ALL else allowed)
         communities = (
             await self.run_db(known_communities, store)
@@ -165,7 +166,7 @@ class TrainingPage(TrainingHandler):
         """{lesson id: its badge's name} in the reader's language."""
         return {
             lesson_id: localized(badge.name, self.language)
-            for lesson_id, (_lesson, badge) in self.catalyst.store.catalog.badges().items()
+            for lesson_id, (_lesson, badge) in self.store.catalog.badges().items()
         }
 
     def lesson_choices(self) -> list[tuple[str, str]]:
@@ -174,7 +175,7 @@ class TrainingPage(TrainingHandler):
                 lesson.id,
                 f"{localized(program.title, self.language)}: {localized(lesson.title, self.language)}",
             )
-            for program in self.catalyst.store.catalog.programs
+            for program in self.store.catalog.programs
             for lesson in program.lessons
         ]
 
@@ -187,9 +188,7 @@ class TrainingPage(TrainingHandler):
         if not (allowed is scopes.ALL or community in allowed):
             raise web.HTTPError(403, self._("You do not lead training in this community."))
         fields = self.cohort_fields(body)
-        cohort_id = await self.run_db(
-            create_cohort, self.catalyst.store, community, fields, actor.member_id
-        )
+        cohort_id = await self.run_db(create_cohort, self.store, community, fields, actor.member_id)
         self.done(cohort_id, "created", http_status=201)
 
 
@@ -200,7 +199,7 @@ class CohortPage(TrainingHandler):
     async def get(self, cohort_id: str, suffix: str | None = None) -> None:
         actor = self.require_actor()
         cohort = await self.visible_cohort(cohort_id)
-        store = self.catalyst.store
+        store = self.store
         matrix = await self.run_db(completion_matrix, store, cohort, self.language)
         action = "view_cohort" if self.fmt == "html" else f"export_cohort_{self.fmt}"
         names = await self.run_db(
@@ -240,7 +239,7 @@ class CohortPage(TrainingHandler):
         cohort = await self.visible_cohort(cohort_id)
         body = self.body()
         fields = self.cohort_fields(body)
-        await self.run_db(update_cohort, self.catalyst.store, cohort.id, fields)
+        await self.run_db(update_cohort, self.store, cohort.id, fields)
         self.done(cohort.id, "saved")
 
 
@@ -266,7 +265,7 @@ class CohortLearners(TrainingHandler):
             )
         try:
             change = await self.run_db(
-                edit_learners, self.catalyst.store, cohort, names, remove, actor.member_id
+                edit_learners, self.store, cohort, names, remove, actor.member_id
             )
         except LearnersError as e:
             if e.unknown_names:
@@ -302,7 +301,7 @@ class CohortSignOff(TrainingHandler):
         )
         try:
             await self.run_db(
-                sign_off, self.catalyst.store, cohort, learner, lesson, episode, actor.member_id
+                sign_off, self.store, cohort, learner, lesson, episode, actor.member_id
             )
         except SignOffError as e:
             raise web.HTTPError(400, self._(str(e))) from None
@@ -311,7 +310,7 @@ class CohortSignOff(TrainingHandler):
             # the last sign-off a badge needs issues it now, for the cohort's page to show
             await self.run_db(
                 award_badges,
-                app.store,
+                self.store,
                 app.badge_issuer_for(self),
                 learner,
                 cohort.community,

@@ -6,7 +6,11 @@ from sqlalchemy import create_engine
 from catalyst_hub.store.tables import metadata
 
 config = context.config
-engine = config.attributes.get("engine") or create_engine(config.get_main_option("sqlalchemy.url"))
+engine = config.attributes.get("engine")
+if engine is None:
+    url = config.get_main_option("sqlalchemy.url")
+    assert url is not None, "alembic needs an engine or sqlalchemy.url"
+    engine = create_engine(url)
 
 with engine.begin() as connection:
     context.configure(

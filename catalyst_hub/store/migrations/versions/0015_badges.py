@@ -1,15 +1,15 @@
 """badges: Open Badges 3.0 credentials earned in training, and their revocation list
 
-Revision ID: 0012_badges
-Revises: 0011_session_end_app_activity
+Revision ID: 0015_badges
+Revises: 0014_consortium_publisher
 Create Date: 2026-12-03 15:00:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012_badges"
-down_revision = "0011_session_end_app_activity"
+revision = "0015_badges"
+down_revision = "0014_consortium_publisher"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,307 @@
+"""The consortium at scale: 300 hubs x 20 communities x 2 years of daily summaries.
+
+The consortium's store is filled with every hub's monthly documents (as hubs send them:
+each month of each community with its days), then:
+
+- ingest of one day's summaries from every hub, over HTTP to the real consortium service,
+  ``--clients`` hubs at a time (each hub sends its current month: every community and each
+  day so far, as its publisher does), beside the same documents stored without HTTP;
+- the overview of a month and the funder report of a quarter (the report functions), p50 /
+  p95, beside a naive computation of the same month's totals from the day rows.
+
+Run: ``python -m benchmarks.consortium [--hubs 300] [--communities 20] [--months 24]``;
+``python -m benchmarks`` runs it as its ``consortium`` section.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import time
+from datetime import date, timedelta
+
+import orjson
+from sqlalchemy import func, select
+
+from catalyst_hub.consortium import reports
+from catalyst_hub.consortium import tables as ct
+from catalyst_hub.consortium.store import ConsortiumStore, upgrade
+from catalyst_hub.localhub import free_ports
+from catalyst_hub.reports.common import english
+from catalyst_hub.store import make_engine
+
+from .common import (
+    Results,
+    drop_postgres,
+    ms,
+    p50,
+    p95,
+    postgres_available,
+    rate,
+    recreate_postgres,
+    timed,
+)
+
+SUPPRESSED = {"suppressed": True, "fewer_than": 5}
+HIDDEN = {"suppressed": True}
+
+
+def count(rng: random.Random, high: int):
+    n = rng.randint(0, high)
+    if 0 < n < 5:
+        return SUPPRESSED
+    return HIDDEN if rng.random() < 0.05 else n
+
+
+def month_document(hub: str, month: date, through: date, communities: int, sequence: int, rng):
+    days = []
+    day = month
+    while day <= through:
+        days.append(
+            {
+                "day": day.isoformat(),
+                "provisional": False,
+                "figures": {
+                    "active_day": count(rng, 30),
+                    "active_7d": count(rng, 60),
+                    "active_30d": count(rng, 120),
+                    "new_members": count(rng, 8),
+                    "activated": count(rng, 6),
+                },
+            }
+        )
+        day += timedelta(days=1)
+    return {
+        "schema": "catalyst.consortium.summary",
+        "version": 1,
+        "hub": hub,
+        "sequence": sequence,
+        "generated": "2026-12-03T00:00:00+00:00",
+        "month": month.isoformat()[:7],
+        "min_group_size": 5,
+        "communities": [
+            {
+                "community": f"community{c}",
+                "month": month.isoformat()[:7],
+                "through": through.isoformat(),
+                "provisional": False,
+                "public": c == 0,
+                "figures": {
+                    "members": count(rng, 400),
+                    "active_members": count(rng, 150),
+                    "mean_dau": round(rng.random() * 30, 2),
+                    "new_members": count(rng, 40),
+                    "activated_in_period": count(rng, 30),
+                    "learners": count(rng, 60),
+                    "episodes_completed": count(rng, 90),
+                    "champions_trained": count(rng, 6),
+                    "sessions": count(rng, 900),
+                    "server_hours": round(rng.random() * 2000, 1),
+                },
+                "steps": {"login": count(rng, 40), "run_code": count(rng, 30)},
+                "apps": {"jupyterlab": {"members": count(rng, 100), "hours": 12.5}},
+                "days": days,
+            }
+            for c in range(communities)
+        ],
+    }
+
+
+def month_end(month: date) -> date:
+    return reports.add_months(month, 1) - timedelta(days=1)
+
+
+def fill(store: ConsortiumStore, hubs: int, communities: int, months: list[date], rng) -> float:
+    """Every hub's closed months, stored as hubs would send them; returns seconds."""
+    began = time.perf_counter()
+    now = __import__("datetime").datetime(2026, 12, 3)
+    for h in range(hubs):
+        for month in months:
+            doc = month_document(f"hub{h:03}", month, month_end(month), communities, 1, rng)
+            store.store_summary(doc["hub"], doc, now)
+    return time.perf_counter() - began
+
+
+def naive_month_totals(store: ConsortiumStore, month: date):
+    """The baseline: a month's active members worked out from the day rows (max of each
+    community's rolling 30 days), the way one would without month rows."""
+    d = ct.days.c
+    with store.engine.connect() as conn:
+        per = (
+            select(d.hub, d.community, func.max(d.active_30d).label("a"))
+            .where(d.day >= month, d.day <= month_end(month))
+            .group_by(d.hub, d.community)
+            .subquery()
+        )
+        return conn.execute(select(func.sum(per.c.a), func.count())).one()
+
+
+async def ingest_day(url: str, documents: list[bytes], tokens: list[str], clients: int) -> float:
+    from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+
+    AsyncHTTPClient.configure(None, max_clients=clients)
+    client = AsyncHTTPClient()
+    queue = list(zip(documents, tokens, strict=True))
+    month = orjson.loads(documents[0])["month"]
+
+    async def worker():
+        while queue:
+            body, token = queue.pop()
+            r = await client.fetch(
+                HTTPRequest(
+                    url + f"api/v1/summaries/{month}",
+                    method="PUT",
+                    body=body,
+                    headers={"Authorization": f"Bearer {token}"},
+                    request_timeout=120,
+                )
+            )
+            assert orjson.loads(r.body)["result"] == "stored", r.body
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(clients)))
+    return time.perf_counter() - began
+
+
+async def run_engine(results: Results, engine_name: str, url: str, args) -> None:
+    from traitlets.config import Config
+
+    from catalyst_hub.consortium.app import ConsortiumService
+
+    scale = f"{args.hubs} hubs x {args.communities} x {args.months} months"
+    rng = random.Random(1)
+    engine = make_engine(url)
+    upgrade(engine)
+    store = ConsortiumStore(engine)
+    today = date.today()
+    current = today.replace(day=1)
+    months = [reports.add_months(current, -i) for i in range(args.months, 0, -1)]
+    print(f"== consortium, {engine_name}: filling {scale}", flush=True)
+    seconds = fill(store, args.hubs, args.communities, months, rng)
+    with engine.connect() as conn:
+        day_rows = conn.execute(select(func.count()).select_from(ct.days)).scalar_one()
+        month_rows = conn.execute(select(func.count()).select_from(ct.months)).scalar_one()
+    results.add(
+        "consortium fill (store_summary)",
+        engine_name,
+        scale,
+        f"{month_rows:,} month rows, {day_rows:,} day rows",
+        f"{seconds:.0f} s ({rate(day_rows / seconds)} day rows)",
+    )
+    # one day's summaries from every hub: each sends its current month so far
+    tokens = [store.create_credential(f"hub{h:03}", "bench", today)[1] for h in range(args.hubs)]
+    through = today - timedelta(days=1) if today.day > 1 else today
+    documents = [
+        orjson.dumps(month_document(f"hub{h:03}", current, through, args.communities, 2, rng))
+        for h in range(args.hubs)
+    ]
+    port = free_ports(1)[0]
+    config = Config(
+        {
+            "ConsortiumBase": {"db_url": url},
+            "ConsortiumService": {"url": f"http://127.0.0.1:{port}", "service_prefix": "/c/"},
+            "HubOAuth": {"api_token": "unused", "api_url": "http://127.0.0.1:9/hub/api"},
+        }
+    )
+    ConsortiumService.clear_instance()
+    service = ConsortiumService(config=config)
+    service.initialize([])
+    await service.start_server()
+    try:
+        http = await ingest_day(f"http://127.0.0.1:{port}/c/", documents, tokens, args.clients)
+    finally:
+        await service.stop()
+    # the baseline: the same documents again (a newer version), stored without HTTP
+    began = time.perf_counter()
+    for body in documents:
+        doc = orjson.loads(body)
+        doc["sequence"] = 3
+        store.store_summary(doc["hub"], doc, today)
+    direct = time.perf_counter() - began
+    rows = args.hubs * args.communities * (through.day if through >= current else 1)
+    results.add(
+        "consortium ingest of a day, HTTP",
+        engine_name,
+        scale,
+        f"{args.hubs} hubs' current months ({rows:,} day rows), {args.clients} clients",
+        f"{http:.2f} s",
+        f"store_summary without HTTP: {direct:.2f} s",
+        "< 5 s",
+    )
+    last = months[-1]
+    year, quarter = reports.quarter_of(last)
+    calls = {
+        "overview (a month: regions, every hub side by side)": lambda: reports.overview(
+            store, last, {}, english
+        ),
+        "overview of one hub's communities": lambda: reports.overview(
+            store, last, {}, english, hub="hub007"
+        ),
+        "funder report (a quarter)": lambda: reports.funder(store, year, quarter, {}, english),
+        "trends (12 months)": lambda: reports.trends(store, last, 12, {}, english),
+        "a community's page": lambda: reports.community_report(
+            store, "hub007", "community3", english
+        ),
+    }
+    naive = timed(lambda: naive_month_totals(store, last), 3)
+    for name, call in calls.items():
+        samples = timed(call, args.repeat)
+        results.add(
+            "consortium report",
+            engine_name,
+            scale,
+            f"{name} p50 / p95",
+            f"{ms(p50(samples))} / {ms(p95(samples))}",
+            f"month totals from the day rows: p50 {ms(p50(naive))}",
+            "p95 < 100 ms",
+        )
+    engine.dispose()
+
+
+def run(results: Results, workdir, args) -> None:
+    engines = [e for e in args.consortium_engines.split(",") if e]
+    for engine_name in engines:
+        if engine_name == "postgresql":
+            if not postgres_available():
+                print("PostgreSQL is not reachable: consortium figures left out")
+                continue
+            url = recreate_postgres("catalyst_bench_consortium")
+        else:
+            path = workdir / "consortium.sqlite"
+            for suffix in ("", "-wal", "-shm"):
+                p = path.with_name(path.name + suffix)
+                if p.exists():
+                    p.unlink()
+            url = f"sqlite:///{path}"
+        try:
+            asyncio.run(run_engine(results, engine_name, url, args))
+        finally:
+            if engine_name == "postgresql":
+                drop_postgres("catalyst_bench_consortium")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--hubs", type=int, default=300)
+    parser.add_argument("--communities", type=int, default=20)
+    parser.add_argument("--months", type=int, default=24)
+    parser.add_argument("--clients", type=int, default=16, help="hubs sending at once")
+    parser.add_argument("--consortium-engines", default="sqlite,postgresql")
+
+
+def main(argv=None) -> None:
+    import tempfile
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.consortium", description=__doc__)
+    add_arguments(parser)
+    parser.add_argument("--repeat", type=int, default=20)
+    args = parser.parse_args(argv)
+    results = Results()
+    with tempfile.TemporaryDirectory(prefix="consortium-bench-") as workdir:
+        run(results, Path(workdir), args)
+    print("\n" + results.markdown())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,434 @@
+"""The consortium's store: hub credentials and the summaries hubs send (SQL lives here).
+
+A hub's month arrives as one document (``schemas/summary/v1.json``) with a sequence number;
+it replaces whatever that hub had sent for that month (its communities and their days), in
+one transaction, when its sequence is higher than the stored one. The same document again
+changes nothing; an older one is refused as stale. Nothing is ever added to a stored figure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, and_, bindparam, delete, func, insert, select, update
+
+from . import tables as t
+
+TOKEN_PREFIX = "cch"
+
+
+class SummaryError(ValueError):
+    """A document that does not follow the schema (400)."""
+
+
+class WrongHub(PermissionError):
+    """A document or credential naming another hub (403)."""
+
+
+class DatabaseNeedsUpgrade(RuntimeError):
+    pass
+
+
+# -- schema -------------------------------------------------------------------------------
+
+
+def alembic_config(engine: Engine) -> AlembicConfig:
+    config = AlembicConfig()
+    config.set_main_option("script_location", "catalyst_hub.consortium:migrations")
+    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    config.attributes["engine"] = engine
+    return config
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Create or migrate the consortium's tables (``catalyst-hub consortium db-upgrade``)."""
+    command.upgrade(alembic_config(engine), revision)
+
+
+def check_current(engine: Engine) -> None:
+    head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    with engine.connect() as conn:
+        current = MigrationContext.configure(
+            conn, opts={"version_table": "consortium_alembic_version"}
+        ).get_current_revision()
+    if current != head:
+        where = engine.url.render_as_string(hide_password=True)
+        raise DatabaseNeedsUpgrade(
+            f"The consortium database {where} is at revision {current}; this version needs "
+            f"{head}. Run `catalyst-hub consortium --upgrade-db` (back it up first)."
+        )
+
+
+@cache
+def summary_schema() -> dict[str, Any]:
+    path = resources.files(__package__) / "schemas" / "summary" / "v1.json"
+    return json.loads(path.read_text("utf-8"))
+
+
+@cache
+def _validator():
+    import fastjsonschema
+
+    return fastjsonschema.compile(summary_schema())
+
+
+def validate_summary(document: Any, month: str) -> None:
+    """SummaryError unless ``document`` is a valid summary of ``month`` (``YYYY-MM``)."""
+    import fastjsonschema
+
+    try:
+        _validator()(document)
+    except fastjsonschema.JsonSchemaValueException as e:
+        raise SummaryError(e.message[:500]) from None
+    if document["month"] != month:
+        raise SummaryError(f"the document is of {document['month']}, not {month}")
+    seen = set()
+    for c in document["communities"]:
+        if c["community"] in seen:
+            raise SummaryError(f"community {c['community']} twice")
+        seen.add(c["community"])
+        if c["month"] != month or not c["through"].startswith(month):
+            raise SummaryError(f"community {c['community']}: not of {month}")
+        days = [d["day"] for d in c["days"]]
+        if any(not d.startswith(month) for d in days) or len(set(days)) != len(days):
+            raise SummaryError(f"community {c['community']}: days outside {month} or repeated")
+        try:
+            date.fromisoformat(c["through"])
+            for d in days:
+                date.fromisoformat(d)
+        except ValueError as e:
+            raise SummaryError(f"community {c['community']}: {e}") from None
+
+
+def _value(shown: Any) -> int | float | None:
+    """A figure as stored: the number, or NULL for a suppressed one."""
+    return None if isinstance(shown, dict) else shown
+
+
+# -- credentials --------------------------------------------------------------------------
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass
+class Credential:
+    id: str
+    hub: str
+    created: datetime
+    created_by: str
+    revoked: datetime | None
+    last_used: datetime | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "hub": self.hub,
+            "created": self.created.isoformat(),
+            "created_by": self.created_by,
+            "revoked": self.revoked.isoformat() if self.revoked else None,
+            "last_used": self.last_used.isoformat() if self.last_used else None,
+        }
+
+
+class ConsortiumStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # credentials
+
+    def create_credential(self, hub: str, created_by: str, now: datetime) -> tuple[str, str]:
+        """A new credential of ``hub``: (its id, the token, shown this once only)."""
+        cid = secrets.token_hex(8)
+        secret = secrets.token_urlsafe(32)
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(t.credentials).values(
+                    id=cid, hub=hub, secret_hash=_hash(secret), created=now, created_by=created_by
+                )
+            )
+        return cid, f"{TOKEN_PREFIX}_{cid}_{secret}"
+
+    def revoke_credential(self, cid: str, now: datetime) -> bool:
+        c = t.credentials.c
+        with self.engine.begin() as conn:
+            found = conn.execute(select(c.revoked).where(c.id == cid)).one_or_none()
+            if found is None:
+                return False
+            if found.revoked is None:
+                conn.execute(update(t.credentials).where(c.id == cid).values(revoked=now))
+        return True
+
+    def credentials(self, hub: str | None = None) -> list[Credential]:
+        c = t.credentials.c
+        query = select(c.id, c.hub, c.created, c.created_by, c.revoked, c.last_used)
+        if hub is not None:
+            query = query.where(c.hub == hub)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(c.hub, c.created)).all()
+        return [Credential(*r) for r in rows]
+
+    def authenticate(self, token: str, now: datetime) -> tuple[str | None, str]:
+        """(hub, "ok"), or (None, "unknown" / "revoked")."""
+        prefix, _, rest = token.partition("_")
+        cid, _, secret = rest.partition("_")
+        if prefix != TOKEN_PREFIX or not cid or not secret or len(token) > 200:
+            return None, "unknown"
+        c = t.credentials.c
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(c.hub, c.secret_hash, c.revoked).where(c.id == cid)
+            ).one_or_none()
+        if row is None or not hmac.compare_digest(row.secret_hash, _hash(secret)):
+            return None, "unknown"
+        if row.revoked is not None:
+            return None, "revoked"
+        return row.hub, "ok"
+
+    def authenticate_id(self, token: str) -> str:
+        """The credential id a token names (for ``last_used``)."""
+        return token.partition("_")[2].partition("_")[0]
+
+    # summaries
+
+    def store_summary(
+        self, hub: str, document: dict[str, Any], now: datetime, credential: str | None = None
+    ) -> str:
+        """Replace ``hub``'s month with ``document`` (validated): "stored", "unchanged" (the
+        same version again) or "stale" (older than the stored one)."""
+        if document["hub"] != hub:
+            raise WrongHub(document["hub"])
+        month = date.fromisoformat(document["month"] + "-01")
+        sequence = document["sequence"]
+        hm, mo, dy, ht = t.hub_months.c, t.months.c, t.days.c, t.hub_totals.c
+        with self.engine.begin() as conn:
+            if credential is not None:
+                conn.execute(
+                    update(t.credentials)
+                    .where(t.credentials.c.id == credential)
+                    .values(last_used=now)
+                )
+            current = conn.execute(
+                select(hm.sequence).where(hm.hub == hub, hm.month == month).with_for_update()
+            ).scalar_one_or_none()
+            if current is not None and sequence == current:
+                return "unchanged"
+            if current is not None and sequence < current:
+                return "stale"
+            values = {
+                "sequence": sequence,
+                "received": now,
+                "min_group_size": document["min_group_size"],
+            }
+            if current is None:
+                conn.execute(insert(t.hub_months).values(hub=hub, month=month, **values))
+            else:
+                conn.execute(
+                    update(t.hub_months).where(hm.hub == hub, hm.month == month).values(**values)
+                )
+            end = date(month.year + (month.month == 12), month.month % 12 + 1, 1)
+            before = [
+                c
+                for (c,) in conn.execute(
+                    select(mo.community).where(mo.hub == hub, mo.month == month)
+                )
+            ]
+            conn.execute(delete(t.months).where(mo.hub == hub, mo.month == month))
+            conn.execute(delete(t.hub_totals).where(ht.hub == hub, ht.month == month))
+            if before:
+                # one range of the key per community: the month's days only
+                conn.execute(
+                    delete(t.days).where(
+                        dy.hub == hub,
+                        dy.community == bindparam("c"),
+                        dy.day >= month,
+                        dy.day < end,
+                    ),
+                    [{"c": c} for c in before],
+                )
+            month_rows: list[dict[str, Any]] = []
+            day_rows: list[dict[str, Any]] = []
+            for c in document["communities"]:
+                figures = c["figures"]
+                month_rows.append(
+                    {
+                        "hub": hub,
+                        "community": c["community"],
+                        "month": month,
+                        "through": date.fromisoformat(c["through"]),
+                        "provisional": c["provisional"],
+                        "public": bool(c.get("public", False)),
+                        **{k: _value(figures[k]) for k in t.MONTH_COLUMNS},
+                        "detail": json.dumps(
+                            {"figures": figures, "steps": c["steps"], "apps": c["apps"]},
+                            separators=(",", ":"),
+                        ),
+                    }
+                )
+                for d in c["days"]:
+                    day_rows.append(
+                        {
+                            "hub": hub,
+                            "community": c["community"],
+                            "day": date.fromisoformat(d["day"]),
+                            "provisional": d["provisional"],
+                            **{k: _value(d["figures"][k]) for k in t.DAY_COLUMNS},
+                        }
+                    )
+            totals: dict[str, Any] = {"hub": hub, "month": month, "communities": len(month_rows)}
+            for k in t.SUMMED:
+                column = [r[k] for r in month_rows]
+                shown = [v for v in column if v is not None]
+                totals[k] = round(sum(shown), 1) if k in t.FLOAT_COLUMNS else sum(shown)
+                totals[f"{k}_hidden"] = len(column) - len(shown)
+            conn.execute(insert(t.hub_totals).values(**totals))
+            if month_rows:
+                conn.execute(insert(t.months), month_rows)
+            if day_rows:
+                conn.execute(insert(t.days), day_rows)
+        return "stored"
+
+    # reading
+
+    def months(self) -> list[date]:
+        with self.engine.connect() as conn:
+            return [
+                m
+                for (m,) in conn.execute(
+                    select(t.hub_months.c.month).distinct().order_by(t.hub_months.c.month)
+                )
+            ]
+
+    def month_rows(self, month: date, hubs: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """Every community's figures of ``month`` (NULL: hidden by its hub)."""
+        mo = t.months.c
+        query = select(
+            mo.hub,
+            mo.community,
+            mo.through,
+            mo.provisional,
+            mo.public,
+            *(getattr(mo, k) for k in t.MONTH_COLUMNS),
+        ).where(mo.month == month)
+        if hubs is not None:
+            query = query.where(mo.hub.in_(list(hubs)))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(mo.hub, mo.community)).all()
+        return [r._asdict() for r in rows]
+
+    def totals_by_month(
+        self, first: date, last: date, columns: Iterable[str] = t.SUMMED
+    ) -> list[dict[str, Any]]:
+        """Per month and hub: communities, the sum of each shown figure and how many of it
+        were hidden (a total of shown figures only: nothing hidden is in it)."""
+        ht = t.hub_totals.c
+        cols = list(columns)
+        query = (
+            select(
+                ht.month,
+                ht.hub,
+                ht.communities,
+                *(getattr(ht, k) for k in cols),
+                *(getattr(ht, f"{k}_hidden") for k in cols),
+            )
+            .where(and_(ht.month >= first, ht.month <= last))
+            .order_by(ht.month, ht.hub)
+        )
+        with self.engine.connect() as conn:
+            return [r._asdict() for r in conn.execute(query).all()]
+
+    def month_sums(self, first: date, last: date) -> list[dict[str, Any]]:
+        """Per month: hubs, communities, and each figure's total over the hubs (of the
+        figures shown) with how many were hidden."""
+        ht = t.hub_totals.c
+        query = (
+            select(
+                ht.month,
+                func.count().label("hubs"),
+                func.sum(ht.communities).label("communities"),
+                *(func.sum(getattr(ht, k)).label(k) for k in t.SUMMED),
+                *(func.sum(getattr(ht, f"{k}_hidden")).label(f"{k}_hidden") for k in t.SUMMED),
+            )
+            .where(and_(ht.month >= first, ht.month <= last))
+            .group_by(ht.month)
+        )
+        with self.engine.connect() as conn:
+            return [r._asdict() for r in conn.execute(query).all()]
+
+    def active_by_hub(self, first: date, last: date) -> list[tuple[date, str, int]]:
+        ht = t.hub_totals.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(ht.month, ht.hub, ht.active_members).where(
+                    and_(ht.month >= first, ht.month <= last)
+                )
+            ).all()
+        return [(r.month, r.hub, r.active_members) for r in rows]
+
+    def community_months(self, hub: str, community: str) -> list[dict[str, Any]]:
+        mo = t.months.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    mo.month,
+                    mo.through,
+                    mo.provisional,
+                    mo.public,
+                    mo.detail,
+                    *(getattr(mo, k) for k in t.MONTH_COLUMNS),
+                )
+                .where(mo.hub == hub, mo.community == community)
+                .order_by(mo.month)
+            ).all()
+        return [r._asdict() for r in rows]
+
+    def community_days(
+        self, hub: str, community: str, first: date, last: date
+    ) -> list[dict[str, Any]]:
+        dy = t.days.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(dy.day, dy.provisional, *(getattr(dy, k) for k in t.DAY_COLUMNS))
+                .where(dy.hub == hub, dy.community == community, dy.day >= first, dy.day <= last)
+                .order_by(dy.day)
+            ).all()
+        return [r._asdict() for r in rows]
+
+    def is_public(self, hub: str, community: str) -> bool:
+        """Whether the community's latest month allows a public page."""
+        mo = t.months.c
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(mo.public)
+                .where(mo.hub == hub, mo.community == community)
+                .order_by(mo.month.desc())
+                .limit(1)
+            ).one_or_none()
+        return bool(row and row.public)
+
+    def hub_status(self) -> list[dict[str, Any]]:
+        """Per hub: months received, the last one and when."""
+        hm = t.hub_months.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(hm.hub, func.count(), func.max(hm.month), func.max(hm.received))
+                .group_by(hm.hub)
+                .order_by(hm.hub)
+            ).all()
+        return [
+            {"hub": h, "months": int(n), "last_month": m, "last_received": r} for h, n, m, r in rows
+        ]
