@@ -69,9 +69,12 @@ async def test_nothing_personal_or_suppressed_leaves_the_hub(consortium, make_pu
     assert documents
     sent = "".join(json.dumps(d) for d in documents)
     with andes.store.connect() as conn:
-        usernames = [u for (u,) in conn.execute(select(t.identities.c.username))]
-        member_ids = [m for (m,) in conn.execute(select(t.members.c.member_id))]
-        event_ids = [e for (e,) in conn.execute(select(t.events.c.id).limit(2000))]
+        # this hub's rows only: the PostgreSQL database is shared by the session's tests
+        hub = andes.store.hub
+        i, m, e = t.identities.c, t.members.c, t.events.c
+        usernames = [u for (u,) in conn.execute(select(i.username).where(i.hub == hub))]
+        member_ids = [x for (x,) in conn.execute(select(m.member_id).where(m.hub == hub))]
+        event_ids = [x for (x,) in conn.execute(select(e.id).where(e.hub == hub).limit(2000))]
     assert usernames and member_ids and event_ids
     lowered = sent.lower()
     for name in usernames:
