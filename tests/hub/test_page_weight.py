@@ -67,15 +67,19 @@ async def test_researcher_page_is_under_its_budget_with_its_style_sheet(catalyst
     assert sum(plain.values()) > sum(sizes.values())
 
 
-async def test_a_newcomers_page_with_the_notice_is_under_its_budget(catalyst_service):
-    """The notice in full, its form and every step's: as a logged-in browser loads it."""
+@pytest.mark.parametrize("language", ["en", "es", "pt", "fr"])
+async def test_a_newcomers_page_with_the_notice_is_under_its_budget(catalyst_service, language):
+    """The notice in full, its form and every step's: as a logged-in browser loads it, in
+    each of the four languages (the notice is longer in some)."""
     token = catalyst_service.token("nina@uni.example.org", consent=None)
     session = await asyncio.to_thread(browser_session, catalyst_service, token)
+    session.headers["Accept-Language"] = language
     url = catalyst_service.url("me")
     sizes = await asyncio.to_thread(transfer_bytes, session.get, url)
     page = await asyncio.to_thread(session.get, url)
     assert 'id="consent-notice"' in page.text and 'id="consent-accept"' in page.text
     assert 'name="_xsrf" value="' in page.text  # its forms work
+    assert f'lang="{language}"' in page.text
     assert sum(sizes.values()) < RESEARCHER_BUDGET, sizes
 
 
@@ -123,3 +127,28 @@ async def test_style_sheets_are_versioned_and_cached_for_long(catalyst_service):
     assert r.status_code == 200
     assert re.search(r"max-age=(\d+)", r.headers["Cache-Control"])
     assert int(re.search(r"max-age=(\d+)", r.headers["Cache-Control"]).group(1)) >= 86400 * 365
+
+
+def test_style_sheets_are_sent_minified_and_mean_the_same():
+    """Comments and the white space CSS ignores go; what a rule says stays (a space before a
+    ``:`` is a descendant combinator, so it stays)."""
+    from catalyst_hub.service.base import minify_css
+
+    assert (
+        minify_css("/* why */\na :focus,\nb > i {\n  color: red;\n  margin: 0 auto;\n}\n")
+        == "a :focus,b>i{color:red;margin:0 auto}"
+    )
+
+
+async def test_the_style_sheet_served_is_the_minified_file(catalyst_service):
+    from pathlib import Path
+
+    from catalyst_hub.service import base
+
+    token = catalyst_service.token("ana@uni.example.org")
+    sizes = await weigh(catalyst_service, token, "me")
+    url = next(url for url in sizes if "catalyst.css" in url)
+    r = await asyncio.to_thread(requests.get, url, headers={"Accept-Encoding": "identity"})
+    source = Path(base.__file__).parent / "static" / "catalyst.css"
+    assert r.text == base.minify_css(source.read_text())
+    assert int(r.headers["Content-Length"]) == len(r.content) < source.stat().st_size
