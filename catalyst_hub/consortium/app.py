@@ -43,7 +43,7 @@ from ..i18n import LANGUAGE_NAMES, LANGUAGES, gettext_for, negotiate
 from ..reports.charts import line_chart
 from ..reports.export import DataTable
 from ..service.base import StaticFiles, set_security_headers
-from ..service.handlers.base import attachment, format_value
+from ..service.handlers.base import format_value, send_csv
 from ..store import make_engine
 from ..timeutil import utcnow
 from . import reports, scopes
@@ -599,20 +599,7 @@ class Page(AuthHandler):
             self.write_json({**data, "tables": {t.id: t.records() for t in tables}})
             return
         if self.fmt == "csv":
-            wanted = self.get_query_argument("table", None) or tables[0].id
-            table = next((t for t in tables if t.id == wanted), None)
-            if table is None:
-                raise web.HTTPError(
-                    404,
-                    self._(
-                        "No table {table}; tables: {tables}",
-                        table=wanted,
-                        tables=", ".join(t.id for t in tables),
-                    ),
-                )
-            self.set_header("Content-Type", "text/csv; charset=UTF-8")
-            self.set_header("Content-Disposition", attachment(f"{filename}-{table.id}.csv"))
-            self.finish("\ufeff" + table.csv())
+            send_csv(self, tables, filename, self._)
             return
         self.set_header("Content-Type", "text/html; charset=UTF-8")
         self.finish(self.render_page(template, tables=tables, **data, **context))

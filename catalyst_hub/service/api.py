@@ -15,7 +15,6 @@ from ..ingest import BatchError, EventResult, Sender
 from ..ingest.ingest import HELD_MESSAGES, parse_batch
 from ..reports.progress import member_progress
 from ..store.privacy import WITHDRAWN, Erasure, consent_of, erase_member, export_member
-from ..workflows.badges import member_badges
 from .base import APIHandler, Service
 
 
@@ -111,17 +110,8 @@ class MeHandler(APIHandler):
             member_progress, self.store, actor.member_id, actor.community, self.language
         )
         progress["notice"] = self.catalyst.consent_notice_for(self.language)
-        app = self.catalyst
-        if app.badge_keys is not None:
-            # earned badges are issued as the member looks, here as on the ``me`` page
-            progress["badges"] = await self.run_db(
-                member_badges,
-                self.store,
-                app.badge_issuer_for(self),
-                actor.member_id,
-                actor.community,
-                self.language,
-            )
+        if self.catalyst.badge_keys is not None:
+            progress["badges"] = await self.earned_badges(actor)
         self.write_json(progress)
 
 

@@ -19,6 +19,7 @@ from tornado import web
 from ..i18n import gettext_for, negotiate
 from ..identity import Actor
 from ..jsonlimits import MAX_DEPTH, JSONLimitError, check_json
+from ..workflows.badges import member_badges
 from . import scopes
 
 if TYPE_CHECKING:
@@ -353,6 +354,17 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         """Run blocking store work off the event loop."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.catalyst.db_executor, partial(fn, *args, **kwargs))
+
+    async def earned_badges(self, actor: Actor) -> list[dict]:
+        """The member's badges for their page or panel, those they earned since they last
+        looked issued now; none when the hub issues no badges."""
+        app = self.catalyst
+        if app.badge_keys is None:
+            return []
+        issuer = app.badge_issuer_for(self)
+        return await self.run_db(
+            member_badges, self.store, issuer, actor.member_id, actor.community, self.language
+        )
 
     # -- a database that is away -------------------------------------------------------------
     # Wherever a transient database error comes from (run_db, the ingest group commit, the

@@ -17,7 +17,6 @@ from ..i18n import LANGUAGES
 from ..ingest import EventResult
 from ..reports.progress import member_progress
 from ..store.privacy import ESSENTIAL_EVENTS, WITHDRAWN
-from ..workflows.badges import member_badges
 from . import api
 from .base import BaseHandler
 from .render import render
@@ -156,19 +155,7 @@ class MePage(PageHandler):
         notice = app.consent_notice_for(self.language)
         consent = progress["consent"]
         status = self.get_query_argument("status", "")
-        # a check on page load: the badges the member has earned are issued as they look
-        badges = (
-            await self.run_db(
-                member_badges,
-                self.store,
-                app.badge_issuer_for(self),
-                actor.member_id,
-                actor.community,
-                self.language,
-            )
-            if app.badge_keys is not None
-            else []
-        )
+        badges = await self.earned_badges(actor)
         self.page(
             "me.html",
             progress=progress,

@@ -23,7 +23,7 @@ after the scope check.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -39,6 +39,32 @@ from ..pages import PageHandler
 FORMATS = ("html", "csv", "json")
 #: The optional ``.csv`` or ``.json`` suffix of an exportable page's route.
 FORMAT_SUFFIX = r"(?:\.(?P<suffix>csv|json))?"
+
+
+def send_csv(
+    handler: web.RequestHandler,
+    tables: Sequence[DataTable],
+    filename: str,
+    _: Callable[..., str],
+) -> None:
+    """Answer ``?format=csv`` with the table named by ``table`` (the first by default) as a
+    download; 404 naming the tables for another name, in the language of ``_``."""
+    wanted = handler.get_query_argument("table", None) or tables[0].id
+    table = next((t for t in tables if t.id == wanted), None)
+    if table is None:
+        raise web.HTTPError(
+            404,
+            _(
+                "No table {table}; tables: {tables}",
+                table=wanted,
+                tables=", ".join(t.id for t in tables),
+            ),
+        )
+    handler.set_header("Content-Type", "text/csv; charset=UTF-8")
+    handler.set_header("Content-Disposition", attachment(f"{filename}-{table.id}.csv"))
+    handler.set_header("Cache-Control", "no-store")
+    # a BOM so spreadsheets read UTF-8 community names and titles right
+    handler.finish("\ufeff" + table.csv())
 
 
 class ReportHandler(PageHandler):
@@ -113,22 +139,7 @@ class ReportHandler(PageHandler):
             self.write_json(data)
             return True
         if self.fmt == "csv":
-            wanted = self.get_query_argument("table", None) or tables[0].id
-            table = next((t for t in tables if t.id == wanted), None)
-            if table is None:
-                raise web.HTTPError(
-                    404,
-                    self._(
-                        "No table {table}; tables: {tables}",
-                        table=wanted,
-                        tables=", ".join(t.id for t in tables),
-                    ),
-                )
-            self.set_header("Content-Type", "text/csv; charset=UTF-8")
-            self.set_header("Content-Disposition", attachment(f"{filename}-{table.id}.csv"))
-            self.set_header("Cache-Control", "no-store")
-            # a BOM so spreadsheets read UTF-8 community names and titles right
-            self.finish("\ufeff" + table.csv())
+            send_csv(self, tables, filename, self._)
             return True
         return False
 
