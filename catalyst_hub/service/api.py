@@ -122,6 +122,12 @@ class MeHandler(APIHandler):
                 actor.community,
                 self.language,
             )
+            # links for the JupyterLab panel: a path on the hub's own address unless the
+            # public one is configured (the server extension asks from inside the hub)
+            base = (app.badge_base_url or app.service_prefix).rstrip("/")
+            for badge in progress["badges"]:
+                badge["page_url"] = f"{base}/me#badge-{badge['id']}"
+                badge["claim_url"] = f"{base}/me/badges/{badge['id']}/claim"
         self.write_json(progress)
 
 
