@@ -21,7 +21,7 @@ from catalyst_hub.reports.summary import community_month, month_figures, month_s
 from catalyst_hub.reports.suppression import suppress
 from catalyst_hub.workflows.badges import award_badges
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.clock]
 
 K = 5
 HUB_BASICS = ["first-notebook", "data-files", "persistence"]

@@ -3,12 +3,15 @@ episode of the lesson with a badge, which their ``me`` page issues as they look.
 
 from __future__ import annotations
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from catalyst_hub import demo
 from catalyst_hub.badges.issuer import BadgeIssuer
 from catalyst_hub.badges.keys import Keyring
 from catalyst_hub.workflows.badges import member_badges
+
+pytestmark = pytest.mark.clock
 
 
 def test_the_demo_seeds_researchers_who_earned_a_badge(tmp_path):
