@@ -34,5 +34,10 @@ def test_the_demo_seeds_researchers_who_earned_a_badge(tmp_path):
     # the first researcher of each community went furthest: hub-basics, earned, not claimed
     assert earned["ana@andes.example.org"] == [("hub-basics", None, None)]
     assert earned["amina@sahel.example.org"] == [("hub-basics", None, None)]
+    assert (
+        earned["jorge@andes.example.org"]
+        == earned["kofi@sahel.example.org"]
+        == earned["ana@andes.example.org"]
+    )
     # and those who stopped early earned nothing
     assert earned["diego@andes.example.org"] == []
