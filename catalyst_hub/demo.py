@@ -1,8 +1,10 @@
 """``catalyst-hub demo``: a real local JupyterHub with the catalyst service and demo data.
 
 Two communities (from JupyterHub groups), researchers at every stage of onboarding, a
-training lead, consortium staff and an admin, a month of activity on SQLite. Passwords are
-printed on screen; Ctrl-C stops the hub, the proxy, the service and the servers.
+training lead, consortium staff and an admin, a month of activity on SQLite. The researchers
+who went furthest completed every episode of "hub-basics": their ``me`` page issues them its
+badge. Passwords are printed on screen; Ctrl-C stops the hub, the proxy, the service and
+the servers.
 """
 
 from __future__ import annotations
@@ -122,6 +124,7 @@ def demo_events(username: str, reached: int, rng: random.Random, now: datetime) 
             first + timedelta(days=2, hours=rng.randint(0, 30)),
         )
     if reached >= 7:
+        # with every exercise above, the lesson's last episode: its badge is earned
         add(
             names.EPISODE_COMPLETED,
             {"lesson": "hub-basics", "episode": "persistence", "source": "self"},

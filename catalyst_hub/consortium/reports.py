@@ -26,7 +26,7 @@ Gettext = Callable[..., str]
 HIDDEN = Suppressed(0, bounded=False)
 
 #: The figures the funder report adds up over a quarter's months (activity is per month).
-FUNDER_SUMS = ("activated_in_period", "champions_trained", "episodes_completed")
+FUNDER_SUMS = ("activated_in_period", "champions_trained", "episodes_completed", "badges_issued")
 
 _QUARTER = re.compile(r"(?P<year>[0-9]{4})-?Q(?P<q>[1-4])", re.ASCII | re.IGNORECASE)
 
@@ -308,6 +308,7 @@ def funder(
             Column("activated_in_period", _("Members activated")),
             Column("champions_trained", _("Champions trained")),
             Column("episodes_completed", _("Episodes completed")),
+            Column("badges_issued", _("Badges issued")),
             Column("hidden", _("Figures hidden")),
         ],
     )
@@ -329,7 +330,9 @@ def funder(
             ]
         )
     if not rows:
-        table.rows.append([_("All regions"), 0, 0, 0, 0, 0, 0, 0, 0, 0])
+        table.rows.append(
+            [_("All regions"), 0, 0, *(0 for _m in months), *(0 for _s in FUNDER_SUMS), 0]
+        )
     return [table]
 
 

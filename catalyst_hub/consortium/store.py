@@ -273,6 +273,7 @@ class ConsortiumStore:
                         "provisional": c["provisional"],
                         "public": bool(c.get("public", False)),
                         **{k: _value(figures[k]) for k in t.MONTH_COLUMNS},
+                        **{k: _value(figures.get(k)) for k in t.OPTIONAL_COLUMNS},
                         "detail": json.dumps(
                             {"figures": figures, "steps": c["steps"], "apps": c["apps"]},
                             separators=(",", ":"),
@@ -295,6 +296,10 @@ class ConsortiumStore:
                 shown = [v for v in column if v is not None]
                 totals[k] = round(sum(shown), 1) if k in t.FLOAT_COLUMNS else sum(shown)
                 totals[f"{k}_hidden"] = len(column) - len(shown)
+            for k in t.OPTIONAL_COLUMNS:
+                sent = [c["figures"][k] for c in document["communities"] if k in c["figures"]]
+                totals[k] = sum(v for v in sent if _value(v) is not None)
+                totals[f"{k}_hidden"] = sum(1 for v in sent if _value(v) is None)
             conn.execute(insert(t.hub_totals).values(**totals))
             if month_rows:
                 conn.execute(insert(t.months), month_rows)
@@ -323,6 +328,7 @@ class ConsortiumStore:
             mo.provisional,
             mo.public,
             *(getattr(mo, k) for k in t.MONTH_COLUMNS),
+            *(getattr(mo, k) for k in t.OPTIONAL_COLUMNS),
         ).where(mo.month == month)
         if hubs is not None:
             query = query.where(mo.hub.in_(list(hubs)))

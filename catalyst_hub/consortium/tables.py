@@ -67,6 +67,9 @@ MONTH_COLUMNS = (
     "server_hours",
 )
 FLOAT_COLUMNS = {"mean_dau", "server_hours"}
+#: Figures a hub may leave out of its summary (hubs older than the figure send none):
+#: NULL in ``months`` when hidden or not sent, counted as hidden only when hidden.
+OPTIONAL_COLUMNS = ("badges_issued",)
 
 months = Table(
     "consortium_months",
@@ -79,6 +82,7 @@ months = Table(
     Column("public", Boolean, nullable=False),
     *(Column(c, Float if c in FLOAT_COLUMNS else Integer) for c in MONTH_COLUMNS),
     Column("detail", Text, nullable=False),
+    *(Column(c, Integer) for c in OPTIONAL_COLUMNS),
     Index("ix_consortium_months_month", "month", "hub", "community"),
 )
 
@@ -106,6 +110,8 @@ hub_totals = Table(
     Column("communities", Integer, nullable=False),
     *(Column(c, Float if c in FLOAT_COLUMNS else Integer, nullable=False) for c in SUMMED),
     *(Column(f"{c}_hidden", Integer, nullable=False) for c in SUMMED),
+    *(Column(c, Integer, nullable=False, server_default="0") for c in OPTIONAL_COLUMNS),
+    *(Column(f"{c}_hidden", Integer, nullable=False, server_default="0") for c in OPTIONAL_COLUMNS),
     Index("ix_consortium_hub_totals_month", "month", "hub"),
 )
 

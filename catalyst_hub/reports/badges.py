@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from ..store import Store
 from ..store import tables as t
+from .common import Period, not_excluded
 
 
 @dataclass(frozen=True)
@@ -72,3 +73,26 @@ def badges_per_community(
         query = query.where(b.community.in_(sorted(set(communities))))
     with store.connect() as conn:
         return [BadgeCount(*row) for row in conn.execute(query)]
+
+
+@dataclass(frozen=True)
+class IssuedInPeriod:
+    """Badges issued to a community's current members in a period, and to how many members
+    (what the count describes, for the suppression policy outside the community)."""
+
+    badges: int = 0
+    earners: int = 0
+
+
+def badges_issued(store: Store, community: str, period: Period) -> IssuedInPeriod:
+    b = t.badges.c
+    query = select(func.count(), func.count(func.distinct(b.member_id))).where(
+        b.hub == store.hub,
+        b.community == community,
+        b.issued >= period.start_time,
+        b.issued < period.end_time,
+        not_excluded(store, b.member_id),
+    )
+    with store.connect() as conn:
+        badges, earners = conn.execute(query).one()
+    return IssuedInPeriod(int(badges or 0), int(earners or 0))

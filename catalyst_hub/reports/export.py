@@ -314,6 +314,7 @@ def figure_labels(_: Gettext) -> dict[str, str]:
         "sessions": _("Sessions"),
         "server_hours": _("Server-hours"),
         "learners": _("Learners"),
+        "badges_issued": _("Badges issued"),
     }
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..store import Store
 from .adoption import Adoption, adoption
+from .badges import IssuedInPeriod, badges_issued
 from .common import Period
 from .funnel import Funnel, funnel
 from .training import training_by_community
@@ -42,6 +43,9 @@ class MonthReport:
     usage: Usage
     #: the month before's usage totals (what its figures are drawn from)
     previous_usage: UsageTotals
+    #: badges issued in the month and the month before (and to how many members)
+    badges: IssuedInPeriod = IssuedInPeriod()
+    previous_badges: IssuedInPeriod = IssuedInPeriod()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -82,6 +86,10 @@ def month_report(
     assert then is not None  # asked for with previous=
     use, use_before = usage(store, community, period), usage_totals(store, community, previous)
     training = training_by_community(store, [community]).get(community)
+    issued, issued_before = (
+        badges_issued(store, community, period),
+        badges_issued(store, community, previous),
+    )
     figures = [
         Figure("active_members", now.active_members, then.active_members),
         Figure("mean_dau", now.mean_dau, then.mean_dau),
@@ -90,6 +98,7 @@ def month_report(
         Figure("sessions", use.sessions, use_before.sessions),
         Figure("server_hours", use.hours, use_before.hours),
         Figure("learners", training.learners if training else 0, None),
+        Figure("badges_issued", issued.badges, issued_before.badges),
     ]
     return MonthReport(
         community=community,
@@ -100,4 +109,6 @@ def month_report(
         funnel=funnel(store, community, period, language),
         usage=use,
         previous_usage=use_before,
+        badges=issued,
+        previous_badges=issued_before,
     )

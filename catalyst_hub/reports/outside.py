@@ -173,6 +173,15 @@ def month_outside(report: MonthReport, k: int) -> OutsideReport:
     for key in ("sessions", "server_hours"):
         f.derived(key, values[key].value, "session_members")
         f.derived(("previous", key), values[key].previous, ("previous", "session_members"))
+    # badges are counted per member who received them: hidden when those are fewer than k
+    f.count("badge_earners", report.badges.earners, shown=False)
+    f.count(("previous", "badge_earners"), report.previous_badges.earners, shown=False)
+    f.derived("badges_issued", report.badges.badges, "badge_earners")
+    f.derived(
+        ("previous", "badges_issued"),
+        report.previous_badges.badges,
+        ("previous", "badge_earners"),
+    )
     # the newcomers of the month are its new members
     _funnel_figures(f, report.funnel, "funnel:")
     f.sum_of("new_members", "funnel:newcomers")

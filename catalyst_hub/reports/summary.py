@@ -54,6 +54,7 @@ MONTH_FIGURES = (
     "champions_trained",
     "sessions",
     "server_hours",
+    "badges_issued",
 )
 
 
@@ -69,6 +70,8 @@ class _Month:
     steps: dict[str, int]
     apps: dict[str, tuple[int, float]]
     days: dict[date, dict[str, int]]
+    #: members who received the month's badges (what ``badges_issued`` describes)
+    badge_earners: int = 0
 
 
 def month_of(day: date) -> date:
@@ -221,6 +224,7 @@ def community_month(store: Store, community: str, first: date, today: date) -> _
         "champions_trained": extras["champions_trained"],
         "sessions": values["sessions"],
         "server_hours": values["server_hours"],
+        "badges_issued": report.badges.badges,
     }
     return _Month(
         community,
@@ -231,6 +235,7 @@ def community_month(store: Store, community: str, first: date, today: date) -> _
         extras["steps"],
         apps,
         days,
+        report.badges.earners,
     )
 
 
@@ -254,6 +259,9 @@ def month_figures(data: _Month) -> Figures:
     f.derived("sessions", mo["sessions"], "session_members")
     f.derived("server_hours", mo["server_hours"], "session_members")
     f.derived("episodes_completed", mo["episodes_completed"], "completers")
+    f.count("badge_earners", data.badge_earners, shown=False)
+    f.part_of("members", "badge_earners")
+    f.derived("badges_issued", mo["badges_issued"], "badge_earners")
     for step, n in data.steps.items():
         f.count(("step", step), n)
         f.part_of("members", ("step", step))

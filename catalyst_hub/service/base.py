@@ -167,6 +167,7 @@ class Service(Protocol):
     consortium_url: str
     publisher: Publisher | None
     badge_keys: Keyring | None
+    badge_base_url: str
 
     def badge_issuer_for(self, handler: web.RequestHandler) -> BadgeIssuer: ...
 

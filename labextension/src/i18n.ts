@@ -179,6 +179,41 @@ export const MESSAGES: Record<string, Translations> = {
     pt: 'Você optou por não participar: sua atividade e seus exercícios não são registrados.',
     fr: 'Vous avez refusé : votre activité et vos exercices ne sont pas enregistrés.'
   },
+  'Claim this badge': {
+    es: 'Reclamar esta insignia',
+    pt: 'Reivindicar este emblema',
+    fr: 'Réclamer ce badge'
+  },
+  Claimed: {
+    es: 'Reclamada',
+    pt: 'Reivindicado',
+    fr: 'Réclamé'
+  },
+  Earned: {
+    es: 'Obtenida',
+    pt: 'Conquistado',
+    fr: 'Obtenu'
+  },
+  'Public verification page': {
+    es: 'Página pública de verificación',
+    pt: 'Página pública de verificação',
+    fr: 'Page publique de vérification'
+  },
+  Revoked: {
+    es: 'Revocada',
+    pt: 'Revogado',
+    fr: 'Révoqué'
+  },
+  'See it on your page': {
+    es: 'Verla en tu página',
+    pt: 'Ver na sua página',
+    fr: 'La voir sur votre page'
+  },
+  'Your badges': {
+    es: 'Tus insignias',
+    pt: 'Seus emblemas',
+    fr: 'Vos badges'
+  },
   'Your choice could not be saved. Please try again.': {
     es: 'No se pudo guardar tu elección. Inténtalo de nuevo.',
     pt: 'Não foi possível salvar sua escolha. Tente novamente.',

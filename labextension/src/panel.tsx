@@ -6,7 +6,10 @@ import * as React from 'react';
 import { Translate } from './i18n';
 import { ProgressModel } from './model';
 import {
+  badgeLink,
+  BadgeState,
   BUILTIN_NOTICE_VERSION,
+  IBadge,
   IEpisode,
   INotice,
   IProgress,
@@ -123,6 +126,9 @@ function GettingStarted(props: {
           <Summary progress={progress} t={t} />
           <Checklist steps={progress.steps} t={t} />
           <Training progress={progress} t={t} />
+          {progress.badges.length > 0 && (
+            <Badges badges={progress.badges} t={t} />
+          )}
           {!needsDecision(progress) && (
             <PrivacyChoices
               progress={progress}
@@ -332,6 +338,71 @@ function Episode(props: {
         </span>
       )}
     </li>
+  );
+}
+
+function badgeStateLabel(state: BadgeState, t: Translate): string {
+  switch (state) {
+    case 'claimed':
+      return t('Claimed');
+    case 'revoked':
+      return t('Revoked');
+    default:
+      return t('Earned');
+  }
+}
+
+function Badges(props: { badges: IBadge[]; t: Translate }): JSX.Element {
+  const { badges, t } = props;
+  return (
+    <section
+      className="jp-CatalystPanel-section"
+      aria-labelledby="catalyst-badges-heading"
+      data-catalyst-badges=""
+    >
+      <h3 id="catalyst-badges-heading">{t('Your badges')}</h3>
+      <ul className="jp-CatalystPanel-badges">
+        {badges.map(badge => {
+          const link = badgeLink(badge);
+          const label = !link
+            ? null
+            : link.kind === 'claim'
+              ? t('Claim this badge')
+              : link.kind === 'verify'
+                ? t('Public verification page')
+                : t('See it on your page');
+          return (
+            <li
+              key={badge.id}
+              className={`jp-CatalystPanel-earned jp-mod-${badge.state}`}
+              data-catalyst-badge=""
+              data-badge-id={badge.id}
+              data-lesson-id={badge.lesson}
+              data-state={badge.state}
+            >
+              <span className="jp-CatalystPanel-badgeName">{badge.name}</span>{' '}
+              <span className="jp-CatalystPanel-badge">
+                {badgeStateLabel(badge.state, t)}
+              </span>
+              {link && (
+                <a
+                  className="jp-CatalystPanel-link"
+                  href={link.href}
+                  target="_blank"
+                  rel="noopener noreferrer"
+                  data-catalyst-badge-link={link.kind}
+                >
+                  {label}
+                  <span className="jp-CatalystPanel-srOnly">
+                    {': ' + badge.name + ' ' + t('(opens in a new tab)')}
+                  </span>
+                </a>
+              )}
+            </li>
+          );
+        })}
+      </ul>
+    </section>
   );
 }
 

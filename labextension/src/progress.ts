@@ -76,6 +76,35 @@ export function needsDecision(progress: IProgress): boolean {
 /** The notice version sent with a decision when the service has no notice. */
 export const BUILTIN_NOTICE_VERSION = 'builtin';
 
+export type BadgeState = 'earned' | 'claimed' | 'revoked';
+
+/** A badge the member earned, with where to claim it or verify it. */
+export interface IBadge {
+  id: string;
+  lesson: string;
+  name: string;
+  state: BadgeState;
+  issued: string;
+  /** Claim it on the `me` page (while unclaimed), or its place there. */
+  claim_url: string | null;
+  page_url: string | null;
+  /** The public verification page (once claimed). */
+  public_url: string | null;
+}
+
+/** What the learner can do with a badge: claim it, or share its public page. */
+export function badgeLink(
+  badge: IBadge
+): { kind: 'claim' | 'verify' | 'page'; href: string } | null {
+  if (badge.state === 'earned' && badge.claim_url) {
+    return { kind: 'claim', href: badge.claim_url };
+  }
+  if (badge.state === 'claimed' && badge.public_url) {
+    return { kind: 'verify', href: badge.public_url };
+  }
+  return badge.page_url ? { kind: 'page', href: badge.page_url } : null;
+}
+
 export interface IProgress {
   active: boolean;
   stale: boolean;
@@ -87,6 +116,8 @@ export interface IProgress {
   steps_done: number;
   steps_total: number;
   training: ITraining;
+  /** Empty when the hub issues no badges. */
+  badges: IBadge[];
 }
 
 /**
@@ -386,7 +417,33 @@ export function parseProgress(value: unknown): IProgress | null {
       steps.filter(s => s.state === 'done').length
     ),
     steps_total: num(value.steps_total, steps.length),
-    training: { programs, ...score(training, sum(programs)) }
+    training: { programs, ...score(training, sum(programs)) },
+    badges: array(value.badges)
+      .filter(isObject)
+      .filter(b => typeof b.id === 'string' && b.id !== '')
+      .map(parseBadge)
+  };
+}
+
+function optionalStr(value: unknown): string | null {
+  return typeof value === 'string' && value !== '' ? value : null;
+}
+
+function parseBadge(b: Record<string, unknown>): IBadge {
+  const state: BadgeState = optionalStr(b.revoked)
+    ? 'revoked'
+    : optionalStr(b.claimed)
+      ? 'claimed'
+      : 'earned';
+  return {
+    id: str(b.id),
+    lesson: str(b.lesson),
+    name: str(b.name, str(b.lesson, str(b.id))),
+    state,
+    issued: str(b.issued),
+    claim_url: optionalStr(b.claim_url),
+    page_url: optionalStr(b.page_url),
+    public_url: optionalStr(b.public_url)
   };
 }
 

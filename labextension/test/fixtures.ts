@@ -51,7 +51,8 @@ export function sampleProgress(): IProgress {
           ]
         }
       ]
-    }
+    },
+    badges: []
   };
 }
 

@@ -79,6 +79,8 @@ async def test_earn_claim_download_and_verify(catalyst_service):
     assert r.status_code == 200 and 'id="claim-form"' in r.text
     [listed] = (await hub.request("get", "api/me", token)).json()["badges"]
     assert (listed["id"], listed["lesson"], listed["claimed"]) == (badge_id, "hub-basics", None)
+    assert listed["claim_url"].endswith(f"/me/badges/{badge_id}/claim")
+    assert listed["page_url"].endswith(f"/me#badge-{badge_id}")
 
     r = await hub.request(
         "post",
