@@ -19,7 +19,7 @@ import argparse
 import asyncio
 import random
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import orjson
 from sqlalchemy import func, select
@@ -115,7 +115,7 @@ def month_end(month: date) -> date:
 def fill(store: ConsortiumStore, hubs: int, communities: int, months: list[date], rng) -> float:
     """Every hub's closed months, stored as hubs would send them; returns seconds."""
     began = time.perf_counter()
-    now = __import__("datetime").datetime(2026, 12, 3)
+    now = datetime(2026, 12, 3)
     for h in range(hubs):
         for month in months:
             doc = month_document(f"hub{h:03}", month, month_end(month), communities, 1, rng)
@@ -190,7 +190,8 @@ async def run_engine(results: Results, engine_name: str, url: str, args) -> None
         f"{seconds:.0f} s ({rate(day_rows / seconds)} day rows)",
     )
     # one day's summaries from every hub: each sends its current month so far
-    tokens = [store.create_credential(f"hub{h:03}", "bench", today)[1] for h in range(args.hubs)]
+    stamp = datetime(today.year, today.month, today.day)
+    tokens = [store.create_credential(f"hub{h:03}", "bench", stamp)[1] for h in range(args.hubs)]
     day = args.through_day or max(today.day - 1, 1)
     through = current + timedelta(days=min(day, month_end(current).day) - 1)
     documents = []
@@ -206,7 +207,7 @@ async def run_engine(results: Results, engine_name: str, url: str, args) -> None
             if revised is not None:
                 b["days"][-1] = dict(revised, provisional=True)
                 b["through"] = b["days"][-1]["day"]
-        store.store_summary(before["hub"], before, today)
+        store.store_summary(before["hub"], before, stamp)
     port = free_ports(1)[0]
     config = Config(
         {
@@ -228,7 +229,7 @@ async def run_engine(results: Results, engine_name: str, url: str, args) -> None
     for body in documents:
         doc = orjson.loads(body)
         doc["sequence"] = 3
-        store.store_summary(doc["hub"], doc, today)
+        store.store_summary(doc["hub"], doc, stamp)
     direct = time.perf_counter() - began
     rows = args.hubs * args.communities * through.day
     results.add(

@@ -326,15 +326,15 @@ class ConsortiumStore:
             old = stored.pop((community, day), None)
             if old == value:
                 continue
-            row = dict(zip(("provisional", *t.DAY_COLUMNS), value, strict=True))
+            figures = dict(zip(("provisional", *t.DAY_COLUMNS), value, strict=True))
             if old is None:
-                new.append({"hub": hub, "community": community, "day": day, **row})
+                new.append({"hub": hub, "community": community, "day": day, **figures})
             else:
                 changed.append(
                     {
                         "k_community": community,
                         "k_day": day,
-                        **{f"v_{k}": v for k, v in row.items()},
+                        **{f"v_{k}": v for k, v in figures.items()},
                     }
                 )
         if stored:
