@@ -164,6 +164,7 @@ class Service(Protocol):
     hub_url: str
     forwarder: Forwarder | None
     consortium_url: str
+    consortium_public_communities: list[str]
     publisher: Publisher | None
     badge_keys: Keyring | None
 

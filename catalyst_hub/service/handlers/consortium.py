@@ -5,6 +5,7 @@ from __future__ import annotations
 from tornado import web
 
 from ...store import publish_queue
+from ...workflows.consortium import PublicPage, public_page, set_public_page
 from .. import scopes
 from ..base import APIHandler
 
@@ -35,4 +36,56 @@ class ConsortiumStatus(APIHandler):
         self.write_json({"sent": sent, **state})
 
 
-default_handlers = [(r"api/consortium", ConsortiumStatus)]
+class PublicPageHandler(APIHandler):
+    """``api/consortium/communities/<community>/public-page``: whether the community's page
+    on the consortium is public (GET), and its champion's choice (PUT ``{"public": bool}``).
+
+    A champion of the community: ``custom:catalyst:reports`` or ``custom:catalyst:training``
+    filtered to its group, or a catalyst admin. Unfiltered reports (consortium staff) read
+    only: the choice is the community's."""
+
+    def _check(self, community: str, write: bool) -> None:
+        if self.current_user is None:
+            self.raise_unauthenticated()
+        if self.communities(scopes.ADMIN) is scopes.ALL:
+            return
+        for scope in (scopes.REPORTS, scopes.TRAINING):
+            allowed = self.communities(scope)
+            if allowed is scopes.ALL and not write:
+                return
+            if allowed is not scopes.ALL and community in allowed:
+                return
+        raise web.HTTPError(
+            403, self._("Only a champion of this community can choose its public page.")
+        )
+
+    def _answer(self, page: PublicPage) -> None:
+        self.write_json(
+            {
+                "community": page.community,
+                "public": page.public,
+                "chosen": page.changed is not None,
+                "changed": page.changed.isoformat() if page.changed else None,
+            }
+        )
+
+    async def get(self, community: str) -> None:
+        self._check(community, write=False)
+        default = self.catalyst.consortium_public_communities
+        self._answer(await self.run_db(public_page, self.store, community, default))
+
+    async def put(self, community: str) -> None:
+        actor = self.require_actor()
+        self._check(community, write=True)
+        body = self.json_body()
+        if not isinstance(body, dict) or not isinstance(body.get("public"), bool):
+            raise web.HTTPError(400, self._('Send a JSON object whose "public" is true or false.'))
+        await self.run_db(set_public_page, self.store, community, body["public"], actor.member_id)
+        default = self.catalyst.consortium_public_communities
+        self._answer(await self.run_db(public_page, self.store, community, default))
+
+
+default_handlers = [
+    (r"api/consortium", ConsortiumStatus),
+    (r"api/consortium/communities/(?P<community>[^/]+)/public-page", PublicPageHandler),
+]
