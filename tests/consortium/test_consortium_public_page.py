@@ -85,6 +85,35 @@ async def test_a_champion_chooses_their_communitys_page(catalyst_service):
     assert public_communities(store, ["andes", "sahel"]) == {"sahel"}
 
 
+async def test_the_champions_page_and_its_form(catalyst_service):
+    svc = catalyst_service
+    lead = svc.token("lead@andes.example.org", groups=["community-andes"], roles=["lead-andes"])
+    other = svc.token("lead@sahel.example.org", groups=["community-sahel"], roles=["lead-sahel"])
+    form = "consortium/communities/andes/public-page"
+    r = await svc.request("get", form, lead)
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/html")
+    assert 'name="_xsrf"' in r.text and 'value="yes"' in r.text
+    assert "Not public" in r.text and "Make it public" in r.text
+    r = await svc.request("get", form, other)
+    assert r.status_code == 403 and r.headers["Content-Type"].startswith("text/html")
+    r = await svc.request("post", form, other, data={"public": "yes"})
+    assert r.status_code == 403
+    r = await svc.request("post", form, lead, data={"public": "maybe"})
+    assert r.status_code == 400
+    assert stored(svc.store) == ([], [])
+    r = await svc.request("post", form, lead, data={"public": "yes"}, allow_redirects=False)
+    assert r.status_code == 303 and r.headers["Location"].endswith(form + "?saved=1")
+    for lang, text in (
+        ("en", "Make it private"),
+        ("es", "Hacerla privada"),
+        ("pt", "Torná-la privada"),
+        ("fr", "La rendre privée"),
+    ):
+        r = await svc.request("get", f"{form}?saved=1&lang={lang}", lead)
+        assert r.status_code == 200 and text in r.text, (lang, r.text)
+    assert stored(svc.store)[0] == [("andes", True, svc.store.member_id("lead@andes.example.org"))]
+
+
 async def test_the_consortium_page_follows_the_champions_choice(consortium, make_publishing_hub):
     andes = await make_publishing_hub(consortium, "andes", "Andes", "Latin America", k=3)
     assert await andes.publisher.run_once(full=True) >= 1

@@ -79,6 +79,8 @@ MATRIX = [
     ("POST", "training/cohorts/{B}/learners",           "learner_b",403, 403,  404,  200,  200,  403,  403,  403),
     ("POST", "training/cohorts/{A}/signoff",            "signoff_a",403, 403,  200,  404,  200,  403,  403,  403),
     ("POST", "training/cohorts/{B}/signoff",            "signoff_b",403, 403,  404,  200,  200,  403,  403,  403),
+    ("GET",  "consortium/communities/andes/public-page", None,      302, 403,  200,  403,  200,  200,  403,  403),
+    ("POST", "consortium/communities/andes/public-page", "public_form", 403, 403, 303, 403, 303, 403, 403, 403),
     ("PUT",  "api/consortium/communities/andes/public-page", "public_page", 401, 403, 200, 403, 200, 403, 403, 403),
     # last: they erase the caller's own data
     ("POST", "me/erase",                                "erase",    403, 200,  200,  200,  200,  200,  200,  403),
@@ -125,6 +127,7 @@ def bodies(ids: dict[str, str]) -> dict[str, dict]:
             "json": {"learner": ids["sahel-1"], "lesson": "hub-basics", "episode": "persistence"}
         },
         "public_page": {"json": {"public": True}},
+        "public_form": {"data": {"public": "yes"}},
         "erase": {"data": {"confirm": "yes"}},
         "erase_api": {"json": {"confirm": True}},
     }
