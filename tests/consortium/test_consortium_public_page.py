@@ -134,3 +134,14 @@ async def test_the_consortium_page_follows_the_champions_choice(consortium, make
     assert await andes.publisher.run_once() >= 1
     r = await consortium.request("get", page + ".json")
     assert r.status_code == 404
+
+
+def test_an_erased_champion_leaves_the_choice_without_their_id(catalyst_store):
+    from catalyst_hub.store.privacy import ERASED_MEMBER, erase_member
+
+    store = catalyst_store
+    champion = store.member_id("champion@andes.example.org")
+    set_public_page(store, "andes", True, champion)
+    erasure = erase_member(store, champion)
+    assert erasure.rows["consortium_public_pages.changed_by"] == 1
+    assert stored(store)[0] == [("andes", True, ERASED_MEMBER)]
