@@ -4,6 +4,8 @@ A hub's month arrives as one document (``schemas/summary/v1.json``) with a seque
 it replaces whatever that hub had sent for that month (its communities and their days), in
 one transaction, when its sequence is higher than the stored one. The same document again
 changes nothing; an older one is refused as stale. Nothing is ever added to a stored figure.
+A hub sends its current month again every day (a day more, the last few revised): of its day
+rows only those that differ from the stored ones are written (inserted, updated or deleted).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, insert, select, update
 
 from . import tables as t
 
@@ -214,7 +216,7 @@ class ConsortiumStore:
             raise WrongHub(document["hub"])
         month = date.fromisoformat(document["month"] + "-01")
         sequence = document["sequence"]
-        hm, mo, dy, ht = t.hub_months.c, t.months.c, t.days.c, t.hub_totals.c
+        hm, mo, ht = t.hub_months.c, t.months.c, t.hub_totals.c
         with self.engine.begin() as conn:
             if credential is not None:
                 conn.execute(
@@ -240,7 +242,6 @@ class ConsortiumStore:
                 conn.execute(
                     update(t.hub_months).where(hm.hub == hub, hm.month == month).values(**values)
                 )
-            end = date(month.year + (month.month == 12), month.month % 12 + 1, 1)
             before = [
                 c
                 for (c,) in conn.execute(
@@ -249,19 +250,8 @@ class ConsortiumStore:
             ]
             conn.execute(delete(t.months).where(mo.hub == hub, mo.month == month))
             conn.execute(delete(t.hub_totals).where(ht.hub == hub, ht.month == month))
-            if before:
-                # one range of the key per community: the month's days only
-                conn.execute(
-                    delete(t.days).where(
-                        dy.hub == hub,
-                        dy.community == bindparam("c"),
-                        dy.day >= month,
-                        dy.day < end,
-                    ),
-                    [{"c": c} for c in before],
-                )
             month_rows: list[dict[str, Any]] = []
-            day_rows: list[dict[str, Any]] = []
+            sent: dict[tuple[str, date], tuple[Any, ...]] = {}
             for c in document["communities"]:
                 figures = c["figures"]
                 month_rows.append(
@@ -281,15 +271,11 @@ class ConsortiumStore:
                     }
                 )
                 for d in c["days"]:
-                    day_rows.append(
-                        {
-                            "hub": hub,
-                            "community": c["community"],
-                            "day": date.fromisoformat(d["day"]),
-                            "provisional": d["provisional"],
-                            **{k: _value(d["figures"][k]) for k in t.DAY_COLUMNS},
-                        }
+                    sent[(c["community"], date.fromisoformat(d["day"]))] = (
+                        bool(d["provisional"]),
+                        *(_value(d["figures"][k]) for k in t.DAY_COLUMNS),
                     )
+            self._write_days(conn, hub, month, before, sent)
             totals: dict[str, Any] = {"hub": hub, "month": month, "communities": len(month_rows)}
             for k in t.SUMMED:
                 column = [r[k] for r in month_rows]
@@ -303,9 +289,79 @@ class ConsortiumStore:
             conn.execute(insert(t.hub_totals).values(**totals))
             if month_rows:
                 conn.execute(insert(t.months), month_rows)
-            if day_rows:
-                conn.execute(insert(t.days), day_rows)
         return "stored"
+
+    @staticmethod
+    def _write_days(
+        conn: Connection,
+        hub: str,
+        month: date,
+        before: list[str],
+        sent: dict[tuple[str, date], tuple[Any, ...]],
+    ) -> None:
+        """Make ``hub``'s day rows of ``month`` those ``sent`` ((community, day): (provisional,
+        *DAY_COLUMNS)), writing only the days that differ from the stored ones: a hub sends
+        its month again every day, with one new day and the last few revised."""
+        dy = t.days.c
+        end = date(month.year + (month.month == 12), month.month % 12 + 1, 1)
+        names = {community for community, _ in sent}
+        gone = [c for c in before if c not in names]
+        kept = [c for c in before if c in names]
+        stored: dict[tuple[str, date], tuple[Any, ...]] = {}
+        if kept:
+            # one range of the key per community: the month's days only
+            query = select(
+                dy.community, dy.day, dy.provisional, *(getattr(dy, k) for k in t.DAY_COLUMNS)
+            ).where(dy.hub == hub, dy.community.in_(kept), dy.day >= month, dy.day < end)
+            for row in conn.execute(query):
+                stored[(row[0], row[1])] = (bool(row[2]), *row[3:])
+        if gone:
+            conn.execute(
+                delete(t.days).where(
+                    dy.hub == hub,
+                    dy.community == bindparam("c"),
+                    dy.day >= month,
+                    dy.day < end,
+                ),
+                [{"c": c} for c in gone],
+            )
+        new: list[dict[str, Any]] = []
+        changed: list[dict[str, Any]] = []
+        for (community, day), value in sent.items():
+            old = stored.pop((community, day), None)
+            if old == value:
+                continue
+            figures = dict(zip(("provisional", *t.DAY_COLUMNS), value, strict=True))
+            if old is None:
+                new.append({"hub": hub, "community": community, "day": day, **figures})
+            else:
+                changed.append(
+                    {
+                        "k_community": community,
+                        "k_day": day,
+                        **{f"v_{k}": v for k, v in figures.items()},
+                    }
+                )
+        if stored:
+            conn.execute(
+                delete(t.days).where(
+                    dy.hub == hub, dy.community == bindparam("c"), dy.day == bindparam("d")
+                ),
+                [{"c": c, "d": d} for c, d in stored],
+            )
+        if changed:
+            conn.execute(
+                update(t.days)
+                .where(
+                    dy.hub == hub,
+                    dy.community == bindparam("k_community"),
+                    dy.day == bindparam("k_day"),
+                )
+                .values({k: bindparam(f"v_{k}") for k in ("provisional", *t.DAY_COLUMNS)}),
+                changed,
+            )
+        if new:
+            conn.execute(insert(t.days), new)
 
     # reading
 

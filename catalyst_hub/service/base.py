@@ -165,6 +165,7 @@ class Service(Protocol):
     hub_url: str
     forwarder: Forwarder | None
     consortium_url: str
+    consortium_public_communities: list[str]
     publisher: Publisher | None
     badge_keys: Keyring | None
     badge_base_url: str

@@ -28,6 +28,7 @@ from traitlets.config import LoggingConfigurable
 from ..reports import summary
 from ..store import publish_queue
 from ..timeutil import utcnow
+from ..workflows.consortium import public_communities
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -83,10 +84,9 @@ class Publisher(LoggingConfigurable):
             months = sorted({m for m in (previous, current) if m >= first})
         queued = []
         k = self.app.min_group_size
+        public = public_communities(self.store, self.app.consortium_public_communities)
         for month in months:
-            document = summary.month_summary(
-                self.store, month, k, today=today, public=self.app.consortium_public_communities
-            )
+            document = summary.month_summary(self.store, month, k, today=today, public=public)
             fp = summary.fingerprint(document)
             if publish_queue.queue_month(self.store, month, fp, document, now) is not None:
                 queued.append(month)

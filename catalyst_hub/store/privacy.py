@@ -266,6 +266,8 @@ def erase_member(store: Store, member_id: str) -> Erasure:
       ``ERASED_MEMBER``. The learner keeps the completion and that a lead signed it off.
     - ``cohorts.created_by`` and ``cohort_members.added_by``: replaced by ``ERASED_MEMBER``;
       the cohort and its learners stay (they are the community's).
+    - ``consortium_public_pages.changed_by`` (a champion's choice of a public consortium
+      page): replaced by ``ERASED_MEMBER``; the community's choice stays.
     - ``audit_log.subject`` (staff read this member's data): emptied; the row keeps who read
       and when, without pointing at the person.
     - ``audit_log.actor`` (this member, as staff, read others' data): kept. The audit trail
@@ -331,6 +333,7 @@ def _erase_from_others(conn, hub: str, member_id: str) -> dict[str, int]:
         (t.training_progress, t.training_progress.c.signed_off_by),
         (t.cohorts, t.cohorts.c.created_by),
         (t.cohort_members, t.cohort_members.c.added_by),
+        (t.consortium_public_pages, t.consortium_public_pages.c.changed_by),
     ):
         result = conn.execute(
             update(table)

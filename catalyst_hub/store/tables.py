@@ -392,6 +392,19 @@ consortium_state = Table(
     Column("last_error_time", DateTime),
 )
 
+# A community's champion's choice of a public page on the consortium (the hub's
+# ``consortium_public_communities`` setting holds for communities without a choice): the
+# publisher sends it in the summary's ``public`` flag. Who chose it: a keyed member id.
+consortium_public_pages = Table(
+    "consortium_public_pages",
+    metadata,
+    Column("hub", String(HUB), primary_key=True),
+    Column("community", String(NAME), primary_key=True),
+    Column("public", Boolean, nullable=False),
+    Column("changed", DateTime, nullable=False),
+    Column("changed_by", String(MEMBER), nullable=False),
+)
+
 # -- xAPI forwarding (the forwarder's own state, not projections) -----------------------------
 
 # Statements an LRS acknowledged, by keyed statement id. Per member: an erasure deletes the

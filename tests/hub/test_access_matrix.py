@@ -66,6 +66,7 @@ MATRIX = [
     ("GET",  "api/xapi/statements",                     None,       401, 403,  200,  200,  200,  403,  403,  403),
     ("GET",  "api/xapi/statements?community=andes",     None,       401, 403,  200,  403,  200,  403,  403,  403),
     ("GET",  "api/xapi/forwarder",                      None,       401, 403,  403,  403,  200,  403,  403,  403),
+    ("GET",  "api/consortium/communities/andes/public-page", None,  401, 403,  200,  403,  200,  200,  403,  403),
     ("POST", "api/events",                              "events",   401, 200,  200,  200,  200,  200,  200,  403),
     ("POST", "me/steps",                                "step",     403, 303,  303,  303,  303,  303,  303,  403),
     ("POST", "me/episodes",                             "episode",  403, 303,  303,  303,  303,  303,  303,  403),
@@ -78,6 +79,9 @@ MATRIX = [
     ("POST", "training/cohorts/{B}/learners",           "learner_b",403, 403,  404,  200,  200,  403,  403,  403),
     ("POST", "training/cohorts/{A}/signoff",            "signoff_a",403, 403,  200,  404,  200,  403,  403,  403),
     ("POST", "training/cohorts/{B}/signoff",            "signoff_b",403, 403,  404,  200,  200,  403,  403,  403),
+    ("GET",  "consortium/communities/andes/public-page", None,      302, 403,  200,  403,  200,  200,  403,  403),
+    ("POST", "consortium/communities/andes/public-page", "public_form", 403, 403, 303, 403, 303, 403, 403, 403),
+    ("PUT",  "api/consortium/communities/andes/public-page", "public_page", 401, 403, 200, 403, 200, 403, 403, 403),
     # last: they erase the caller's own data
     ("POST", "me/erase",                                "erase",    403, 200,  200,  200,  200,  200,  200,  403),
     ("POST", "api/me/erase",                            "erase_api",401, 200,  200,  200,  200,  200,  200,  403),
@@ -122,6 +126,8 @@ def bodies(ids: dict[str, str]) -> dict[str, dict]:
         "signoff_b": {
             "json": {"learner": ids["sahel-1"], "lesson": "hub-basics", "episode": "persistence"}
         },
+        "public_page": {"json": {"public": True}},
+        "public_form": {"data": {"public": "yes"}},
         "erase": {"data": {"confirm": "yes"}},
         "erase_api": {"json": {"confirm": True}},
     }

@@ -51,6 +51,12 @@ ROUTES = {
     "api/me/erase": ("me", {"confirm": True}, "json", 200),
     # made when the test runs (an event made at import could be "in the future" then)
     "api/events": ("me", lambda: {"events": [event()]}, "json", 200),
+    "consortium/communities/andes/public-page": (
+        "consortium/communities/andes/public-page",
+        {"public": "yes"},
+        "form",
+        303,
+    ),
     "training/": (
         "training/",
         {"name": "New cohort", "community": "andes", "lessons": "hub-basics"},
