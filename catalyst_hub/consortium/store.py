@@ -283,9 +283,9 @@ class ConsortiumStore:
                 totals[k] = round(sum(shown), 1) if k in t.FLOAT_COLUMNS else sum(shown)
                 totals[f"{k}_hidden"] = len(column) - len(shown)
             for k in t.OPTIONAL_COLUMNS:
-                sent = [c["figures"][k] for c in document["communities"] if k in c["figures"]]
-                totals[k] = sum(v for v in sent if _value(v) is not None)
-                totals[f"{k}_hidden"] = sum(1 for v in sent if _value(v) is None)
+                given = [c["figures"][k] for c in document["communities"] if k in c["figures"]]
+                totals[k] = sum(v for v in given if _value(v) is not None)
+                totals[f"{k}_hidden"] = sum(1 for v in given if _value(v) is None)
             conn.execute(insert(t.hub_totals).values(**totals))
             if month_rows:
                 conn.execute(insert(t.months), month_rows)
