@@ -94,17 +94,8 @@ def figure_labels(_: Gettext) -> dict[str, str]:
     }
 
 
-SUMMED = (
-    "members",
-    "active_members",
-    "new_members",
-    "activated_in_period",
-    "learners",
-    "episodes_completed",
-    "champions_trained",
-    "sessions",
-    "server_hours",
-)
+#: the figures added up per hub and month (``hub_totals``)
+SUMMED = t.SUMMED
 
 
 def _add(total: dict[str, Any], row: Mapping[str, Any], keys=SUMMED) -> None:

@@ -12,6 +12,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+import duckdb  # a test dependency: missing, the suite fails rather than skips
 import pytest
 
 from catalyst_hub.ingest import Ingestor, Sender
@@ -22,8 +23,6 @@ from catalyst_hub.store import privacy
 from catalyst_hub.store import warehouse as w
 from catalyst_hub.warehouse import ExportError
 from catalyst_hub.warehouse.parquet import MANIFEST, export_parquet
-
-duckdb = pytest.importorskip("duckdb")
 
 #: members whose usernames are email addresses, as on the real hubs
 EMAILS = ("luisa.quispe@andes.example.org", "kwame.mensah@uni.example.edu")
