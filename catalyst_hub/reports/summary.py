@@ -11,14 +11,46 @@ the consortium shows exactly what the hub's own month page shows.
 No member id, username, event id or free text a member typed is in a summary: only
 community names (the hub's configuration), step ids (the catalog), app names from a fixed
 list, dates and counts. The document's format is ``consortium/schemas/summary/v1.json``.
+
+Across months. ``members`` is cumulative (members at the month's end), so the members of two
+months differ by exactly the new members of the later one (both counted from the members
+table with the same exclusions): a new_members hidden in one month's table would come back
+from two shown members figures, and chains (members hidden in M, given back by members of
+M+1 minus new_members of M+1) defeat any rule that looks at one or two months. So a history
+pass (``member_history``) decides, per community, which of members and new_members of each
+month are hidden, over every month so far with the relations ``members(M) = members(M-1) +
+new_members(M)`` (and ``members = new_members`` in the community's first month), through the
+same ``suppress``; the month tables take that decision as fixed (``Figures.pin``) and hide
+other cells where they must (a day's new members rather than the month's).
+
+The decision is made month after month, each month's with the months before it already
+decided: it depends on the counts of that month and the months before only, never on which
+months a pass recomputes nor on later months, so an old month's published table stays
+consistent with the tables after it. A change in a month (late events, an erasure) can
+change the decision of the months after it: the publisher recomputes every month whose
+counts or decision changed (``history_key``).
+
+No other figure sent is linked across months: steps reached, activated, champions, badges
+issued, learners, episodes and sessions count what happened in the month (no cumulative
+figure of theirs is sent), apps and active members are distinct counts of the month; the
+rolling windows of the days (7 and 30 days, reaching into the month before) are distinct
+counts too, not sums of days, so they are no linear relation (only bounds, which the
+policy does not protect: a window contains its days' members, it is not their sum).
+
+Not protected: two versions of the open month. Its month-to-date totals (and the choice of
+complementary cells among its days) are sent again as days close, the consortium keeps the
+latest, and someone who reads it on two days could difference the two versions (the total
+through day 15 minus the total through day 14 is day 15). Only the publisher's own queue
+knows what an earlier version showed; see the README's consortium section.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, MutableMapping
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -28,9 +60,11 @@ from sqlalchemy import and_, case, func, select
 from ..store import Store
 from ..store import tables as t
 from ..timeutil import utcnow
-from .common import Period, as_date, communities_of, not_excluded
+from .common import Period, Suppressed, as_date, communities_of, not_excluded
 from .monthly import month_report
-from .suppression import Figures, suppress, to_json
+from .suppression import Figures, decide, to_json
+
+log = logging.getLogger(__name__)
 
 SCHEMA = "catalyst.consortium.summary"
 SCHEMA_VERSION = 1
@@ -239,9 +273,10 @@ def community_month(store: Store, community: str, first: date, today: date) -> _
     )
 
 
-def month_figures(data: _Month) -> Figures:
+def month_figures(data: _Month, pins: Mapping[str, bool] | None = None) -> Figures:
     """The month's figures and every relation a reader could use between them: the days'
-    windows of activity, the days adding up to the month, the parts of the members."""
+    windows of activity, the days adding up to the month, the parts of the members; with
+    ``pins`` (figure: hidden), members and new_members as the history decided."""
     f = Figures()
     mo = data.month
     f.count("members", mo["members"])
@@ -283,12 +318,24 @@ def month_figures(data: _Month) -> Figures:
         f.sum_of("activated_in_period", *((d, "activated") for d in data.days))
     # the mean of the days' active members gives any one of them away from the others
     f.derived("mean_dau", mo["mean_dau"], "active_members", *day_active)
+    for name, hidden in (pins or {}).items():
+        f.pin(name, hidden)
     return f
 
 
-def suppressed_month(data: _Month, k: int, today: date) -> dict[str, Any]:
+def suppressed_month(
+    data: _Month, k: int, today: date, pins: Mapping[str, bool] | None = None
+) -> dict[str, Any]:
     """One community's month as it leaves the hub (JSON, values shown or suppressed)."""
-    shown = suppress(month_figures(data), k)
+    return month_document(data, k, today, pins)[0]
+
+
+def month_document(
+    data: _Month, k: int, today: date, pins: Mapping[str, bool] | None = None
+) -> tuple[dict[str, Any], set[str]]:
+    """``suppressed_month``, and the pinned shown figures it had to hide all the same."""
+    decision = decide(month_figures(data, pins), k)
+    shown = decision.shown
     month = {key: to_json(shown[key]) for key in MONTH_FIGURES}
     return {
         "community": data.community,
@@ -312,7 +359,7 @@ def suppressed_month(data: _Month, k: int, today: date) -> dict[str, Any]:
             }
             for day in data.days
         ],
-    }
+    }, {str(name) for name in decision.unpinned}
 
 
 def hub_communities(store: Store) -> list[str]:
@@ -328,6 +375,167 @@ def first_month(store: Store) -> date | None:
     return None if first is None else month_of(first.date())
 
 
+# -- the members' history: which of members and new_members leave the hub hidden ------------
+
+#: the two figures the history decides, of every month
+HISTORY_FIGURES = ("members", "new_members")
+
+
+@dataclass(frozen=True)
+class MonthCounts:
+    """A community's members at the month's end (or today) and new members in the month, as
+    the month's table counts them."""
+
+    month: date
+    members: int
+    new_members: int
+
+
+@dataclass
+class History:
+    """One community's members month after month, and which of them the hub hides."""
+
+    community: str
+    months: list[MonthCounts]
+    #: per month, per figure of HISTORY_FIGURES: hidden
+    hidden: dict[date, dict[str, bool]]
+    #: (figure, month) hidden because a month's table could not keep it shown (fail closed)
+    forced: frozenset[tuple[str, date]] = field(default_factory=frozenset)
+
+    def pins(self, month: date) -> dict[str, bool] | None:
+        return self.hidden.get(month)
+
+    def key(self, month: date) -> tuple[Any, ...] | None:
+        """What the month's table takes from the history (None: not in it)."""
+        counts = next((c for c in self.months if c.month == month), None)
+        if counts is None:
+            return None
+        pins = self.hidden[month]
+        return (counts.members, counts.new_members, *(pins[f] for f in HISTORY_FIGURES))
+
+
+def member_counts(store: Store, community: str, today: date) -> list[MonthCounts]:
+    """Members and new members of ``community`` in every month from the first with a member
+    (as ``month_summary`` lists communities) to today's: one grouped query, the members
+    before each bound of a month (the bounds the month's table uses)."""
+    m = t.members.c
+    with store.connect() as conn:
+        first = conn.execute(
+            select(func.min(m.first_seen)).where(m.hub == store.hub, m.community == community)
+        ).scalar_one()
+    if first is None:
+        return []
+    months = months_between(month_of(first.date()), month_of(today))
+    bounds: dict[Any, int] = {}
+    plan = []
+    for month in months:
+        # members: before the month's end (``_month_extras``); new members: in the month's
+        # days of the hub's time zone up to today (``month_report``)
+        zoned = Period.month(month.year, month.month, store.zone)
+        zoned = Period(zoned.start, min(zoned.end, today), store.zone)
+        ends = (month_period(month, today).end_time, zoned.start_time, zoned.end_time)
+        plan.append(tuple(bounds.setdefault(b, len(bounds)) for b in ends))
+    order = sorted(bounds, key=bounds.__getitem__)
+    with store.connect() as conn:
+        row = conn.execute(
+            select(*(func.sum(case((m.first_seen < b, 1), else_=0)) for b in order)).where(
+                m.hub == store.hub,
+                m.community == community,
+                not_excluded(store, m.member_id),
+            )
+        ).one()
+    before = [int(v or 0) for v in row]
+    return [
+        MonthCounts(month, before[end], before[zend] - before[zstart])
+        for month, (end, zstart, zend) in zip(months, plan, strict=True)
+    ]
+
+
+def history_figures(
+    counts: list[MonthCounts],
+    decided: Mapping[date, Mapping[str, bool]],
+    upto: int,
+    forced: frozenset[tuple[str, date]] = frozenset(),
+) -> Figures:
+    """The history's table for deciding month ``upto``: the months since the last one whose
+    members are shown (a reader knows them: what came before tells nothing more), the
+    months before ``upto`` pinned as decided, ``forced`` cells of ``upto`` pinned hidden."""
+    start = 0
+    for j in range(upto - 1, -1, -1):
+        if not decided[counts[j].month]["members"]:
+            start = j
+            break
+    f = Figures()
+    for j in range(start, upto + 1):
+        c = counts[j]
+        members, new = ("members", c.month), ("new_members", c.month)
+        f.count(members, c.members)
+        if j == start and start > 0:  # the members shown before: known, nothing else needed
+            f.pin(members, False)
+            continue
+        f.count(new, c.new_members)
+        if j == 0:
+            # the community's first month: nobody was a member before it
+            f.sum_of(members, new)
+        else:
+            f.sum_of(members, ("members", counts[j - 1].month), new)
+        for name in HISTORY_FIGURES:
+            if j < upto:
+                f.pin((name, c.month), decided[c.month][name])
+            elif (name, c.month) in forced:
+                f.pin((name, c.month), True)
+    return f
+
+
+def history_decision(
+    counts: list[MonthCounts], k: int, forced: frozenset[tuple[str, date]] = frozenset()
+) -> dict[date, dict[str, bool]]:
+    """Per month, which of members and new_members are hidden: month after month, each
+    with the months before it as decided (so a month's decision never depends on later
+    months), through ``suppress``. Hiding both of a month always suffices, so a month's
+    decision never needs to change one made before."""
+    decided: dict[date, dict[str, bool]] = {}
+    for i, c in enumerate(counts):
+        shown = decide(history_figures(counts, decided, i, forced), k).shown
+        decided[c.month] = {
+            name: isinstance(shown[(name, c.month)], Suppressed) for name in HISTORY_FIGURES
+        }
+    return decided
+
+
+def member_history(
+    store: Store,
+    community: str,
+    k: int,
+    today: date,
+    forced: frozenset[tuple[str, date]] = frozenset(),
+) -> History:
+    counts = member_counts(store, community, today)
+    return History(community, counts, history_decision(counts, k, forced), forced)
+
+
+def member_histories(
+    store: Store,
+    k: int,
+    today: date,
+    communities: Iterable[str] | None = None,
+    forced: Mapping[str, frozenset[tuple[str, date]]] | None = None,
+) -> dict[str, History]:
+    """Every community's history (``forced``: per community, what earlier passes had to
+    hide to fail closed)."""
+    names = sorted(communities) if communities is not None else hub_communities(store)
+    forced = forced or {}
+    return {c: member_history(store, c, k, today, forced.get(c, frozenset())) for c in names}
+
+
+def history_key(histories: Mapping[str, History], month: date) -> tuple[Any, ...]:
+    """What the tables of ``month`` take from the histories: a month whose key changed is
+    to be computed again (its figures, or what it must hide, changed)."""
+    return tuple(
+        sorted((c, key) for c, h in histories.items() if (key := h.key(month)) is not None)
+    )
+
+
 def month_summary(
     store: Store,
     first: date,
@@ -335,13 +543,20 @@ def month_summary(
     today: date | None = None,
     communities: Iterable[str] | None = None,
     public: Iterable[str] = (),
+    histories: MutableMapping[str, History] | None = None,
 ) -> dict[str, Any]:
     """The hub's summary document of the month beginning ``first``: every community with a
     member by then (without ``hub``, ``sequence`` and ``generated``, which the publisher
-    adds); the communities in ``public`` allow the consortium a public page of theirs."""
+    adds); the communities in ``public`` allow the consortium a public page of theirs.
+
+    ``histories`` (``member_histories`` of the same ``today``, computed here without it) say
+    which members and new_members figures are hidden; where a month's table had to hide one
+    the history shows, its history is decided again with that one hidden (in place)."""
     public = set(public)
     today = today or utcnow().date()
     names = sorted(communities) if communities is not None else hub_communities(store)
+    if histories is None:
+        histories = member_histories(store, k, today, names)
     end = month_period(first, today).end_time
     m = t.members.c
     with store.connect() as conn:
@@ -359,12 +574,35 @@ def month_summary(
         "month": first.isoformat()[:7],
         "min_group_size": k,
         "communities": [
-            suppressed_month(community_month(store, c, first, today), k, today)
+            _community_document(store, community_month(store, c, first, today), k, today, histories)
             | {"public": c in public}
             for c in names
             if c in present
         ],
     }
+
+
+def _community_document(
+    store: Store, data: _Month, k: int, today: date, histories: MutableMapping[str, History]
+) -> dict[str, Any]:
+    """The month's table with the history's decision pinned; should it have to hide a
+    figure the history shows (fail closed), the history hides it too, from that month on."""
+    community, month = data.community, data.period.start
+    history = histories.get(community)
+    if history is None:
+        history = histories[community] = member_history(store, community, k, today)
+    while True:
+        document, unpinned = month_document(data, k, today, history.pins(month))
+        if not unpinned:
+            return document
+        log.warning(
+            "summary: %s %s had to hide %s against its history; deciding it again",
+            community,
+            month.isoformat()[:7],
+            ", ".join(sorted(unpinned)),
+        )
+        forced = history.forced | {(name, month) for name in unpinned}
+        history = histories[community] = member_history(store, community, k, today, forced)
 
 
 def fingerprint(document: dict[str, Any]) -> str:

@@ -23,6 +23,14 @@ The policy, applied to a whole view at once:
    hidden last, and a count of zero people is otherwise shown: it singles nobody out.
 3. Every derived figure with a hidden or protected input is hidden.
 
+A cell may be *pinned* (``pin``): shown or hidden as decided elsewhere, by a wider table
+whose relations this one does not hold (a community's members month after month: see
+``reports.summary``). A pinned hidden cell is protected like a small count; a pinned shown
+cell is never chosen as a complementary cell, so other cells are hidden instead. Should
+nothing but pinned shown cells be left to hide (a pinned shown count of 1 to k-1, or every
+other cell of its relations already hidden), the policy fails closed: the cell is hidden all
+the same, and ``decide`` names it so that the wider table can be made to agree.
+
 A community's own staff (filtered scopes) and catalyst admins read exact figures; this
 module is for everyone else. The same function serves views, exports, metrics and the
 per-community aggregates a consortium publisher sends.
@@ -56,6 +64,8 @@ class Figures:
     #: (total, parts, with_rest): total = sum(parts) (+ an unshown rest when with_rest)
     relations: list[tuple[Any, tuple[Any, ...], bool]] = field(default_factory=list)
     derived_values: dict[Any, tuple[Any, tuple[Any, ...]]] = field(default_factory=dict)
+    #: cells decided elsewhere: True hidden, False shown (never a complementary cell)
+    pinned: dict[Any, bool] = field(default_factory=dict)
 
     def count(self, name: Any, value: float, people: bool = True, shown: bool = True) -> Any:
         """A count; ``people=False`` for counts of things (sessions), ``shown=False`` for a
@@ -90,6 +100,13 @@ class Figures:
         self.derived_values[name] = (value, tuple(inputs))
         return name
 
+    def pin(self, name: Any, hidden: bool) -> None:
+        """``name`` is shown (``hidden=False``) or hidden as decided elsewhere."""
+        self._check(name)
+        if name not in self.counts or name in self.unshown:
+            raise ValueError(f"only a shown count can be pinned: {name!r}")
+        self.pinned[name] = hidden
+
     def _check(self, *names: Any) -> None:
         unknown = [n for n in names if n not in self.counts and n not in self.derived_values]
         if unknown:
@@ -103,8 +120,22 @@ class _Rest:
     relation: int
 
 
+@dataclass
+class Decision:
+    """What ``decide`` shows, and which pinned shown cells it had to hide all the same."""
+
+    shown: dict[Any, Shown]
+    #: pinned shown cells hidden to fail closed (the table that pinned them must follow)
+    unpinned: set[Any] = field(default_factory=set)
+
+
 def suppress(figures: Figures, k: int) -> dict[Any, Shown]:
     """Every shown figure's value, or a Suppressed where the policy hides it."""
+    return decide(figures, k).shown
+
+
+def decide(figures: Figures, k: int) -> Decision:
+    """``suppress``, saying also which pinned shown cells had to be hidden."""
     counts = figures.counts
     # the unknowns of the system a reader could solve: unshown cells and rests
     rests: dict[int, int] = {}
@@ -118,15 +149,24 @@ def suppress(figures: Figures, k: int) -> dict[Any, Shown]:
     primary = {n for n in figures.people if sensitive(counts[n]) and n not in figures.unshown}
     protected: set[Any] = {n for n in figures.people if sensitive(counts[n])}
     protected |= {_Rest(i) for i, v in rests.items() if sensitive(v)}
-    hidden = set(primary)
+    pinned_hidden = {n for n, h in figures.pinned.items() if h}
+    protected |= pinned_hidden
+    # a pinned shown count of 1 to k-1 is hidden all the same (fail closed)
+    unpinned = {n for n, h in figures.pinned.items() if not h and n in primary}
+    hidden = primary | pinned_hidden
+    fixed = {n for n, h in figures.pinned.items() if not h}
     while True:
         # a cell hidden to protect another is protected too: nothing hidden is recoverable
         exposed = _exposed(figures, hidden, rests, protected | hidden)
         if not exposed:
             break
-        extra = _complement(figures, hidden, exposed)
-        if extra is None:  # nothing left to hide: cannot happen for consistent figures
-            break
+        extra = _complement(figures, hidden | fixed, exposed)
+        if extra is None:
+            # only pinned shown cells left: hide one of them rather than leak
+            extra = _complement(figures, hidden, exposed)
+            if extra is None:  # nothing left to hide: cannot happen for consistent figures
+                break
+            unpinned.add(extra)
         hidden.add(extra)
 
     out: dict[Any, Shown] = {}
@@ -147,7 +187,7 @@ def suppress(figures: Figures, k: int) -> dict[Any, Shown]:
             out[name] = Suppressed(k, bounded=False)
         else:
             out[name] = value
-    return out
+    return Decision(out, unpinned)
 
 
 def _unknowns(figures: Figures, hidden: set[Any], rests: Mapping[int, int]) -> list[Any]:
@@ -207,7 +247,8 @@ def _determined(rows: list[dict[int, Fraction]]) -> set[int]:
 
 def _complement(figures: Figures, hidden: set[Any], exposed: Iterable[Any]) -> Any | None:
     """The next cell to hide: the smallest shown count (non-zero first) of a relation that
-    links to an exposed cell, looking further along the relations when those are hidden."""
+    links to an exposed cell, looking further along the relations when those are hidden
+    (``hidden``: the cells not to choose, hidden or pinned shown)."""
     shown = {n for n in figures.counts if n not in hidden and n not in figures.unshown}
     frontier = set(exposed)
     seen: set[Any] = set()

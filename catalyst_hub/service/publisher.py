@@ -9,6 +9,13 @@ is queued in the hub's own database (``store.publish_queue``) and sent with a gr
 sequence number; the consortium keeps the latest version of each month, never a sum. A
 failed send is retried with exponential backoff (to ``consortium_backoff_max``), across
 restarts; the hub's admin sees the state at ``api/consortium``.
+
+Months are linked by the members' history (``reports.summary.member_history``): a change in
+one month (late events, an erasure) can change what the months after it hide. Every pass
+decides the histories of every community (a grouped query each) and recomputes, besides the
+current and previous months, every month whose counts or decision changed since it was last
+computed (``summary.history_key``), so that no month's published table contradicts the
+decision of the months around it. The first pass after a start is a full one.
 """
 
 from __future__ import annotations
@@ -54,6 +61,10 @@ class Publisher(LoggingConfigurable):
         self._wake = asyncio.Event()
         self._stopping = False
         self._last_sweep: float | None = None
+        #: per month, what its tables took from the members' histories when last computed
+        self._history_keys: dict[date, tuple[Any, ...]] = {}
+        #: per community, the figures a month's table had to hide against its history
+        self._forced: dict[str, frozenset[tuple[str, date]]] = {}
         # its own thread: summaries read a few months of projections, off the request path
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalyst-publish")
         self.client = AsyncHTTPClient()
@@ -77,26 +88,41 @@ class Publisher(LoggingConfigurable):
         if first is None:
             return []
         current = summary.month_of(today)
+        every = summary.months_between(first, current)
+        k = self.app.min_group_size
+        histories = summary.member_histories(self.store, k, today, forced=self._forced)
         if full:
-            months = summary.months_between(first, current)
+            months = set(every)
         else:
             previous = summary.month_of(current - timedelta(days=1))
-            months = sorted({m for m in (previous, current) if m >= first})
+            months = {m for m in (previous, current) if m >= first}
         queued = []
-        k = self.app.min_group_size
         public = public_communities(self.store, self.app.consortium_public_communities)
-        for month in months:
-            document = summary.month_summary(self.store, month, k, today=today, public=public)
-            fp = summary.fingerprint(document)
-            if publish_queue.queue_month(self.store, month, fp, document, now) is not None:
-                queued.append(month)
+        # in month order: a month's table that hides a figure against its history (fail
+        # closed) changes the decision of the months after it, computed after it
+        for _round in range(len(every) + 1):
+            months |= {
+                m for m in every if self._history_keys.get(m) != summary.history_key(histories, m)
+            }
+            if not months:
+                break
+            for month in sorted(months):
+                document = summary.month_summary(
+                    self.store, month, k, today=today, public=public, histories=histories
+                )
+                self._history_keys[month] = summary.history_key(histories, month)
+                fp = summary.fingerprint(document)
+                if publish_queue.queue_month(self.store, month, fp, document, now) is not None:
+                    queued.append(month)
+            months = set()
+        self._forced = {c: h.forced for c, h in histories.items() if h.forced}
         if queued:
             self.log.info(
                 "consortium: queued %d month(s): %s",
                 len(queued),
                 ", ".join(m.isoformat()[:7] for m in queued),
             )
-        return queued
+        return sorted(set(queued))
 
     async def send_due(self) -> int:
         """Send every queued month that is due; returns how many the consortium took."""
