@@ -68,45 +68,10 @@ class Attack:
         return list(groups.values())
 
 
-def _rank(matrix: list[list[Fraction]], width: int) -> int:
-    rows = [r[:] for r in matrix]
-    rank = 0
-    for c in range(width):
-        pivot = next((i for i in range(rank, len(rows)) if rows[i][c]), None)
-        if pivot is None:
-            continue
-        rows[rank], rows[pivot] = rows[pivot], rows[rank]
-        for i in range(rank + 1, len(rows)):
-            if rows[i][c]:
-                f = rows[i][c] / rows[rank][c]
-                rows[i] = [a - f * b for a, b in zip(rows[i], rows[rank], strict=True)]
-        rank += 1
-    return rank
-
-
-def _solve_component(
-    equations: Iterable[tuple[dict[Hashable, Fraction], Fraction]],
-) -> dict[Hashable, Fraction]:
-    equations = list(equations)
-    names = sorted({n for row, _ in equations for n in row}, key=repr)
-    index = {n: i for i, n in enumerate(names)}
-    width = len(names)
-    matrix = []
-    for row, _ in equations:
-        dense = [Fraction(0)] * width
-        for n, c in row.items():
-            dense[index[n]] = c
-        matrix.append(dense)
-    rank = _rank(matrix, width)
-    determined = [
-        n
-        for n in names
-        if _rank([*matrix, [Fraction(int(i == index[n])) for i in range(width)]], width) == rank
-    ]
-    if not determined:
-        return {}
-    # the values: reduced row echelon form of the augmented system
-    rows = [m + [c] for m, (_, c) in zip(matrix, equations, strict=True)]
+def echelon(rows: list[list[Fraction]], width: int) -> tuple[list[list[Fraction]], dict[int, int]]:
+    """Reduced row echelon form of ``rows`` (over their first ``width`` columns; further
+    columns, a right-hand side, follow along) and each pivot column's row."""
+    rows = [r[:] for r in rows]
     pivots: dict[int, int] = {}
     r = 0
     for c in range(width):
@@ -122,4 +87,32 @@ def _solve_component(
                 rows[i] = [a - f * b for a, b in zip(rows[i], rows[r], strict=True)]
         pivots[c] = r
         r += 1
+    return rows, pivots
+
+
+def combination(rows: list[list[Fraction]], target: int, width: int) -> bool:
+    """Whether the unit vector of column ``target`` is a combination of ``rows`` (the
+    equations determine that unknown): adding it does not raise the rank."""
+    unit = [Fraction(int(i == target)) for i in range(width)]
+    return len(echelon(rows, width)[1]) == len(echelon([*rows, unit], width)[1])
+
+
+def _solve_component(
+    equations: Iterable[tuple[dict[Hashable, Fraction], Fraction]],
+) -> dict[Hashable, Fraction]:
+    equations = list(equations)
+    names = sorted({n for row, _ in equations for n in row}, key=repr)
+    index = {n: i for i, n in enumerate(names)}
+    width = len(names)
+    matrix = []
+    for row, _ in equations:
+        dense = [Fraction(0)] * width
+        for n, c in row.items():
+            dense[index[n]] = c
+        matrix.append(dense)
+    determined = [n for n in names if combination(matrix, index[n], width)]
+    if not determined:
+        return {}
+    # the values: the reduced form of the system with its right-hand side
+    rows, pivots = echelon([m + [c] for m, (_, c) in zip(matrix, equations, strict=True)], width)
     return {n: rows[pivots[index[n]]][width] for n in determined}

@@ -31,17 +31,21 @@ change the decision of the months after it: the publisher recomputes every month
 counts or decision changed (``history_key``).
 
 No other figure sent is linked across months: steps reached, activated, champions, badges
-issued, learners, episodes and sessions count what happened in the month (no cumulative
-figure of theirs is sent), apps and active members are distinct counts of the month; the
+issued, episodes and sessions count what happened in the month (no cumulative figure of
+theirs is sent), apps and active members are distinct counts of the month; learners are
+the community's learners to date, the same count in every month computed on a day, under
+primary suppression only (no relation), so every month shows or hides it alike; the
 rolling windows of the days (7 and 30 days, reaching into the month before) are distinct
 counts too, not sums of days, so they are no linear relation (only bounds, which the
 policy does not protect: a window contains its days' members, it is not their sum).
 
-Not protected: two versions of the open month. Its month-to-date totals (and the choice of
-complementary cells among its days) are sent again as days close, the consortium keeps the
-latest, and someone who reads it on two days could difference the two versions (the total
-through day 15 minus the total through day 14 is day 15). Only the publisher's own queue
-knows what an earlier version showed; see the README's consortium section.
+Not protected: two versions of the open month. Its month-to-date figures are sent again as
+days close and as today's provisional figures change, the consortium keeps the latest, and
+someone who reads it at two times can difference the two versions: the new members (or
+activated, steps, episodes, active members...) between them are a count of their own, of
+any size, and a complementary cell chosen in one version may be shown in the other. A sound
+answer would send the open month only at closed days, with each version's month-to-date
+decided as a chain like the members' (and no provisional today): not done here.
 """
 
 from __future__ import annotations

@@ -149,8 +149,8 @@ def decide(figures: Figures, k: int) -> Decision:
     primary = {n for n in figures.people if sensitive(counts[n]) and n not in figures.unshown}
     protected: set[Any] = {n for n in figures.people if sensitive(counts[n])}
     protected |= {_Rest(i) for i, v in rests.items() if sensitive(v)}
+    # a pinned hidden cell is protected as every hidden cell is (below)
     pinned_hidden = {n for n, h in figures.pinned.items() if h}
-    protected |= pinned_hidden
     # a pinned shown count of 1 to k-1 is hidden all the same (fail closed)
     unpinned = {n for n, h in figures.pinned.items() if not h and n in primary}
     hidden = primary | pinned_hidden

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
 import pytest
@@ -194,9 +194,7 @@ async def read_everything(consortium, hub, months: list[date], public: list[str]
                 days.setdefault(day.replace(day=1), []).append((day, name))
             for month, listed in days.items():
                 through = max(d for d, _ in listed)
-                if {d.day for d, _ in listed} == set(range(1, through.day + 1)) and (
-                    month in seen
-                ):
+                if {d.day for d, _ in listed} == set(range(1, through.day + 1)) and (month in seen):
                     # every day of the month (so far) is listed: they add up to the month
                     terms: dict[Any, float] = {("month", community, month, "new_members"): 1}
                     for _, n in listed:

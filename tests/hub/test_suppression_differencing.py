@@ -37,6 +37,7 @@ from catalyst_hub.reports.metrics import metrics_registry
 from catalyst_hub.reports.monthly import month_report
 from catalyst_hub.reports.overview import community_totals
 from catalyst_hub.reports.usage import usage, usage_totals
+from harness.differencing import combination
 
 K = 5
 HIDDEN = "hidden"  # a cell shown suppressed, in any format
@@ -224,7 +225,7 @@ class View:
                 continue
             if target[0] != "rest" and not self.protected(target):
                 continue
-            if _pinned(equations, col[target], len(columns)):
+            if combination(equations, col[target], len(columns)):
                 what = (
                     target
                     if target[0] != "rest"
@@ -241,28 +242,6 @@ class View:
         if rest is not None:
             row[col[rest]] -= 1
         return row
-
-
-def _pinned(equations: list[list[Fraction]], target: int, n: int) -> bool:
-    """Whether the unit vector of ``target`` is a combination of the equations' rows."""
-
-    def rank(rows):
-        rows = [r[:] for r in rows]
-        r = 0
-        for c in range(n):
-            pivot = next((i for i in range(r, len(rows)) if rows[i][c]), None)
-            if pivot is None:
-                continue
-            rows[r], rows[pivot] = rows[pivot], rows[r]
-            for i in range(len(rows)):
-                if i != r and rows[i][c]:
-                    f = rows[i][c] / rows[r][c]
-                    rows[i] = [a - f * b for a, b in zip(rows[i], rows[r], strict=True)]
-            r += 1
-        return r
-
-    unit = [Fraction(int(i == target)) for i in range(n)]
-    return rank(equations) == rank([*equations, unit])
 
 
 # -- reading the views --------------------------------------------------------------------------

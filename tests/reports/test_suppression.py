@@ -9,6 +9,7 @@ import pytest
 
 from catalyst_hub.reports.common import Suppressed
 from catalyst_hub.reports.suppression import Figures, suppress
+from harness.differencing import combination
 
 FEWER = Suppressed(5)
 HIDDEN = Suppressed(5, bounded=False)
@@ -94,28 +95,6 @@ def test_declaring_a_figure_twice_or_an_unknown_one_is_an_error():
         f.part_of("a", "b")
 
 
-def _pinned(rows: list[list[Fraction]], target: int, n: int) -> bool:
-    """Whether ``target``'s unit vector is a combination of ``rows`` (dense, by rank)."""
-
-    def rank(rows):
-        rows = [r[:] for r in rows]
-        r = 0
-        for c in range(n):
-            p = next((i for i in range(r, len(rows)) if rows[i][c]), None)
-            if p is None:
-                continue
-            rows[r], rows[p] = rows[p], rows[r]
-            for i in range(len(rows)):
-                if i != r and rows[i][c]:
-                    f = rows[i][c] / rows[r][c]
-                    rows[i] = [a - f * b for a, b in zip(rows[i], rows[r], strict=True)]
-            r += 1
-        return r
-
-    unit = [Fraction(int(i == target)) for i in range(n)]
-    return rank(rows) == rank([*rows, unit])
-
-
 @pytest.mark.parametrize("seed", range(40))
 def test_random_tables_leave_nothing_recoverable(seed):
     """Random nested counts with totals: no hidden cell, and no small rest, is pinned down
@@ -171,4 +150,4 @@ def test_random_tables_leave_nothing_recoverable(seed):
     for target in columns:
         if target in rests and not 0 < rests[target] < k:
             continue
-        assert not _pinned(rows, col[target], len(columns)), (target, f.counts, shown)
+        assert not combination(rows, col[target], len(columns)), (target, f.counts, shown)
