@@ -30,6 +30,7 @@ from catalyst_hub.consortium import tables as ct
 from catalyst_hub.ingest import Ingestor, Sender
 from catalyst_hub.reports import summary
 from catalyst_hub.reports.summary import community_month
+from catalyst_hub.service.publisher import Publisher
 from catalyst_hub.timeutil import utcnow
 from harness.differencing import Attack
 
@@ -278,6 +279,12 @@ async def test_no_hidden_figure_is_recovered_across_months(
     leaks, hidden = await publish_and_attack(consortium, hub, first, ["small"])
     assert not leaks, leaks
     assert await hub.publisher.run_once() == 0  # nothing changed since: nothing sent
+    # what the incremental passes sent is what a full pass of a new publisher computes
+    fresh = Publisher(parent=hub.service, app=hub.service)
+    try:
+        assert await fresh.run_in_thread(fresh.queue_changes, True) == []
+    finally:
+        await fresh.stop()
 
 
 async def test_a_month_that_cannot_keep_its_history_hides_it_and_the_history_follows(
@@ -299,3 +306,12 @@ async def test_a_month_that_cannot_keep_its_history_hides_it_and_the_history_fol
     again = histories["small"]
     assert again is not told and ("new_members", second) in again.forced
     assert again.hidden[second]["new_members"] and again.hidden[second]["members"]
+    # a decision that hides more changes the document, so its fingerprint
+    right = summary.month_summary(hub.store, second, K, today=today)
+    histories = summary.member_histories(hub.store, K, today)
+    histories["small"].hidden[first] = {"members": True, "new_members": True}
+    more = summary.month_summary(hub.store, first, K, today=today, histories=histories)
+    assert summary.fingerprint(more) != summary.fingerprint(
+        summary.month_summary(hub.store, first, K, today=today)
+    )
+    assert summary.fingerprint(right) == summary.fingerprint(document)
