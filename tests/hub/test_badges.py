@@ -304,7 +304,14 @@ async def test_lead_sign_off_earns_the_badge_and_the_cohort_shows_it(catalyst_se
     r = await hub.request("get", "training/?format=json", lead)
     assert r.status_code == 200, r.text
     assert r.json()["badges"] == [
-        {"community": "andes", "lesson": "sharing", "issued": 1, "claimed": 1, "revoked": 0}
+        {
+            "community": "andes",
+            "lesson": "sharing",
+            "path": None,
+            "issued": 1,
+            "claimed": 1,
+            "revoked": 0,
+        }
     ]
     r = await hub.request("get", "training/", lead)
     assert 'id="table-badge-counts"' in r.text
