@@ -315,3 +315,102 @@ async def test_lead_sign_off_earns_the_badge_and_the_cohort_shows_it(catalyst_se
     ]
     r = await hub.request("get", "training/", lead)
     assert 'id="table-badge-counts"' in r.text
+
+
+def path_badges(html: str) -> dict[str, str]:
+    """{badge id: claimed yes/no} of the training paths' badges on the me page."""
+    return dict(
+        re.findall(r'data-badge-id="([^"]+)" data-path-id="champions" data-claimed="(\w+)"', html)
+    )
+
+
+async def test_a_whole_path_earns_its_badge(catalyst_service):
+    """The learner's own episodes (the ingest API) and a lead's last sign-off complete the
+    champions path: its badge is issued then, listed, claimed, verified and revoked with the
+    lesson's badge it rests on."""
+    hub = catalyst_service
+    learner = hub.token("gus@example.org", groups=["community-andes"])
+    await earn(hub, learner)  # hub-basics, every episode
+    r = await hub.request("get", "me", learner)
+    assert len(badge_ids(r.text)) == 1 and path_badges(r.text) == {}
+    lead = hub.token("lead@example.org", groups=["community-andes"], roles=["lead-andes-test"])
+    cohort = await hub.create_cohort(lead, lessons=["sharing"])
+    r = await hub.request(
+        "post", f"training/cohorts/{cohort}/learners", lead, json={"usernames": ["gus@example.org"]}
+    )
+    assert r.status_code == 200, r.text
+    gus = hub.store.member_id("gus@example.org")
+
+    async def cell():
+        r = await hub.request("get", f"training/cohorts/{cohort}", lead)
+        assert r.status_code == 200, r.text
+        # a cohort of one lesson of the path shows the path's badge, labelled as a path
+        assert re.search(r'<th scope="col" data-badge-path="champions">Hub Champion <span', r.text)
+        return re.search(r'data-badge-path="champions" data-badge-state="(\w+)"', r.text).group(1)
+
+    async def sign_off(episode):
+        r = await hub.request(
+            "post",
+            f"training/cohorts/{cohort}/signoff",
+            lead,
+            json={"learner": gus, "lesson": "sharing", "episode": episode},
+        )
+        assert r.status_code == 200, r.text
+
+    await sign_off("git-basics")
+    assert await cell() == "none"
+    await sign_off("publish")  # the last requirement: issued at the sign-off
+    assert await cell() == "earned"
+
+    badges = (await hub.request("get", "api/me", learner)).json()["badges"]
+    listed = {b["lesson"] or b["path"]: b for b in badges}
+    assert [b["kind"] for b in badges].count("path") == 1 and len(listed) == 3
+    path = listed["champions"]
+    assert path["kind"] == "path" and listed["sharing"]["kind"] == "lesson"
+    assert (path["lesson"], path["path"], path["name"]) == (None, "champions", "Hub Champion")
+    assert path["path_title"] == "Hub Champion training"
+    assert path["claim_url"].endswith(f"/me/badges/{path['id']}/claim")
+    r = await hub.request("get", "me", learner)
+    assert path_badges(r.text) == {path["id"]: "no"} and "training path" in r.text
+    r = await hub.request(
+        "post",
+        f"me/badges/{path['id']}/claim",
+        learner,
+        data={"identity": "email", "email": "gus@example.org"},
+        allow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    assert await cell() == "claimed"
+    r = await hub.request("get", f"me/badges/{path['id']}/credential.json", learner)
+    assert 'filename="badge-path-champions.json"' in r.headers["Content-Disposition"]
+    credential = r.json()
+    achievement = credential["credentialSubject"]["achievement"]
+    assert achievement["achievementType"] == "LearningProgram"
+    assert achievement["id"].endswith("/badges/achievements/paths/champions")
+    r = await hub.request("post", "api/badges/verify", json=credential)
+    assert (r.status_code, r.json()["verified"]) == (200, True), r.text
+    assert r.json()["credential"]["achievement"] == "Hub Champion"
+    # its Achievement and image are public, at addresses no lesson's badge has
+    r = await hub.request("get", "badges/achievements/paths/champions")
+    assert r.status_code == 200 and r.json()["achievementType"] == "LearningProgram"
+    assert r.json()["id"] == achievement["id"]
+    r = await hub.request("get", "badges/achievements/paths/champions.svg")
+    assert r.status_code == 200 and r.text.startswith("<svg")
+    for missing in ("paths/nope", "paths/hub-basics", "champions"):
+        assert (await hub.request("get", f"badges/achievements/{missing}")).status_code == 404
+    # counted per community like a lesson's badge
+    r = await hub.request("get", "training/?format=json", lead)
+    assert {"community": "andes", "lesson": None, "path": "champions", "issued": 1, "claimed": 1, "revoked": 0} in r.json()["badges"]  # fmt: skip
+    r = await hub.request("get", "training/", lead)
+    assert 'data-badge-path="champions"' in r.text
+
+    # the sign-off was a mistake: revoking the lesson's badge revokes the path's
+    admin = hub.token("admin@example.org", roles=["catalyst-admin-test"])
+    r = await hub.request(
+        "post", f"api/badges/{listed['sharing']['id']}/revoke", admin, json={"reason": "mistake"}
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["also_revoked"] == [path["id"]]
+    r = await hub.request("post", "api/badges/verify", json=credential)
+    assert (r.json()["verified"], r.json()["reason"]) == (False, "revoked")
+    assert await cell() == "revoked"
