@@ -248,7 +248,8 @@ class Catalog:
         return [
             path_key(program.id)
             for program in self.programs
-            if program.badge is not None and any(lesson.id == lesson_id for lesson in program.lessons)
+            if program.badge is not None
+            and any(lesson.id == lesson_id for lesson in program.lessons)
         ]
 
     def episodes(self) -> dict[tuple[str, str], Episode]:

@@ -115,9 +115,7 @@ def award_badges(
                 sb.insert_badge(
                     conn,
                     store.hub,
-                    sb.BadgeRow(
-                        badge_id, member_id, community, key, index, when, None, signed
-                    ),
+                    sb.BadgeRow(badge_id, member_id, community, key, index, when, None, signed),
                 )
                 issued.append(badge_id)
     except IntegrityError:

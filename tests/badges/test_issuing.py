@@ -122,8 +122,7 @@ def test_revocation_fails_verification(catalyst_store, issuer):
     # the store revokes one badge (the workflow's revocation takes the path's with it)
     assert verify(store, issuer, json.loads(sb.badge(store, path).credential)).verified
     counts = {
-        (c.community, c.key): (c.issued, c.claimed, c.revoked)
-        for c in badges_per_community(store)
+        (c.community, c.key): (c.issued, c.claimed, c.revoked) for c in badges_per_community(store)
     }
     assert counts == {
         ("andes", "hub-basics"): (1, 0, 0),

@@ -121,7 +121,10 @@ def test_a_valid_path_badge_loads(tmp_path):
         tmp_path, badge(rule="signed-off", image="https://hub.example.org/starter.png")
     )
     award = Catalog.load([path]).badges()["path:starter"]
-    assert (award.badge.rule, award.badge.image) == ("signed-off", "https://hub.example.org/starter.png")
+    assert (award.badge.rule, award.badge.image) == (
+        "signed-off",
+        "https://hub.example.org/starter.png",
+    )
     assert [signed for _, signed in award.requirements()] == [True]
     # the rule defaults to "lessons"
     assert Catalog.load([catalog_file(tmp_path, badge())]).badges()["path:starter"].badge.rule == (
@@ -221,7 +224,11 @@ def test_the_path_badge_comes_with_the_last_sign_off(catalyst_store, issuer):
     # and in the staff views
     assert set(learner_badges(store, [ana])[ana]) == {"hub-basics", "sharing", PATH}
     counts = [(c.lesson, c.path, c.issued, c.claimed) for c in badges_per_community(store)]
-    assert counts == [("hub-basics", None, 1, 0), ("sharing", None, 1, 0), (None, "champions", 1, 1)]
+    assert counts == [
+        ("hub-basics", None, 1, 0),
+        ("sharing", None, 1, 0),
+        (None, "champions", 1, 1),
+    ]
 
 
 def test_the_path_badge_comes_with_the_last_episode(catalyst_store, issuer):

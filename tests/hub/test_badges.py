@@ -53,12 +53,16 @@ async def claimed_badge(hub, name="ana@example.org", identity=None):
     r = await hub.request("get", "me", token)
     [(badge_id, claimed)] = badge_ids(r.text).items()
     assert claimed == "no"
-    data = identity or {"identity": "email", "email": name}
-    r = await hub.request(
-        "post", f"me/badges/{badge_id}/claim", token, data=data, allow_redirects=False
-    )
+    r = await claim(hub, token, badge_id, identity or {"identity": "email", "email": name})
     assert r.status_code == 303, r.text
     return token, badge_id
+
+
+async def claim(hub, token, badge_id: str, data: dict):
+    """The learner's claim form, posted."""
+    return await hub.request(
+        "post", f"me/badges/{badge_id}/claim", token, data=data, allow_redirects=False
+    )
 
 
 async def test_earn_claim_download_and_verify(catalyst_service):
@@ -262,32 +266,48 @@ async def test_public_documents(catalyst_service):
     assert r.json()["verificationMethod"][0]["type"] == "Multikey"
 
 
+async def cohort_with(hub, learner: str, lessons: list[str]) -> tuple[str, int, str]:
+    """A lead of andes, their new cohort of ``lessons`` with the learner, the learner's id."""
+    lead = hub.token("lead@example.org", groups=["community-andes"], roles=["lead-andes-test"])
+    cohort = await hub.create_cohort(lead, lessons=lessons)
+    r = await hub.request(
+        "post", f"training/cohorts/{cohort}/learners", lead, json={"usernames": [learner]}
+    )
+    assert r.status_code == 200, r.text
+    return lead, cohort, hub.store.member_id(learner)
+
+
+async def sign_off(hub, lead, cohort, learner: str, episode: str) -> None:
+    """The lead signs off an episode of "Sharing your work" for the learner."""
+    r = await hub.request(
+        "post",
+        f"training/cohorts/{cohort}/signoff",
+        lead,
+        json={"learner": learner, "lesson": "sharing", "episode": episode},
+    )
+    assert r.status_code == 200, r.text
+
+
+async def badge_cell(hub, lead, cohort, column: str) -> tuple[str, str]:
+    """The state of the cohort page's badge cell in ``column`` (its attribute), and the page."""
+    r = await hub.request("get", f"training/cohorts/{cohort}", lead)
+    assert r.status_code == 200, r.text
+    return re.search(rf'{column} data-badge-state="(\w+)"', r.text).group(1), r.text
+
+
 async def test_lead_sign_off_earns_the_badge_and_the_cohort_shows_it(catalyst_service):
     hub = catalyst_service
     learner = hub.token("fay@example.org", groups=["community-andes"])
     await hub.request("get", "me", learner)  # the learner is a member of andes
-    lead = hub.token("lead@example.org", groups=["community-andes"], roles=["lead-andes-test"])
-    cohort = await hub.create_cohort(lead, lessons=["sharing", "hub-basics"])
-    r = await hub.request(
-        "post", f"training/cohorts/{cohort}/learners", lead, json={"usernames": ["fay@example.org"]}
-    )
-    assert r.status_code == 200, r.text
-    fay = hub.store.member_id("fay@example.org")
+    lead, cohort, fay = await cohort_with(hub, "fay@example.org", ["sharing", "hub-basics"])
 
     async def cell():
-        r = await hub.request("get", f"training/cohorts/{cohort}", lead)
-        assert r.status_code == 200, r.text
-        return re.search(r'data-badge-lesson="sharing" data-badge-state="(\w+)"', r.text).group(1)
+        state, _ = await badge_cell(hub, lead, cohort, 'data-badge-lesson="sharing"')
+        return state
 
     assert await cell() == "none"
     for episode in ("git-basics", "publish"):
-        r = await hub.request(
-            "post",
-            f"training/cohorts/{cohort}/signoff",
-            lead,
-            json={"learner": fay, "lesson": "sharing", "episode": episode},
-        )
-        assert r.status_code == 200, r.text
+        await sign_off(hub, lead, cohort, fay, episode)
     assert await cell() == "earned"
     r = await hub.request("get", "me", learner)
     [badge_id] = badge_ids(r.text)
@@ -333,33 +353,19 @@ async def test_a_whole_path_earns_its_badge(catalyst_service):
     await earn(hub, learner)  # hub-basics, every episode
     r = await hub.request("get", "me", learner)
     assert len(badge_ids(r.text)) == 1 and path_badges(r.text) == {}
-    lead = hub.token("lead@example.org", groups=["community-andes"], roles=["lead-andes-test"])
-    cohort = await hub.create_cohort(lead, lessons=["sharing"])
-    r = await hub.request(
-        "post", f"training/cohorts/{cohort}/learners", lead, json={"usernames": ["gus@example.org"]}
-    )
-    assert r.status_code == 200, r.text
-    gus = hub.store.member_id("gus@example.org")
+    lead, cohort, gus = await cohort_with(hub, "gus@example.org", ["sharing"])
 
     async def cell():
-        r = await hub.request("get", f"training/cohorts/{cohort}", lead)
-        assert r.status_code == 200, r.text
+        state, html = await badge_cell(hub, lead, cohort, 'data-badge-path="champions"')
         # a cohort of one lesson of the path shows the path's badge, labelled as a path
-        assert re.search(r'<th scope="col" data-badge-path="champions">Hub Champion <span', r.text)
-        return re.search(r'data-badge-path="champions" data-badge-state="(\w+)"', r.text).group(1)
+        assert re.search(r'<th scope="col" data-badge-path="champions">Hub Champion <span', html)
+        return state
 
-    async def sign_off(episode):
-        r = await hub.request(
-            "post",
-            f"training/cohorts/{cohort}/signoff",
-            lead,
-            json={"learner": gus, "lesson": "sharing", "episode": episode},
-        )
-        assert r.status_code == 200, r.text
-
-    await sign_off("git-basics")
+    await sign_off(hub, lead, cohort, gus, "git-basics")
     assert await cell() == "none"
-    await sign_off("publish")  # the last requirement: issued at the sign-off
+    await sign_off(
+        hub, lead, cohort, gus, "publish"
+    )  # the last requirement: issued at the sign-off
     assert await cell() == "earned"
 
     badges = (await hub.request("get", "api/me", learner)).json()["badges"]
@@ -372,13 +378,7 @@ async def test_a_whole_path_earns_its_badge(catalyst_service):
     assert path["claim_url"].endswith(f"/me/badges/{path['id']}/claim")
     r = await hub.request("get", "me", learner)
     assert path_badges(r.text) == {path["id"]: "no"} and "training path" in r.text
-    r = await hub.request(
-        "post",
-        f"me/badges/{path['id']}/claim",
-        learner,
-        data={"identity": "email", "email": "gus@example.org"},
-        allow_redirects=False,
-    )
+    r = await claim(hub, learner, path["id"], {"identity": "email", "email": "gus@example.org"})
     assert r.status_code == 303, r.text
     assert await cell() == "claimed"
     r = await hub.request("get", f"me/badges/{path['id']}/credential.json", learner)

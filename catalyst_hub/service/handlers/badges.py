@@ -181,7 +181,9 @@ class CredentialDownload(OwnBadgeHandler):
     async def get(self, badge_id: str) -> None:
         row = await self.own_claimed(badge_id)
         self.set_header("Content-Type", "application/ld+json; charset=UTF-8")
-        self.set_header("Content-Disposition", f'attachment; filename="badge-{key_slug(row.lesson)}.json"')
+        self.set_header(
+            "Content-Disposition", f'attachment; filename="badge-{key_slug(row.lesson)}.json"'
+        )
         self.finish(row.credential)
 
 
@@ -196,7 +198,9 @@ class BakedDownload(OwnBadgeHandler):
         issuer = credential["issuer"]
         svg = cr.badge_svg(achievement["name"], credential.get("name", ""), issuer.get("name", ""))
         self.set_header("Content-Type", "image/svg+xml; charset=UTF-8")
-        self.set_header("Content-Disposition", f'attachment; filename="badge-{key_slug(row.lesson)}.svg"')
+        self.set_header(
+            "Content-Disposition", f'attachment; filename="badge-{key_slug(row.lesson)}.svg"'
+        )
         self.finish(cr.bake_svg(svg, row.credential))
 
 
@@ -423,9 +427,7 @@ class RevokeHandler(BadgesMixin, APIHandler):
             raise web.HTTPError(
                 400, self._("Say why the badge is revoked (at most 255 characters).")
             )
-        row, also = await self.run_db(
-            revoke_badge, self.store, badge_id, reason.strip(), utcnow()
-        )
+        row, also = await self.run_db(revoke_badge, self.store, badge_id, reason.strip(), utcnow())
         if row is None:
             raise web.HTTPError(404, self._("No such badge."))
         self.log.info(
