@@ -1,11 +1,11 @@
 """The onboarding and training catalog: data in YAML files that a deployment owns.
 
 A catalog file has ``steps`` (the onboarding checklist, each with the rule that detects it),
-``training`` (program > lesson > episode > exercise; a lesson or a whole program, a training
-path, may award a badge) and ``communities`` (per-community
-overrides: which steps, extra help links). Titles are ``{language: text}`` maps. Several files
-are merged in order, later ones replacing items with the same id, so a deployment can start
-from the packaged default and change what it needs.
+``training`` (program > lesson > episode > exercise; a lesson, or a whole program: a training
+path, may award a badge) and ``communities`` (per-community overrides: which steps, extra help
+links). Titles are ``{language: text}`` maps. Several files are merged in order, later ones
+replacing items with the same id, so a deployment can start from the packaged default and
+change what it needs.
 """
 
 from __future__ import annotations
