@@ -119,6 +119,7 @@ async def test_earn_claim_download_and_verify(catalyst_service):
     # the public verification link is the credential's id
     r = await hub.request("get", f"badges/{badge_id}")
     assert r.status_code == 200 and 'data-verified="yes"' in r.text
+    assert 'id="credential-path"' not in r.text  # a lesson's badge, not a path's
     assert credential["id"].endswith(f"/badges/{badge_id}")
     r = await hub.request("get", f"badges/{badge_id}?format=json")
     assert r.json() == credential
@@ -390,6 +391,10 @@ async def test_a_whole_path_earns_its_badge(catalyst_service):
     r = await hub.request("post", "api/badges/verify", json=credential)
     assert (r.status_code, r.json()["verified"]) == (200, True), r.text
     assert r.json()["credential"]["achievement"] == "Hub Champion"
+    assert r.json()["credential"]["achievementType"] == "LearningProgram"
+    # its public verification page says it is a path
+    r = await hub.request("get", f"badges/{path['id']}")
+    assert 'data-verified="yes"' in r.text and 'id="credential-path"' in r.text
     # its Achievement and image are public, at addresses no lesson's badge has
     r = await hub.request("get", "badges/achievements/paths/champions")
     assert r.status_code == 200 and r.json()["achievementType"] == "LearningProgram"

@@ -93,6 +93,8 @@ def summary(credential: Any) -> dict[str, Any] | None:
         "issuer": issuer.get("name") if isinstance(issuer, dict) else issuer,
         "validFrom": credential.get("validFrom"),
         "achievement": achievement.get("name"),
+        # ``LearningProgram`` for a whole training path's badge
+        "achievementType": achievement.get("achievementType"),
         "description": achievement.get("description"),
         "criteria": criteria.get("narrative") if isinstance(criteria, dict) else None,
     }
