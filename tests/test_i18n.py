@@ -126,6 +126,8 @@ def catalog_texts(data: dict):
             yield f"step {step['id']} help", step["help"]
     for program in data.get("training", {}).get("programs", []):
         yield f"program {program['id']} title", program["title"]
+        for key in ("name", "description", "criteria") if program.get("badge") else ():
+            yield f"program {program['id']} badge {key}", program["badge"][key]
         for lesson in program.get("lessons", []):
             yield f"lesson {lesson['id']} title", lesson["title"]
             for episode in lesson.get("episodes", []):

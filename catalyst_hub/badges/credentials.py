@@ -77,11 +77,17 @@ class Achievement:
     criteria: str
     image: str | None = None
     language: str = "en"
+    #: OB 3.0's ``achievementType`` (``LearningProgram`` for a whole training path)
+    achievement_type: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         achievement: dict[str, Any] = {
             "id": self.id,
             "type": ["Achievement"],
+        }
+        if self.achievement_type:
+            achievement["achievementType"] = self.achievement_type
+        achievement |= {
             "name": self.name,
             "description": self.description,
             "criteria": {"narrative": self.criteria},

@@ -6,12 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..catalog import Badge, Lesson, localized
+from ..catalog import Award, localized
 from .credentials import Achievement, Issuer, issue, status_list_credential
 from .keys import Keyring
 
 #: the one status list of a hub (131,072 badges)
 STATUS_LIST = "1"
+#: OB 3.0's ``achievementType`` of a whole training path's badge
+PATH_ACHIEVEMENT_TYPE = "LearningProgram"
 
 
 @dataclass(frozen=True)
@@ -45,14 +47,23 @@ class BadgeIssuer:
     def credential_id(self, badge_id: str) -> str:
         return self.url(f"badges/{badge_id}")
 
-    def achievement(self, lesson: Lesson, badge: Badge, language: str) -> Achievement:
+    def achievement_url(self, award: Award) -> str:
+        """The Achievement's id: ``badges/achievements/<lesson>`` for a lesson's badge,
+        ``badges/achievements/paths/<program>`` for a training path's."""
+        if award.is_path:
+            return self.url(f"badges/achievements/paths/{award.catalog_id}")
+        return self.url(f"badges/achievements/{award.catalog_id}")
+
+    def achievement(self, award: Award, language: str) -> Achievement:
+        badge, url = award.badge, self.achievement_url(award)
         return Achievement(
-            id=self.url(f"badges/achievements/{lesson.id}"),
+            id=url,
             name=localized(badge.name, language),
             description=localized(badge.description, language),
             criteria=localized(badge.criteria, language),
-            image=badge.image or self.url(f"badges/achievements/{lesson.id}.svg"),
+            image=badge.image or f"{url}.svg",
             language=language,
+            achievement_type=PATH_ACHIEVEMENT_TYPE if award.is_path else None,
         )
 
     def issuer_document(self) -> dict[str, Any]:

@@ -1,15 +1,17 @@
 """The onboarding and training catalog: data in YAML files that a deployment owns.
 
 A catalog file has ``steps`` (the onboarding checklist, each with the rule that detects it),
-``training`` (program > lesson > episode > exercise) and ``communities`` (per-community
-overrides: which steps, extra help links). Titles are ``{language: text}`` maps. Several files
-are merged in order, later ones replacing items with the same id, so a deployment can start
-from the packaged default and change what it needs.
+``training`` (program > lesson > episode > exercise; a lesson, or a whole program: a training
+path, may award a badge) and ``communities`` (per-community overrides: which steps, extra help
+links). Titles are ``{language: text}`` maps. Several files are merged in order, later ones
+replacing items with the same id, so a deployment can start from the packaged default and
+change what it needs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -78,14 +80,24 @@ class Episode:
     self_report: bool
 
 
-#: how a badge is earned: every episode of the lesson completed (however it was recorded),
-#: or every episode signed off by a training lead
+#: how a lesson's badge is earned: every episode of the lesson completed (however it was
+#: recorded), or every episode signed off by a training lead
 BADGE_RULES = ("episodes", "signed-off")
+#: how a training path's (a program's) badge is earned: every lesson of the path complete, each
+#: by its own measure (a lesson whose badge is ``signed-off`` needs its sign-offs, any other
+#: lesson every episode completed), or every episode of every lesson signed off by a lead
+PATH_BADGE_RULES = ("lessons", "signed-off")
+#: the key of a path's badge (lessons' badges are keyed by the lesson id)
+PATH_KEY = "path:"
+#: the ids a badge's lesson or program may have: they are part of its Achievement's address
+BADGE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,58}$")
+IMAGE_URL = re.compile(r"^(https?://|data:image/)\S+$")
 
 
 @dataclass(frozen=True)
 class Badge:
-    """The Open Badges 3.0 achievement a lesson awards (texts ``{language: text}``)."""
+    """The Open Badges 3.0 achievement a lesson or a training path awards (texts
+    ``{language: text}`` in every language of ``LANGUAGES``)."""
 
     name: dict[str, str]
     description: dict[str, str]
@@ -104,9 +116,58 @@ class Lesson:
 
 @dataclass(frozen=True)
 class Program:
+    """A training path: its lessons in order, and the badge the whole path awards, if any."""
+
     id: str
     title: dict[str, str]
     lessons: tuple[Lesson, ...]
+    badge: Badge | None = None
+
+
+def path_key(program_id: str) -> str:
+    return PATH_KEY + program_id
+
+
+def split_key(key: str) -> tuple[str | None, str | None]:
+    """(lesson id, path id) of a badge key: one of them is None."""
+    if key.startswith(PATH_KEY):
+        return None, key[len(PATH_KEY) :]
+    return key, None
+
+
+def key_slug(key: str) -> str:
+    """A badge key as a file name's stem: ``hub-basics``, ``path-champions``."""
+    lesson, path = split_key(key)
+    return lesson if lesson is not None else f"path-{path}"
+
+
+@dataclass(frozen=True)
+class Award:
+    """A badge of the catalog with what earns it: a lesson's, or a training path's."""
+
+    key: str
+    badge: Badge
+    title: dict[str, str]
+    lessons: tuple[Lesson, ...]
+    #: the program when this is a training path's badge
+    program: Program | None = None
+
+    @property
+    def is_path(self) -> bool:
+        return self.program is not None
+
+    @property
+    def catalog_id(self) -> str:
+        """The lesson's or the program's id."""
+        return self.program.id if self.program is not None else self.lessons[0].id
+
+    def requirements(self) -> Iterator[tuple[Lesson, bool]]:
+        """Each lesson the badge needs, and whether its episodes must be signed off by a lead."""
+        for lesson in self.lessons:
+            if self.badge.rule == "signed-off":
+                yield lesson, True
+            else:
+                yield lesson, lesson.badge is not None and lesson.badge.rule == "signed-off"
 
 
 @dataclass
@@ -142,6 +203,8 @@ class Catalog:
                     communities.setdefault(str(community), {}).update(override or {})
             except (KeyError, TypeError, AttributeError) as e:
                 raise CatalogError(f"catalog {name}: malformed entry ({e!r})") from e
+            except CatalogError as e:
+                raise CatalogError(f"catalog {name}: {e}") from e
         return cls(list(steps.values()), list(programs.values()), communities)
 
     def steps_for(self, community: str) -> list[Step]:
@@ -162,14 +225,32 @@ class Catalog:
             return [step_id] if step_id in self.step_ids() else []
         return [s.id for s in self.steps if any(r.matches(schema, payload) for r in s.detect)]
 
-    def badges(self) -> dict[str, tuple[Lesson, Badge]]:
-        """Lessons that award a badge, by lesson id."""
-        return {
-            lesson.id: (lesson, lesson.badge)
+    def badges(self) -> dict[str, Award]:
+        """Every badge of the catalog by key: the lessons' (by lesson id), then the training
+        paths' (``path:<program id>``)."""
+        lessons = {
+            lesson.id: Award(lesson.id, lesson.badge, lesson.title, (lesson,))
             for program in self.programs
             for lesson in program.lessons
             if lesson.badge is not None
         }
+        paths = {
+            path_key(program.id): Award(
+                path_key(program.id), program.badge, program.title, program.lessons, program
+            )
+            for program in self.programs
+            if program.badge is not None
+        }
+        return {**lessons, **paths}
+
+    def paths_with(self, lesson_id: str) -> list[str]:
+        """Keys of the training paths' badges that need the lesson."""
+        return [
+            path_key(program.id)
+            for program in self.programs
+            if program.badge is not None
+            and any(lesson.id == lesson_id for lesson in program.lessons)
+        ]
 
     def episodes(self) -> dict[tuple[str, str], Episode]:
         """Every episode by (lesson id, episode id)."""
@@ -208,24 +289,54 @@ def _program(raw: dict[str, Any]) -> Program:
             )
             for ep in lesson.get("episodes", [])
         )
+        lesson_id = str(lesson["id"])
+        badge = lesson.get("badge")
         lessons.append(
             Lesson(
-                id=str(lesson["id"]),
+                id=lesson_id,
                 title=lesson["title"],
                 episodes=episodes,
-                badge=_badge(lesson["badge"]) if lesson.get("badge") else None,
+                badge=_badge(badge, "lesson", lesson_id, BADGE_RULES) if badge else None,
             )
         )
-    return Program(id=str(raw["id"]), title=raw["title"], lessons=tuple(lessons))
+    program_id = str(raw["id"])
+    badge = raw.get("badge")
+    program = Program(
+        id=program_id,
+        title=raw["title"],
+        lessons=tuple(lessons),
+        badge=_badge(badge, "program", program_id, PATH_BADGE_RULES) if badge else None,
+    )
+    if program.badge is not None and not any(lesson.episodes for lesson in program.lessons):
+        raise CatalogError(f"program {program_id}: badge: the program has no lesson with episodes")
+    return program
 
 
-def _badge(raw: dict[str, Any]) -> Badge:
-    rule = str(raw.get("rule", "episodes"))
-    if rule not in BADGE_RULES:
-        raise CatalogError(f"badge rule {rule!r} is not one of {', '.join(BADGE_RULES)}")
+def _badge(raw: Any, kind: str, catalog_id: str, rules: tuple[str, ...]) -> Badge:
+    """A lesson's or a program's (``kind``) ``badge``; errors name the item and the field."""
+    where = f"{kind} {catalog_id}"
+    if not isinstance(raw, dict):
+        raise CatalogError(f"{where}: badge must be a mapping")
+    if not BADGE_ID.match(catalog_id):
+        raise CatalogError(
+            f"{where}: id: a {kind} with a badge needs an id of at most 58 letters, digits,"
+            " '.', '_' or '-' (it is part of the badge's address)"
+        )
+    rule = str(raw.get("rule", rules[0]))
+    if rule not in rules:
+        raise CatalogError(f"{where}: badge rule {rule!r} is not one of {', '.join(rules)}")
     texts = {}
     for key in ("name", "description", "criteria"):
-        value = raw[key]
-        texts[key] = {"en": value} if isinstance(value, str) else dict(value)
+        value = raw.get(key)
+        if not isinstance(value, dict):
+            raise CatalogError(
+                f"{where}: badge {key} must give the text in each of {', '.join(LANGUAGES)}"
+            )
+        missing = [lang for lang in LANGUAGES if not str(value.get(lang) or "").strip()]
+        if missing:
+            raise CatalogError(f"{where}: badge {key} has no text in {', '.join(missing)}")
+        texts[key] = {str(lang): str(text) for lang, text in value.items()}
     image = raw.get("image")
-    return Badge(image=str(image) if image else None, rule=rule, **texts)
+    if image is not None and not (isinstance(image, str) and IMAGE_URL.match(image)):
+        raise CatalogError(f"{where}: badge image must be an https:// (or data:image/) address")
+    return Badge(image=image or None, rule=rule, **texts)

@@ -1,4 +1,6 @@
-"""Badges in the staff views: who earned and claimed which badge, and counts per community."""
+"""Badges in the staff views: who earned and claimed which badge, and counts per community.
+
+A training path's badge (``path:<program id>``) is listed and counted like a lesson's."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
+from ..catalog import path_key, split_key
 from ..store import Store
 from ..store import tables as t
 from .common import Period, not_excluded
@@ -15,14 +18,15 @@ from .common import Period, not_excluded
 
 @dataclass(frozen=True)
 class LearnerBadge:
-    lesson: str
+    #: the catalog key: a lesson id, or ``path:<program id>``
+    key: str
     issued: datetime
     claimed: datetime | None
     revoked: datetime | None
 
 
 def learner_badges(store: Store, member_ids: Iterable[str]) -> dict[str, dict[str, LearnerBadge]]:
-    """{member id: {lesson: badge}} of the given members (a cohort's learners)."""
+    """{member id: {badge key: badge}} of the given members (a cohort's learners)."""
     ids = sorted(set(member_ids))
     if not ids:
         return {}
@@ -44,16 +48,22 @@ def learner_badges(store: Store, member_ids: Iterable[str]) -> dict[str, dict[st
 @dataclass(frozen=True)
 class BadgeCount:
     community: str
-    lesson: str
+    #: the lesson of a lesson's badge, the program of a training path's (the other is None)
+    lesson: str | None
+    path: str | None
     issued: int
     claimed: int
     revoked: int
+
+    @property
+    def key(self) -> str:
+        return self.lesson if self.lesson is not None else path_key(str(self.path))
 
 
 def badges_per_community(
     store: Store, communities: Iterable[str] | None = None
 ) -> list[BadgeCount]:
-    """Badges issued (and of them claimed, revoked) per community and lesson, current
+    """Badges issued (and of them claimed, revoked) per community and lesson or path, current
     members only (an erased member's badges are gone with the rest of their data)."""
     b, s = t.badges.c, t.badge_status.c
     query = (
@@ -67,12 +77,16 @@ def badges_per_community(
         .outerjoin(t.badge_status, (s.hub == b.hub) & (s.status_index == b.status_index))
         .where(b.hub == store.hub)
         .group_by(b.community, b.lesson)
-        .order_by(b.community, b.lesson)
     )
     if communities is not None:
         query = query.where(b.community.in_(sorted(set(communities))))
     with store.connect() as conn:
-        return [BadgeCount(*row) for row in conn.execute(query)]
+        counts = [
+            BadgeCount(community, *split_key(key), issued, claimed, revoked)
+            for community, key, issued, claimed, revoked in conn.execute(query)
+        ]
+    # per community, the lessons' badges, then the paths'
+    return sorted(counts, key=lambda c: (c.community, c.path is not None, c.key))
 
 
 @dataclass(frozen=True)

@@ -365,7 +365,8 @@ class CatalystService(CatalystApp):
     badges_enabled = Bool(
         True,
         config=True,
-        help="Issue Open Badges 3.0 credentials for the catalog's lessons that declare a badge.",
+        help="""Issue Open Badges 3.0 credentials for the catalog's lessons and training paths
+        that declare a badge.""",
     )
     badge_issuer = Dict(
         config=True,

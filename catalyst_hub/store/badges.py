@@ -1,9 +1,13 @@
 """Reads and writes of the badges a learner earned (``badges``) and the revocation list
 (``badge_status``). The credentials themselves are built and signed in ``catalyst_hub.badges``.
+
+A badge's ``lesson`` column holds its catalog key: the lesson id for a lesson's badge,
+``path:<program id>`` for a training path's (``catalyst_hub.catalog.path_key``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -59,11 +63,17 @@ def badge(store: Store, badge_id: str) -> BadgeRow | None:
     return BadgeRow(*row) if row else None
 
 
-def badge_lessons(conn: Connection, hub: str, member_id: str) -> set[str]:
-    b = t.badges.c
-    return set(
-        conn.execute(select(b.lesson).where(b.hub == hub, b.member_id == member_id)).scalars()
-    )
+def held_badges(conn: Connection, hub: str, member_id: str) -> dict[str, bool]:
+    """{badge key: revoked} of the badges the member received."""
+    b, s = t.badges.c, t.badge_status.c
+    return {
+        row.lesson: row.revoked is not None
+        for row in conn.execute(
+            select(b.lesson, s.revoked)
+            .outerjoin(t.badge_status, (s.hub == b.hub) & (s.status_index == b.status_index))
+            .where(b.hub == hub, b.member_id == member_id)
+        )
+    }
 
 
 def next_status_index(conn: Connection, hub: str) -> int:
@@ -108,18 +118,27 @@ def set_claimed(
         )
 
 
-def revoke(store: Store, badge_id: str, reason: str, when: datetime) -> BadgeRow | None:
-    """Revoke a badge (its status bit is set); None if there is no such badge."""
+def revoke(
+    store: Store, badge_id: str, reason: str, when: datetime, also: Sequence[tuple[str, str]] = ()
+) -> BadgeRow | None:
+    """Revoke a badge (its status bit is set), and in the same transaction the badges ``also``
+    names (id, reason); None if there is no such badge. A revoked badge keeps its first reason."""
     found = badge(store, badge_id)
     if found is None:
         return None
-    s = t.badge_status.c
+    b, s = t.badges.c, t.badge_status.c
     with store.begin() as conn:
-        conn.execute(
-            update(t.badge_status)
-            .where(s.hub == store.hub, s.status_index == found.status_index, s.revoked.is_(None))
-            .values(revoked=when, reason=reason[:255])
-        )
+        for revoked_id, why in ((badge_id, reason), *also):
+            index = (
+                select(b.status_index)
+                .where(b.hub == store.hub, b.id == revoked_id)
+                .scalar_subquery()
+            )
+            conn.execute(
+                update(t.badge_status)
+                .where(s.hub == store.hub, s.status_index == index, s.revoked.is_(None))
+                .values(revoked=when, reason=why[:255])
+            )
     return badge(store, badge_id)
 
 

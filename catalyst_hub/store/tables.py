@@ -316,11 +316,12 @@ cohort_members = Table(
     Index("ix_cohort_members_hub_member", "hub", "member_id"),
 )
 
-# -- Open Badges (issued by the service when a learner meets a lesson's badge rule) -------------
+# -- Open Badges (issued by the service when a learner meets a lesson's or a path's badge rule) --
 
 # One row per badge earned: the signed OpenBadgeCredential (JSON text). Unclaimed, it says
 # nothing about the learner; at claim it is signed again with the identity they chose. A
-# per-member table: exported with the member's data, deleted by their erasure.
+# per-member table: exported with the member's data, deleted by their erasure. ``lesson`` is
+# the badge's catalog key: a lesson id, or ``path:<program id>`` for a training path's badge.
 badges = Table(
     "badges",
     metadata,

@@ -1,9 +1,19 @@
 """Badge workflows: awarding what a learner earned, claiming, revoking.
 
 A lesson's badge is earned when every one of its episodes is completed (rule ``episodes``) or
-signed off by a training lead (``signed-off``). Awarding runs where that becomes visible (the
-learner's ``me`` page and ``api/me``, a lead's sign-off): it is idempotent (one badge per
-member and lesson) and issues nothing for a member who erased their data or opted out.
+signed off by a training lead (``signed-off``). A training path's (a program's) badge is earned
+when every lesson of the path is complete, each by its own measure (rule ``lessons``: a lesson
+whose badge is ``signed-off`` needs its sign-offs, any other lesson its episodes completed), or
+when every episode of the path is signed off (``signed-off``); it rests on the progress, not on
+the lessons' badges, so it is earned whether or not the lessons award one. Awarding runs where
+that becomes visible (the learner's ``me`` page and ``api/me``, a lead's sign-off): it is
+idempotent (one badge per member and key) and issues nothing for a member who erased their
+data or opted out.
+
+Revoking a lesson's badge (a mistaken sign-off) revokes with it the member's badges of the
+paths that need the lesson, and no path badge is issued while one of its lessons' badges is
+revoked: the path's badge says the same as the lesson's and more. Revoking a path's badge
+leaves the lessons' badges standing.
 """
 
 from __future__ import annotations
@@ -17,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..badges.credentials import issue, open_badge
 from ..badges.issuer import BadgeIssuer
-from ..catalog import Badge, Lesson, localized
+from ..catalog import Award, localized, split_key
 from ..store import Store
 from ..store import badges as sb
 from ..store import tables as t
@@ -29,44 +39,50 @@ class ClaimError(ValueError):
     """A claim that cannot be made (not the member's badge, no usable identity)."""
 
 
-def earned(lesson: Lesson, badge: Badge, progress: dict[tuple[str, str], tuple]) -> datetime | None:
-    """When the badge was earned (the last episode's completion), or None."""
+def earned(award: Award, progress: dict[tuple[str, str], tuple]) -> datetime | None:
+    """When the badge was earned (its last requirement's completion), or None."""
     times = []
-    for episode in lesson.episodes:
-        completed, source = progress.get((lesson.id, episode.id), (None, None))
-        if completed is None or (badge.rule == "signed-off" and source != "lead"):
-            return None
-        times.append(completed)
+    for lesson, signed_off in award.requirements():
+        for episode in lesson.episodes:
+            completed, source = progress.get((lesson.id, episode.id), (None, None))
+            if completed is None or (signed_off and source != "lead"):
+                return None
+            times.append(completed)
     return max(times) if times else None
 
 
 def _earned_now(
-    store: Store, conn: Connection, catalog_badges: dict, member_id: str
+    store: Store, conn: Connection, catalog_badges: dict[str, Award], member_id: str
 ) -> list[tuple[str, datetime]]:
-    """(lesson, when earned) of the badges the member has earned and not received; none for a
-    member who erased their data or opted out."""
+    """(badge key, when earned) of the badges the member has earned and not received; none for
+    a member who erased their data or opted out, no path's while one of its lessons' badges is
+    revoked."""
     state = recording_states(store, [member_id], conn).get(member_id)
     if state is not None and (state.erased is not None or state.decision == WITHDRAWN):
         return []
-    have = sb.badge_lessons(conn, store.hub, member_id)
-    wanted = [lesson for lesson in catalog_badges if lesson not in have]
+    held = sb.held_badges(conn, store.hub, member_id)
+    wanted = [
+        award
+        for key, award in catalog_badges.items()
+        if key not in held and not any(held.get(lesson.id) for lesson in award.lessons)
+    ]
     if not wanted:
         return []
     tp = t.training_progress.c
+    lessons = sorted({lesson.id for award in wanted for lesson in award.lessons})
     progress = {
         (row.lesson, row.episode): (row.completed, row.source)
         for row in conn.execute(
             select(tp.lesson, tp.episode, tp.completed, tp.source).where(
-                tp.hub == store.hub, tp.member_id == member_id, tp.lesson.in_(wanted)
+                tp.hub == store.hub, tp.member_id == member_id, tp.lesson.in_(lessons)
             )
         )
     }
     found = []
-    for lesson_id in wanted:
-        lesson, badge = catalog_badges[lesson_id]
-        when = earned(lesson, badge, progress) if progress else None
+    for award in wanted:
+        when = earned(award, progress) if progress else None
         if when is not None:
-            found.append((lesson_id, when))
+            found.append((award.key, when))
     return found
 
 
@@ -87,22 +103,19 @@ def award_badges(
     try:
         with store.begin() as conn:
             now = utcnow()
-            for lesson_id, when in _earned_now(store, conn, catalog_badges, member_id):
-                lesson, badge = catalog_badges[lesson_id]
+            for key, when in _earned_now(store, conn, catalog_badges, member_id):
                 # an event may be dated a few minutes ahead of this clock: valid from now then
                 when = min(when, now)
                 badge_id = str(uuid.uuid4())
                 index = sb.next_status_index(conn, store.hub)
                 credential = issuer_credential(
-                    issuer, lesson, badge, badge_id, index, when, language
+                    issuer, catalog_badges[key], badge_id, index, when, language
                 )
                 signed = _sign(issuer, credential, now)
                 sb.insert_badge(
                     conn,
                     store.hub,
-                    sb.BadgeRow(
-                        badge_id, member_id, community, lesson_id, index, when, None, signed
-                    ),
+                    sb.BadgeRow(badge_id, member_id, community, key, index, when, None, signed),
                 )
                 issued.append(badge_id)
     except IntegrityError:
@@ -113,8 +126,7 @@ def award_badges(
 
 def issuer_credential(
     issuer: BadgeIssuer,
-    lesson: Lesson,
-    badge: Badge,
+    award: Award,
     badge_id: str,
     index: int,
     when: datetime,
@@ -124,7 +136,7 @@ def issuer_credential(
     return open_badge(
         credential_id=issuer.credential_id(badge_id),
         issuer=issuer.issuer,
-        achievement=issuer.achievement(lesson, badge, language),
+        achievement=issuer.achievement(award, language),
         valid_from=when,
         status_list_url=issuer.status_list_url,
         status_index=index,
@@ -149,12 +161,11 @@ def claim_badge(
     found = sb.badge(store, badge_id)
     if found is None or found.member_id != member_id:
         raise ClaimError("not your badge")
-    entry = store.catalog.badges().get(found.lesson)
-    if entry is None:
+    award = store.catalog.badges().get(found.lesson)
+    if award is None:
         raise ClaimError("this badge is no longer in the catalog")
-    lesson, badge = entry
     credential = issuer_credential(
-        issuer, lesson, badge, badge_id, found.status_index, found.issued, language, identity
+        issuer, award, badge_id, found.status_index, found.issued, language, identity
     )
     now = utcnow()
     if not sb.set_claimed(store, badge_id, member_id, _sign(issuer, credential, now), now):
@@ -173,16 +184,20 @@ def member_badges(
     catalog = store.catalog.badges()
     listed = []
     for row in sb.member_badges(store, member_id):
-        lesson, badge = catalog.get(row.lesson, (None, None))
+        award = catalog.get(row.lesson)
+        lesson, path = split_key(row.lesson)
         credential = json.loads(row.credential)
         listed.append(
             {
                 "id": row.id,
-                "lesson": row.lesson,
-                "name": localized(badge.name, language)
-                if badge
+                "kind": "lesson" if path is None else "path",
+                "lesson": lesson,
+                "path": path,
+                "name": localized(award.badge.name, language)
+                if award
                 else credential.get("name", row.lesson),
-                "description": localized(badge.description, language) if badge else "",
+                "description": localized(award.badge.description, language) if award else "",
+                "path_title": localized(award.title, language) if award and award.is_path else None,
                 "issued": isoformat(row.issued),
                 "claimed": isoformat(row.claimed),
                 "revoked": isoformat(row.revoked),
@@ -190,3 +205,23 @@ def member_badges(
             }
         )
     return listed
+
+
+def revoke_badge(
+    store: Store, badge_id: str, reason: str, when: datetime
+) -> tuple[sb.BadgeRow | None, list[str]]:
+    """A catalyst admin revokes a badge; a lesson's takes with it the member's badges of the
+    paths that need the lesson. Returns the badge (None if there is none) and the ids of the
+    path badges revoked with it."""
+    found = sb.badge(store, badge_id)
+    if found is None:
+        return None, []
+    paths = set(store.catalog.paths_with(found.lesson))
+    also = [
+        row.id
+        for row in sb.member_badges(store, found.member_id)
+        if row.lesson in paths and row.revoked is None
+    ]
+    why = f"{reason} (with the badge of its lesson {found.lesson})"
+    row = sb.revoke(store, badge_id, reason, when, [(other, why) for other in also])
+    return row, also

@@ -204,6 +204,11 @@ export const MESSAGES: Record<string, Translations> = {
     pt: 'Revogado',
     fr: 'Révoqué'
   },
+  'Training path': {
+    es: 'Itinerario de formación',
+    pt: 'Trilha de formação',
+    fr: 'Parcours de formation'
+  },
   'See it on your page': {
     es: 'Verla en tu página',
     pt: 'Ver na sua página',

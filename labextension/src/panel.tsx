@@ -377,10 +377,22 @@ function Badges(props: { badges: IBadge[]; t: Translate }): JSX.Element {
               className={`jp-CatalystPanel-earned jp-mod-${badge.state}`}
               data-catalyst-badge=""
               data-badge-id={badge.id}
-              data-lesson-id={badge.lesson}
+              data-lesson-id={
+                badge.kind === 'lesson' ? badge.lesson : undefined
+              }
+              data-path-id={badge.path ?? undefined}
               data-state={badge.state}
             >
               <span className="jp-CatalystPanel-badgeName">{badge.name}</span>{' '}
+              {badge.kind === 'path' && (
+                <span
+                  className="jp-CatalystPanel-help"
+                  data-catalyst-badge-path=""
+                >
+                  {t('Training path') +
+                    (badge.path_title ? ': ' + badge.path_title : '')}{' '}
+                </span>
+              )}
               <span className="jp-CatalystPanel-badge">
                 {badgeStateLabel(badge.state, t)}
               </span>

@@ -81,7 +81,13 @@ export type BadgeState = 'earned' | 'claimed' | 'revoked';
 /** A badge the member earned, with where to claim it or verify it. */
 export interface IBadge {
   id: string;
+  /** A lesson's badge, or a whole training path's (a program of the catalog). */
+  kind: 'lesson' | 'path';
+  /** The lesson of a lesson's badge ('' for a path's). */
   lesson: string;
+  /** The program of a training path's badge, and its title. */
+  path: string | null;
+  path_title: string | null;
   name: string;
   state: BadgeState;
   issued: string;
@@ -435,10 +441,15 @@ function parseBadge(b: Record<string, unknown>): IBadge {
     : optionalStr(b.claimed)
       ? 'claimed'
       : 'earned';
+  const path = optionalStr(b.path);
   return {
     id: str(b.id),
+    kind:
+      b.kind === 'path' || (b.kind === undefined && path) ? 'path' : 'lesson',
     lesson: str(b.lesson),
-    name: str(b.name, str(b.lesson, str(b.id))),
+    path,
+    path_title: optionalStr(b.path_title),
+    name: str(b.name, str(b.lesson, path ?? str(b.id))),
     state,
     issued: str(b.issued),
     claim_url: optionalStr(b.claim_url),

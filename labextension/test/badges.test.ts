@@ -67,6 +67,40 @@ describe('badges in the progress document', () => {
   });
 });
 
+describe("a training path's badge", () => {
+  it('reads it as a path, with its title', () => {
+    const [lesson, path] = parseBadges([
+      listed({ kind: 'lesson' }),
+      listed({
+        id: 'p1',
+        kind: 'path',
+        lesson: null,
+        path: 'champions',
+        path_title: 'Hub Champion training',
+        name: 'Hub Champion'
+      })
+    ]);
+    assert.deepEqual(
+      [lesson.kind, lesson.lesson, lesson.path],
+      ['lesson', 'hub-basics', null]
+    );
+    assert.deepEqual(
+      [path.kind, path.lesson, path.path, path.path_title, path.name],
+      ['path', '', 'champions', 'Hub Champion training', 'Hub Champion']
+    );
+    assert.equal(badgeLink(path)?.kind, 'claim');
+  });
+
+  it('names one after its path without a name, and reads an older service', () => {
+    const [unnamed, older] = parseBadges([
+      { id: 'p2', kind: 'path', path: 'champions' },
+      listed()
+    ]);
+    assert.deepEqual([unnamed.kind, unnamed.name], ['path', 'champions']);
+    assert.deepEqual([older.kind, older.path], ['lesson', null]);
+  });
+});
+
 describe('badgeLink', () => {
   it('claims an unclaimed badge on the me page', () => {
     const [badge] = parseBadges([listed()]);

@@ -32,6 +32,7 @@ def test_the_demo_seeds_researchers_who_earned_a_badge(tmp_path):
             badges = member_badges(store, issuer, store.member_id(name), community, "en")
             earned[name] = [(b["lesson"], b["claimed"], b["revoked"]) for b in badges]
     # the first researcher of each community went furthest: hub-basics, earned, not claimed
+    # (nobody had "Sharing your work" signed off: no training path's badge)
     assert earned["ana@andes.example.org"] == [("hub-basics", None, None)]
     assert earned["amina@sahel.example.org"] == [("hub-basics", None, None)]
     assert (

@@ -114,28 +114,33 @@ def test_revocation_fails_verification(catalyst_store, issuer):
     store, ana = catalyst_store, catalyst_store.member_id("ana")
     complete(store, ana, "hub-basics", HUB_BASICS)
     complete(store, ana, "sharing", SHARING, kind=LEAD)
-    first, second = award_badges(store, issuer, ana, "andes", "en")
+    first, second, path = award_badges(store, issuer, ana, "andes", "en")
     row = sb.revoke(store, second, "signed off by mistake", utcnow())
     assert row.revoked is not None
     assert verify(store, issuer, json.loads(sb.badge(store, second).credential)).reason == "revoked"
     assert verify(store, issuer, json.loads(sb.badge(store, first).credential)).verified
+    # the store revokes one badge (the workflow's revocation takes the path's with it)
+    assert verify(store, issuer, json.loads(sb.badge(store, path).credential)).verified
     counts = {
-        (c.community, c.lesson): (c.issued, c.claimed, c.revoked)
-        for c in badges_per_community(store)
+        (c.community, c.key): (c.issued, c.claimed, c.revoked) for c in badges_per_community(store)
     }
-    assert counts == {("andes", "hub-basics"): (1, 0, 0), ("andes", "sharing"): (1, 0, 1)}
-    assert set(learner_badges(store, [ana])[ana]) == {"hub-basics", "sharing"}
+    assert counts == {
+        ("andes", "hub-basics"): (1, 0, 0),
+        ("andes", "sharing"): (1, 0, 1),
+        ("andes", "path:champions"): (1, 0, 0),
+    }
+    assert set(learner_badges(store, [ana])[ana]) == {"hub-basics", "sharing", "path:champions"}
 
 
 def test_erasure_deletes_badges_and_keeps_revocations(catalyst_store, issuer):
     store, ana = catalyst_store, catalyst_store.member_id("ana")
     complete(store, ana, "hub-basics", HUB_BASICS)
     complete(store, ana, "sharing", SHARING, kind=LEAD)
-    claimed, unclaimed = award_badges(store, issuer, ana, "andes", "en")
+    claimed, unclaimed, path = award_badges(store, issuer, ana, "andes", "en")
     row = claim_badge(store, issuer, ana, claimed, {"email": "ana@example.org"}, "en")
     held = json.loads(row.credential)  # the learner's download
     sb.revoke(store, unclaimed, "mistake", utcnow())
-    assert len(export_member(store, ana)["tables"]["badges"]) == 2
+    assert len(export_member(store, ana)["tables"]["badges"]) == 3
     erase_member(store, ana)
     assert sb.member_badges(store, ana) == []
     with store.connect() as conn:
@@ -146,7 +151,7 @@ def test_erasure_deletes_badges_and_keeps_revocations(catalyst_store, issuer):
             .where(t.badge_status.c.hub == store.hub)
             .order_by(t.badge_status.c.status_index)
         ).all()
-    assert [revoked for _, revoked in status] == [False, True]
+    assert [revoked for _, revoked in status] == [False, True, False]
     # what the learner downloaded still verifies
     assert verify(store, issuer, held).verified
     # nothing is issued again for the erased member

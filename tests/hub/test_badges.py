@@ -53,12 +53,16 @@ async def claimed_badge(hub, name="ana@example.org", identity=None):
     r = await hub.request("get", "me", token)
     [(badge_id, claimed)] = badge_ids(r.text).items()
     assert claimed == "no"
-    data = identity or {"identity": "email", "email": name}
-    r = await hub.request(
-        "post", f"me/badges/{badge_id}/claim", token, data=data, allow_redirects=False
-    )
+    r = await claim(hub, token, badge_id, identity or {"identity": "email", "email": name})
     assert r.status_code == 303, r.text
     return token, badge_id
+
+
+async def claim(hub, token, badge_id: str, data: dict):
+    """The learner's claim form, posted."""
+    return await hub.request(
+        "post", f"me/badges/{badge_id}/claim", token, data=data, allow_redirects=False
+    )
 
 
 async def test_earn_claim_download_and_verify(catalyst_service):
@@ -115,6 +119,7 @@ async def test_earn_claim_download_and_verify(catalyst_service):
     # the public verification link is the credential's id
     r = await hub.request("get", f"badges/{badge_id}")
     assert r.status_code == 200 and 'data-verified="yes"' in r.text
+    assert 'id="credential-path"' not in r.text  # a lesson's badge, not a path's
     assert credential["id"].endswith(f"/badges/{badge_id}")
     r = await hub.request("get", f"badges/{badge_id}?format=json")
     assert r.json() == credential
@@ -262,32 +267,48 @@ async def test_public_documents(catalyst_service):
     assert r.json()["verificationMethod"][0]["type"] == "Multikey"
 
 
+async def cohort_with(hub, learner: str, lessons: list[str]) -> tuple[str, int, str]:
+    """A lead of andes, their new cohort of ``lessons`` with the learner, the learner's id."""
+    lead = hub.token("lead@example.org", groups=["community-andes"], roles=["lead-andes-test"])
+    cohort = await hub.create_cohort(lead, lessons=lessons)
+    r = await hub.request(
+        "post", f"training/cohorts/{cohort}/learners", lead, json={"usernames": [learner]}
+    )
+    assert r.status_code == 200, r.text
+    return lead, cohort, hub.store.member_id(learner)
+
+
+async def sign_off(hub, lead, cohort, learner: str, episode: str) -> None:
+    """The lead signs off an episode of "Sharing your work" for the learner."""
+    r = await hub.request(
+        "post",
+        f"training/cohorts/{cohort}/signoff",
+        lead,
+        json={"learner": learner, "lesson": "sharing", "episode": episode},
+    )
+    assert r.status_code == 200, r.text
+
+
+async def badge_cell(hub, lead, cohort, column: str) -> tuple[str, str]:
+    """The state of the cohort page's badge cell in ``column`` (its attribute), and the page."""
+    r = await hub.request("get", f"training/cohorts/{cohort}", lead)
+    assert r.status_code == 200, r.text
+    return re.search(rf'{column} data-badge-state="(\w+)"', r.text).group(1), r.text
+
+
 async def test_lead_sign_off_earns_the_badge_and_the_cohort_shows_it(catalyst_service):
     hub = catalyst_service
     learner = hub.token("fay@example.org", groups=["community-andes"])
     await hub.request("get", "me", learner)  # the learner is a member of andes
-    lead = hub.token("lead@example.org", groups=["community-andes"], roles=["lead-andes-test"])
-    cohort = await hub.create_cohort(lead, lessons=["sharing", "hub-basics"])
-    r = await hub.request(
-        "post", f"training/cohorts/{cohort}/learners", lead, json={"usernames": ["fay@example.org"]}
-    )
-    assert r.status_code == 200, r.text
-    fay = hub.store.member_id("fay@example.org")
+    lead, cohort, fay = await cohort_with(hub, "fay@example.org", ["sharing", "hub-basics"])
 
     async def cell():
-        r = await hub.request("get", f"training/cohorts/{cohort}", lead)
-        assert r.status_code == 200, r.text
-        return re.search(r'data-badge-lesson="sharing" data-badge-state="(\w+)"', r.text).group(1)
+        state, _ = await badge_cell(hub, lead, cohort, 'data-badge-lesson="sharing"')
+        return state
 
     assert await cell() == "none"
     for episode in ("git-basics", "publish"):
-        r = await hub.request(
-            "post",
-            f"training/cohorts/{cohort}/signoff",
-            lead,
-            json={"learner": fay, "lesson": "sharing", "episode": episode},
-        )
-        assert r.status_code == 200, r.text
+        await sign_off(hub, lead, cohort, fay, episode)
     assert await cell() == "earned"
     r = await hub.request("get", "me", learner)
     [badge_id] = badge_ids(r.text)
@@ -304,7 +325,97 @@ async def test_lead_sign_off_earns_the_badge_and_the_cohort_shows_it(catalyst_se
     r = await hub.request("get", "training/?format=json", lead)
     assert r.status_code == 200, r.text
     assert r.json()["badges"] == [
-        {"community": "andes", "lesson": "sharing", "issued": 1, "claimed": 1, "revoked": 0}
+        {
+            "community": "andes",
+            "lesson": "sharing",
+            "path": None,
+            "issued": 1,
+            "claimed": 1,
+            "revoked": 0,
+        }
     ]
     r = await hub.request("get", "training/", lead)
     assert 'id="table-badge-counts"' in r.text
+
+
+def path_badges(html: str) -> dict[str, str]:
+    """{badge id: claimed yes/no} of the training paths' badges on the me page."""
+    return dict(
+        re.findall(r'data-badge-id="([^"]+)" data-path-id="champions" data-claimed="(\w+)"', html)
+    )
+
+
+async def test_a_whole_path_earns_its_badge(catalyst_service):
+    """The learner's own episodes (the ingest API) and a lead's last sign-off complete the
+    champions path: its badge is issued then, listed, claimed, verified and revoked with the
+    lesson's badge it rests on."""
+    hub = catalyst_service
+    learner = hub.token("gus@example.org", groups=["community-andes"])
+    await earn(hub, learner)  # hub-basics, every episode
+    r = await hub.request("get", "me", learner)
+    assert len(badge_ids(r.text)) == 1 and path_badges(r.text) == {}
+    lead, cohort, gus = await cohort_with(hub, "gus@example.org", ["sharing"])
+
+    async def cell():
+        state, html = await badge_cell(hub, lead, cohort, 'data-badge-path="champions"')
+        # a cohort of one lesson of the path shows the path's badge, labelled as a path
+        assert re.search(r'<th scope="col" data-badge-path="champions">Hub Champion <span', html)
+        return state
+
+    await sign_off(hub, lead, cohort, gus, "git-basics")
+    assert await cell() == "none"
+    await sign_off(
+        hub, lead, cohort, gus, "publish"
+    )  # the last requirement: issued at the sign-off
+    assert await cell() == "earned"
+
+    badges = (await hub.request("get", "api/me", learner)).json()["badges"]
+    listed = {b["lesson"] or b["path"]: b for b in badges}
+    assert [b["kind"] for b in badges].count("path") == 1 and len(listed) == 3
+    path = listed["champions"]
+    assert path["kind"] == "path" and listed["sharing"]["kind"] == "lesson"
+    assert (path["lesson"], path["path"], path["name"]) == (None, "champions", "Hub Champion")
+    assert path["path_title"] == "Hub Champion training"
+    assert path["claim_url"].endswith(f"/me/badges/{path['id']}/claim")
+    r = await hub.request("get", "me", learner)
+    assert path_badges(r.text) == {path["id"]: "no"} and "training path" in r.text
+    r = await claim(hub, learner, path["id"], {"identity": "email", "email": "gus@example.org"})
+    assert r.status_code == 303, r.text
+    assert await cell() == "claimed"
+    r = await hub.request("get", f"me/badges/{path['id']}/credential.json", learner)
+    assert 'filename="badge-path-champions.json"' in r.headers["Content-Disposition"]
+    credential = r.json()
+    achievement = credential["credentialSubject"]["achievement"]
+    assert achievement["achievementType"] == "LearningProgram"
+    assert achievement["id"].endswith("/badges/achievements/paths/champions")
+    r = await hub.request("post", "api/badges/verify", json=credential)
+    assert (r.status_code, r.json()["verified"]) == (200, True), r.text
+    assert r.json()["credential"]["achievement"] == "Hub Champion"
+    assert r.json()["credential"]["achievementType"] == "LearningProgram"
+    # its public verification page says it is a path
+    r = await hub.request("get", f"badges/{path['id']}")
+    assert 'data-verified="yes"' in r.text and 'id="credential-path"' in r.text
+    # its Achievement and image are public, at addresses no lesson's badge has
+    r = await hub.request("get", "badges/achievements/paths/champions")
+    assert r.status_code == 200 and r.json()["achievementType"] == "LearningProgram"
+    assert r.json()["id"] == achievement["id"]
+    r = await hub.request("get", "badges/achievements/paths/champions.svg")
+    assert r.status_code == 200 and r.text.startswith("<svg")
+    for missing in ("paths/nope", "paths/hub-basics", "champions"):
+        assert (await hub.request("get", f"badges/achievements/{missing}")).status_code == 404
+    # counted per community like a lesson's badge
+    r = await hub.request("get", "training/?format=json", lead)
+    assert {"community": "andes", "lesson": None, "path": "champions", "issued": 1, "claimed": 1, "revoked": 0} in r.json()["badges"]  # fmt: skip
+    r = await hub.request("get", "training/", lead)
+    assert 'data-badge-path="champions"' in r.text
+
+    # the sign-off was a mistake: revoking the lesson's badge revokes the path's
+    admin = hub.token("admin@example.org", roles=["catalyst-admin-test"])
+    r = await hub.request(
+        "post", f"api/badges/{listed['sharing']['id']}/revoke", admin, json={"reason": "mistake"}
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["also_revoked"] == [path["id"]]
+    r = await hub.request("post", "api/badges/verify", json=credential)
+    assert (r.json()["verified"], r.json()["reason"]) == (False, "revoked")
+    assert await cell() == "revoked"

@@ -27,6 +27,7 @@ EXAMPLES = {
     "cohort_id": ["7", "12345"],
     "badge_id": ["0b8f3c52-4a0e-4c1e-9d59-2f6f1d6b1a77"],
     "lesson": ["hub-basics", "v1.2"],
+    "program": ["champions", "v1.2"],
 }
 
 

@@ -2,8 +2,9 @@
 list, achievements, verification, and revocation by a catalyst admin.
 
 Public (no login): ``badges/issuer``, ``badges/status/1``, ``badges/achievements/<lesson>``
-(and ``.svg``), ``badges/verify`` and a claimed badge's own page ``badges/<id>`` (its public
-verification link). Everything under ``me/badges`` is the token owner's own.
+and a training path's ``badges/achievements/paths/<program>`` (and ``.svg``),
+``badges/verify`` and a claimed badge's own page ``badges/<id>`` (its public verification
+link). Everything under ``me/badges`` is the token owner's own.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from tornado import web
 
 from ...badges import credentials as cr
 from ...badges.issuer import BadgeIssuer
-from ...catalog import Lesson, localized
+from ...catalog import Award, key_slug, localized, path_key
 from ...store import Store
 from ...store import badges as sb
 from ...timeutil import isoformat, utcnow
-from ...workflows.badges import ClaimError, claim_badge, member_badges
+from ...workflows.badges import ClaimError, claim_badge, member_badges, revoke_badge
 from .. import scopes
 from ..base import APIHandler, BaseHandler, check_json_limits
 from ..pages import PageHandler
@@ -92,6 +93,8 @@ def summary(credential: Any) -> dict[str, Any] | None:
         "issuer": issuer.get("name") if isinstance(issuer, dict) else issuer,
         "validFrom": credential.get("validFrom"),
         "achievement": achievement.get("name"),
+        # ``LearningProgram`` for a whole training path's badge
+        "achievementType": achievement.get("achievementType"),
         "description": achievement.get("description"),
         "criteria": criteria.get("narrative") if isinstance(criteria, dict) else None,
     }
@@ -180,7 +183,9 @@ class CredentialDownload(OwnBadgeHandler):
     async def get(self, badge_id: str) -> None:
         row = await self.own_claimed(badge_id)
         self.set_header("Content-Type", "application/ld+json; charset=UTF-8")
-        self.set_header("Content-Disposition", f'attachment; filename="badge-{row.lesson}.json"')
+        self.set_header(
+            "Content-Disposition", f'attachment; filename="badge-{key_slug(row.lesson)}.json"'
+        )
         self.finish(row.credential)
 
 
@@ -195,7 +200,9 @@ class BakedDownload(OwnBadgeHandler):
         issuer = credential["issuer"]
         svg = cr.badge_svg(achievement["name"], credential.get("name", ""), issuer.get("name", ""))
         self.set_header("Content-Type", "image/svg+xml; charset=UTF-8")
-        self.set_header("Content-Disposition", f'attachment; filename="badge-{row.lesson}.svg"')
+        self.set_header(
+            "Content-Disposition", f'attachment; filename="badge-{key_slug(row.lesson)}.svg"'
+        )
         self.finish(cr.bake_svg(svg, row.credential))
 
 
@@ -234,16 +241,18 @@ class StatusListHandler(PublicJSON):
 class AchievementHandler(PublicJSON):
     """``GET badges/achievements/<lesson>``: the Achievement a lesson's badge stands for."""
 
-    def achievement(self, lesson_id: str) -> tuple[BadgeIssuer, Lesson, cr.Achievement]:
-        issuer = self.issuer()
-        entry = self.store.catalog.badges().get(lesson_id)
-        if entry is None:
-            raise web.HTTPError(404, self._("No such achievement."))
-        lesson, badge = entry
-        return issuer, lesson, issuer.achievement(lesson, badge, self.language)
+    def key(self, catalog_id: str) -> str:
+        return catalog_id
 
-    def get(self, lesson_id: str) -> None:
-        issuer, _lesson, achievement = self.achievement(lesson_id)
+    def achievement(self, catalog_id: str) -> tuple[BadgeIssuer, Award, cr.Achievement]:
+        issuer = self.issuer()
+        award = self.store.catalog.badges().get(self.key(catalog_id))
+        if award is None:
+            raise web.HTTPError(404, self._("No such achievement."))
+        return issuer, award, issuer.achievement(award, self.language)
+
+    def get(self, catalog_id: str) -> None:
+        issuer, _award, achievement = self.achievement(catalog_id)
         self.write_public(
             {
                 "@context": list(cr.CONTEXT),
@@ -253,18 +262,29 @@ class AchievementHandler(PublicJSON):
         )
 
 
+class PathAchievementHandler(AchievementHandler):
+    """``GET badges/achievements/paths/<program>``: the Achievement of a training path's badge."""
+
+    def key(self, catalog_id: str) -> str:
+        return path_key(catalog_id)
+
+
 class AchievementImage(AchievementHandler):
     """``GET badges/achievements/<lesson>.svg``: the badge's image."""
 
-    def get(self, lesson_id: str) -> None:
-        issuer, lesson, achievement = self.achievement(lesson_id)
+    def get(self, catalog_id: str) -> None:
+        issuer, award, achievement = self.achievement(catalog_id)
         self.set_header("Content-Type", "image/svg+xml; charset=UTF-8")
         self.set_header("Cache-Control", "public, max-age=3600")
         self.finish(
             cr.badge_svg(
-                achievement.name, localized(lesson.title, self.language), issuer.issuer.name
+                achievement.name, localized(award.title, self.language), issuer.issuer.name
             )
         )
+
+
+class PathAchievementImage(PathAchievementHandler, AchievementImage):
+    """``GET badges/achievements/paths/<program>.svg``: a training path's badge image."""
 
 
 def parse_posted(handler: BaseHandler, body: bytes, content_type: str) -> Any:
@@ -390,8 +410,9 @@ class PublicBadgePage(BadgesMixin, PageHandler):
 
 class RevokeHandler(BadgesMixin, APIHandler):
     """``POST api/badges/<id>/revoke`` (catalyst admins): revoke a badge, e.g. a mistaken
-    sign-off. JSON ``{"reason": ...}`` or a form (with ``_xsrf``); a form goes back to the
-    badge's page."""
+    sign-off; a lesson's takes with it the learner's badges of the paths that need the lesson
+    (``also_revoked``). JSON ``{"reason": ...}`` or a form (with ``_xsrf``); a form goes back
+    to the badge's page."""
 
     async def post(self, badge_id: str) -> None:
         self.require_actor()
@@ -408,14 +429,26 @@ class RevokeHandler(BadgesMixin, APIHandler):
             raise web.HTTPError(
                 400, self._("Say why the badge is revoked (at most 255 characters).")
             )
-        row = await self.run_db(sb.revoke, self.store, badge_id, reason.strip(), utcnow())
+        row, also = await self.run_db(revoke_badge, self.store, badge_id, reason.strip(), utcnow())
         if row is None:
             raise web.HTTPError(404, self._("No such badge."))
-        self.log.info("revoked badge %s (status index %d)", badge_id, row.status_index)
+        self.log.info(
+            "revoked badge %s (status index %d)%s",
+            badge_id,
+            row.status_index,
+            f" and the path badges {', '.join(also)}" if also else "",
+        )
         if not content_type.startswith("application/json"):
             self.redirect(self.catalyst.badge_issuer_for(self).credential_id(badge_id), status=303)
             return
-        self.write_json({"id": badge_id, "revoked": isoformat(row.revoked), "reason": row.reason})
+        self.write_json(
+            {
+                "id": badge_id,
+                "revoked": isoformat(row.revoked),
+                "reason": row.reason,
+                "also_revoked": also,
+            }
+        )
 
 
 default_handlers: list[tuple] = [
@@ -424,6 +457,8 @@ default_handlers: list[tuple] = [
     (rf"me/badges/{BADGE_ID}/badge\.svg", BakedDownload),
     (r"badges/issuer", IssuerHandler),
     (r"badges/status/(1)", StatusListHandler),
+    (r"badges/achievements/paths/([A-Za-z0-9_.-]+)\.svg", PathAchievementImage),
+    (r"badges/achievements/paths/([A-Za-z0-9_.-]+)", PathAchievementHandler),
     (r"badges/achievements/([A-Za-z0-9_.-]+)\.svg", AchievementImage),
     (r"badges/achievements/([A-Za-z0-9_.-]+)", AchievementHandler),
     (r"badges/verify", VerifyPage),

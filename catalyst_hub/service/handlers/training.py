@@ -128,6 +128,31 @@ class TrainingHandler(ReportHandler):
         )
         self.redirect(target, status=303)
 
+    def badge_names(self) -> dict[str, str]:
+        """{badge key (lesson id, or a training path's key): its name} in the reader's
+        language."""
+        return {
+            key: localized(award.badge.name, self.language)
+            for key, award in self.store.catalog.badges().items()
+        }
+
+    def badge_paths(self) -> dict[str, str]:
+        """{key: program id} of the training paths' badges (labelled as paths)."""
+        return {
+            key: award.catalog_id
+            for key, award in self.store.catalog.badges().items()
+            if award.is_path
+        }
+
+    def cohort_badges(self, cohort: Cohort) -> list[str]:
+        """Keys of the badges a cohort's page shows: its lessons' and those of the training
+        paths any of its lessons belongs to."""
+        awards = self.store.catalog.badges()
+        keys = [lesson for lesson in cohort.lessons if lesson in awards]
+        for lesson in cohort.lessons:
+            keys += [key for key in self.store.catalog.paths_with(lesson) if key not in keys]
+        return keys
+
 
 class TrainingPage(TrainingHandler):
     """``training/``: the cohorts of the communities led; POST creates one."""
@@ -161,13 +186,6 @@ class TrainingPage(TrainingHandler):
             lessons=self.lesson_choices(),
             error=None,
         )
-
-    def badge_names(self) -> dict[str, str]:
-        """{lesson id: its badge's name} in the reader's language."""
-        return {
-            lesson_id: localized(badge.name, self.language)
-            for lesson_id, (_lesson, badge) in self.store.catalog.badges().items()
-        }
 
     def lesson_choices(self) -> list[tuple[str, str]]:
         return [
@@ -212,14 +230,14 @@ class CohortPage(TrainingHandler):
         if self.export([table], matrix.to_json(names), f"cohort-{cohort.id}"):
             return
         status = self.get_query_argument("status", "")
-        badge_names = TrainingPage.badge_names(self)
         self.page(
             "reports/cohort.html",
             cohort=cohort,
             matrix=matrix,
-            # who earned and claimed the badges of the cohort's lessons
-            badge_lessons=[lesson for lesson in cohort.lessons if lesson in badge_names],
-            badge_names=badge_names,
+            # who earned and claimed the badges of the cohort's lessons and of their paths
+            badge_keys=self.cohort_badges(cohort),
+            badge_names=self.badge_names(),
+            badge_paths=self.badge_paths(),
             badges=await self.run_db(learner_badges, store, cohort.members),
             names=names,
             learners=sorted(
