@@ -30,7 +30,8 @@ class RealHub(LocalHub):
 
     def server_token(self, username: str) -> str:
         """The API token the hub gave ``username``'s running server (read from its environment,
-        as only that process has it)."""
+        as only that process has it): the server of this hub, whose API it calls."""
+        hub_api = f"http://127.0.0.1:{self.hub_api_port}/".encode()
         for proc in Path("/proc").iterdir():
             if not proc.name.isdigit():
                 continue
@@ -41,7 +42,7 @@ class RealHub(LocalHub):
             environ = dict(item.split(b"=", 1) for item in raw.split(b"\0") if b"=" in item)
             if (
                 environ.get(b"JUPYTERHUB_USER") == username.encode()
-                and environ.get(b"CATALYST_SERVICE_URL") == self.service_url.encode()
+                and environ.get(b"JUPYTERHUB_API_URL", b"").startswith(hub_api)
                 and b"JUPYTERHUB_API_TOKEN" in environ
             ):
                 return environ[b"JUPYTERHUB_API_TOKEN"].decode()
