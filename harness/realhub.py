@@ -7,6 +7,7 @@ import os
 import subprocess
 from pathlib import Path
 
+from catalyst_hub.events import envelope, names
 from catalyst_hub.localhub import LocalHub
 
 REPO = Path(__file__).resolve().parents[1]
@@ -27,6 +28,20 @@ class RealHub(LocalHub):
         service's default is opt-in, which stores little of an undecided member's."""
         r = self.service_post("me/consent", self.token(username), data={"decision": decision})
         r.raise_for_status()
+
+    def earn_hub_basics(self, username: str) -> None:
+        """``username`` accepts the notice and completes every episode of the packaged
+        "hub-basics" lesson: the badge is earned, issued when something asks for it."""
+        self.decide(username)
+        events = [
+            envelope(
+                names.EPISODE_COMPLETED,
+                {"lesson": "hub-basics", "episode": episode, "source": "self"},
+            )
+            for episode in ("first-notebook", "data-files", "persistence")
+        ]
+        r = self.service_post("api/events", self.token(username), json={"events": events})
+        assert r.status_code == 200, r.text
 
     def server_token(self, username: str) -> str:
         """The API token the hub gave ``username``'s running server (read from its environment,

@@ -6,33 +6,13 @@ revoked it links to her page. Screenshots in test-artifacts/."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from browser_helpers import PANEL, axe_violations, login, open_panel, screenshot, set_lab_language
-
-from catalyst_hub.timeutil import isoformat, utcnow
 
 pytestmark = pytest.mark.browser
 
 ANA = ("ana@andes.example.org", "ana-pass")
 BADGE = f'{PANEL} li[data-catalyst-badge][data-lesson-id="hub-basics"]'
-
-
-def earn_hub_basics(hub, username: str) -> None:
-    hub.decide(username, "given")
-    events = [
-        {
-            "id": str(uuid.uuid4()),
-            "schema": "episode_completed",
-            "version": 1,
-            "time": isoformat(utcnow()),
-            "payload": {"lesson": "hub-basics", "episode": episode, "source": "self"},
-        }
-        for episode in ("first-notebook", "data-files", "persistence")
-    ]
-    r = hub.service_post("api/events", hub.token(username), json={"events": events})
-    assert r.status_code == 200, r.text
 
 
 def listed(page, state: str, timeout: float = 90_000):
@@ -48,6 +28,15 @@ def shown(badge) -> tuple[str, str]:
     return name, badge.query_selector(".jp-CatalystPanel-badge").text_content()
 
 
+def badge_link(page, kind: str, href: str, label: str) -> str:
+    """The badge's link of ``kind`` (claim, verify, page), checked to go to ``href`` and to
+    say ``label``; returns its selector."""
+    link = f'{BADGE} a[data-catalyst-badge-link="{kind}"]'
+    assert page.get_attribute(link, "href") == href
+    assert label in page.inner_text(link)
+    return link
+
+
 def follow(page, link_selector: str):
     """Click a panel link (it opens a new tab) and return the new tab, loaded."""
     with page.context.expect_page() as opened:
@@ -59,7 +48,7 @@ def follow(page, link_selector: str):
 
 def test_the_panel_lists_the_badge_with_its_state_and_links(browser_hub, page):
     hub = browser_hub
-    earn_hub_basics(hub, ANA[0])
+    hub.earn_hub_basics(ANA[0])
     login(page, hub, *ANA)
     page.wait_for_selector("#jp-main-dock-panel", timeout=60_000)
     open_panel(page)
@@ -69,9 +58,8 @@ def test_the_panel_lists_the_badge_with_its_state_and_links(browser_hub, page):
     badge_id = badge.get_attribute("data-badge-id")
     assert "Your badges" in page.inner_text(f"{PANEL} [data-catalyst-badges]")
     assert shown(badge) == ("Hub basics", "Earned")
-    claim = f'{BADGE} a[data-catalyst-badge-link="claim"]'
-    assert page.get_attribute(claim, "href") == f"{hub.service_url}me/badges/{badge_id}/claim"
-    assert "Claim this badge" in page.inner_text(claim)
+    claim_url = f"{hub.service_url}me/badges/{badge_id}/claim"
+    claim = badge_link(page, "claim", claim_url, "Claim this badge")
     screenshot(page, "lab-badges-1-earned")
     assert axe_violations(page, f"{PANEL} [data-catalyst-badges]") == []
 
@@ -86,9 +74,8 @@ def test_the_panel_lists_the_badge_with_its_state_and_links(browser_hub, page):
     # claimed: the link is the badge's public verification page, which verifies it
     badge = listed(page, "claimed")
     assert shown(badge) == ("Hub basics", "Claimed")
-    verify = f'{BADGE} a[data-catalyst-badge-link="verify"]'
-    assert page.get_attribute(verify, "href") == f"{hub.service_url}badges/{badge_id}"
-    assert "Public verification page" in page.inner_text(verify)
+    public_url = f"{hub.service_url}badges/{badge_id}"
+    verify = badge_link(page, "verify", public_url, "Public verification page")
     screenshot(page, "lab-badges-2-claimed")
     tab = follow(page, verify)
     tab.wait_for_selector('#verification[data-verified="yes"]')
@@ -103,7 +90,7 @@ def test_the_panel_lists_the_badge_with_its_state_and_links(browser_hub, page):
     page.wait_for_selector(f"{PANEL} [data-catalyst-badges] :text('Tus insignias')", timeout=30_000)
     badge = page.wait_for_selector(f"{BADGE}:has-text('Fundamentos del hub')", timeout=30_000)
     assert shown(badge) == ("Fundamentos del hub", "Reclamada")
-    assert "Página pública de verificación" in page.inner_text(verify)
+    badge_link(page, "verify", public_url, "Página pública de verificación")
 
     # revoked by a catalyst admin: the state says so, and the link goes to her page
     r = hub.service_post(
@@ -112,9 +99,7 @@ def test_the_panel_lists_the_badge_with_its_state_and_links(browser_hub, page):
     assert r.status_code == 200, r.text
     badge = listed(page, "revoked")
     assert shown(badge) == ("Fundamentos del hub", "Revocada")
-    mine = f'{BADGE} a[data-catalyst-badge-link="page"]'
-    assert page.get_attribute(mine, "href") == f"{hub.service_url}me#badge-{badge_id}"
-    assert "Verla en tu página" in page.inner_text(mine)
+    mine = badge_link(page, "page", f"{hub.service_url}me#badge-{badge_id}", "Verla en tu página")
     screenshot(page, "lab-badges-3-revoked-spanish")
     tab = follow(page, mine)
     assert tab.get_attribute(f"#badge-{badge_id}", "data-claimed") == "yes"

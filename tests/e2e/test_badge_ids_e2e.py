@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import uuid
 
 import pytest
 import requests
 
-from catalyst_hub.timeutil import isoformat, utcnow
 from harness.realhub import REPO, RealHub
 
 pytestmark = pytest.mark.e2e
@@ -37,22 +35,6 @@ def hub(tmp_path):
     hub.stop()
 
 
-def earn(hub: RealHub, username: str) -> None:
-    hub.decide(username)
-    events = [
-        {
-            "id": str(uuid.uuid4()),
-            "schema": "episode_completed",
-            "version": 1,
-            "time": isoformat(utcnow()),
-            "payload": {"lesson": "hub-basics", "episode": episode, "source": "self"},
-        }
-        for episode in ("first-notebook", "data-files", "persistence")
-    ]
-    r = hub.service_post("api/events", hub.token(username), json={"events": events})
-    assert r.status_code == 200, r.text
-
-
 def stored_credentials(hub: RealHub) -> dict[str, dict]:
     db = hub.workdir / "catalyst" / "catalyst_hub.sqlite"
     with sqlite3.connect(db) as conn:
@@ -61,8 +43,8 @@ def stored_credentials(hub: RealHub) -> dict[str, dict]:
 
 def test_badge_ids_are_the_hubs_public_address_whichever_way_issued(hub):
     base = hub.service_url  # the hub's public address, with the service's prefix
-    earn(hub, ANA)
-    earn(hub, BEN)
+    hub.earn_hub_basics(ANA)
+    hub.earn_hub_basics(BEN)
 
     # Ana's badge: issued as she opens her page on the hub
     r = hub.service_get("me", hub.token(ANA))
