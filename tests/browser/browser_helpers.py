@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 from catalyst_hub.pytest_plugin import missing
+from harness.chromium import login as hub_login
 from harness.realhub import REPO, RealHub
 
 AXE = REPO / ".tools" / "node_modules" / "axe-core" / "axe.min.js"
@@ -20,11 +21,7 @@ def screenshot(page, name: str) -> Path:
 
 
 def login(page, hub: RealHub, username: str, password: str, next_url: str = "") -> None:
-    page.goto(hub.url + "hub/login" + (f"?next={next_url}" if next_url else ""))
-    page.fill("#username_input", username)
-    page.fill("#password_input", password)
-    page.click("#login_submit")
-    page.wait_for_load_state("networkidle")
+    hub_login(page, hub.url, username, password, next_url)
 
 
 def axe_violations(page, context: str | None = None, serious_only: bool = True) -> list[dict]:
