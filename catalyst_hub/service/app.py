@@ -213,7 +213,7 @@ BADGES_NEED_PUBLIC_URL = (
     "ids (credential, issuer, status list, verification link) are permanent. Set "
     "c.JupyterHub.public_url (JupyterHub gives a managed service its public URL as "
     "$JUPYTERHUB_PUBLIC_URL), or c.CatalystService.badge_base_url = "
-    "'https://<the hub's address>%s', or c.CatalystService.badges_enabled = False."
+    '"https://<the hub\'s host>%s", or c.CatalystService.badges_enabled = False.'
 )
 
 
