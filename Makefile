@@ -65,3 +65,9 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) $(TOOLS) $(RALPH) .demo
+
+# the README's images (docs/*.png) from `catalyst-hub demo --consortium` itself, in headless
+# Chromium; squeezed by pngquant and optipng where installed (apt-get install pngquant optipng)
+.PHONY: screenshots
+screenshots: setup
+	$(PY) -m harness.screenshots --out docs

@@ -382,7 +382,12 @@ async def catalyst_service(
                 "db_url": catalyst_db_url,
                 "secret_file": str(tmp_path / "secret"),
             },
-            "CatalystService": {"url": service_url, "service_prefix": prefix},
+            # the hub's public address (the proxy's), as JupyterHub would give it
+            "CatalystService": {
+                "url": service_url,
+                "service_prefix": prefix,
+                "badge_base_url": f"http://127.0.0.1:{proxy_port}{prefix}",
+            },
             "Collector": {"poll_interval": 3600},
             "HubOAuth": {
                 "api_token": token,

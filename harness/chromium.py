@@ -12,3 +12,12 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--disable-quic",
 ]
+
+
+def login(page, hub_url: str, username: str, password: str, next_url: str = "") -> None:
+    """Log in through the hub's login form (``next_url``: a path to land on)."""
+    page.goto(hub_url + "hub/login" + (f"?next={next_url}" if next_url else ""))
+    page.fill("#username_input", username)
+    page.fill("#password_input", password)
+    page.click("#login_submit")
+    page.wait_for_load_state("networkidle")

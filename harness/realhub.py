@@ -7,6 +7,7 @@ import os
 import subprocess
 from pathlib import Path
 
+from catalyst_hub.events import envelope, names
 from catalyst_hub.localhub import LocalHub
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,9 +29,24 @@ class RealHub(LocalHub):
         r = self.service_post("me/consent", self.token(username), data={"decision": decision})
         r.raise_for_status()
 
+    def earn_hub_basics(self, username: str) -> None:
+        """``username`` accepts the notice and completes every episode of the packaged
+        "hub-basics" lesson: the badge is earned, issued when something asks for it."""
+        self.decide(username)
+        events = [
+            envelope(
+                names.EPISODE_COMPLETED,
+                {"lesson": "hub-basics", "episode": episode, "source": "self"},
+            )
+            for episode in ("first-notebook", "data-files", "persistence")
+        ]
+        r = self.service_post("api/events", self.token(username), json={"events": events})
+        assert r.status_code == 200, r.text
+
     def server_token(self, username: str) -> str:
         """The API token the hub gave ``username``'s running server (read from its environment,
-        as only that process has it)."""
+        as only that process has it): the server of this hub, whose API it calls."""
+        hub_api = f"http://127.0.0.1:{self.hub_api_port}/".encode()
         for proc in Path("/proc").iterdir():
             if not proc.name.isdigit():
                 continue
@@ -41,7 +57,7 @@ class RealHub(LocalHub):
             environ = dict(item.split(b"=", 1) for item in raw.split(b"\0") if b"=" in item)
             if (
                 environ.get(b"JUPYTERHUB_USER") == username.encode()
-                and environ.get(b"CATALYST_SERVICE_URL") == self.service_url.encode()
+                and environ.get(b"JUPYTERHUB_API_URL", b"").startswith(hub_api)
                 and b"JUPYTERHUB_API_TOKEN" in environ
             ):
                 return environ[b"JUPYTERHUB_API_TOKEN"].decode()

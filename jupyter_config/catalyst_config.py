@@ -47,8 +47,10 @@ c.CommunityMapper.group_prefix = "community-"
 # `catalyst-hub rebuild`.
 # c.CatalystApp.idle_cull_timeout = 3600
 
-# Open Badges 3.0 for the catalog's lessons and paths with a badge: the issuer profile in every
-# badge, the service's public URL (the ids of the issuer, badges and revocation list), and the
+# Open Badges 3.0 for the catalog's lessons and paths that declare a badge: the issuer profile in every
+# badge, the service's public URL (the ids of the issuer, badges and revocation list; by
+# default the one JupyterHub gives the service when c.JupyterHub.public_url is set, and
+# without either the service issues no badges and says so in its log), and the
 # Ed25519 signing key (created 0600 beside the secret file if missing). To rotate the key,
 # name a new file and keep the old one in badge_retired_key_files: its badges still verify.
 # c.CatalystService.badge_issuer = {

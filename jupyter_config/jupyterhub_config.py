@@ -29,6 +29,12 @@ if os.environ.get("CATALYST_HUB_API_PORT"):
 if os.environ.get("CATALYST_PROXY_API_PORT"):
     c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{os.environ['CATALYST_PROXY_API_PORT']}"
 
+# The hub's public address (with its base URL): JupyterHub gives each managed service its
+# public URL from it ($JUPYTERHUB_PUBLIC_URL), and the ids of the service's badges come from
+# that. Set it on a real hub: c.JupyterHub.public_url = "https://hub.example.org/".
+if os.environ.get("CATALYST_PUBLIC_URL"):
+    c.JupyterHub.public_url = os.environ["CATALYST_PUBLIC_URL"]
+
 # -- the catalyst service -------------------------------------------------------------------
 # custom scopes: reading reports, training leads, administration, scraping metrics
 c.JupyterHub.custom_scopes = CUSTOM_SCOPES

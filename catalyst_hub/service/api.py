@@ -110,15 +110,14 @@ class MeHandler(APIHandler):
             member_progress, self.store, actor.member_id, actor.community, self.language
         )
         progress["notice"] = self.catalyst.consent_notice_for(self.language)
-        app = self.catalyst
-        if app.badge_keys is not None:
+        issuer = self.catalyst.open_badges_issuer()
+        if issuer is not None:
             progress["badges"] = await self.earned_badges(actor)
-            # links for the JupyterLab panel: a path on the hub's own address unless the
-            # public one is configured (the server extension asks from inside the hub)
-            base = (app.badge_base_url or app.service_prefix).rstrip("/")
+            # links for the JupyterLab panel, on the hub's public address whatever address
+            # the request came through (the server extension asks from inside the hub)
             for badge in progress["badges"]:
-                badge["page_url"] = f"{base}/me#badge-{badge['id']}"
-                badge["claim_url"] = f"{base}/me/badges/{badge['id']}/claim"
+                badge["page_url"] = issuer.url(f"me#badge-{badge['id']}")
+                badge["claim_url"] = issuer.url(f"me/badges/{badge['id']}/claim")
         self.write_json(progress)
 
 

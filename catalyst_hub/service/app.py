@@ -6,8 +6,9 @@ import asyncio
 import gc
 import os
 import signal
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from logging import Logger, LoggerAdapter
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
@@ -207,6 +208,56 @@ class _BodyLimit(httputil.HTTPMessageDelegate):
         self.delegate.on_connection_close()
 
 
+BADGES_NEED_PUBLIC_URL = (
+    "Open Badges are not issued: the service does not know its public URL, and a badge's "
+    "ids (credential, issuer, status list, verification link) are permanent. Set "
+    "c.JupyterHub.public_url (JupyterHub gives a managed service its public URL as "
+    "$JUPYTERHUB_PUBLIC_URL), or c.CatalystService.badge_base_url = "
+    '"https://<the hub\'s host>%s", or c.CatalystService.badges_enabled = False.'
+)
+
+
+def absolute_base_url(url: str, name: str) -> str:
+    """``url`` with a trailing slash; a TraitError unless it is an absolute http(s) URL."""
+    if not url:
+        return url
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise TraitError(
+            f"{name} = {url!r} must be an absolute http(s) URL with the service's prefix, "
+            "such as https://hub.example.org/services/catalyst/"
+        )
+    return url if url.endswith("/") else url + "/"
+
+
+def badge_public_url(
+    configured: str, service_prefix: str, environ: Mapping[str, str], log: Logger | LoggerAdapter
+) -> str:
+    """The service's public URL, for badge ids: ``configured`` (badge_base_url), else the one
+    JupyterHub gives a managed service when ``c.JupyterHub.public_url`` is set
+    (``$JUPYTERHUB_PUBLIC_URL``: the public origin and the service's prefix); "" if neither.
+    A ``$JUPYTERHUB_PUBLIC_URL`` with another path is not this service's (a shell inside a
+    single-user server has its server's) and is not used."""
+    if configured:
+        return configured
+    public = environ.get("JUPYTERHUB_PUBLIC_URL", "")
+    if not public:
+        return ""
+    try:
+        url = absolute_base_url(public, "$JUPYTERHUB_PUBLIC_URL")
+    except TraitError as e:
+        log.warning("%s", e)
+        return ""
+    if urlparse(url).path != service_prefix:
+        log.warning(
+            "$JUPYTERHUB_PUBLIC_URL (%s) is not under this service's prefix %s: not used",
+            public,
+            service_prefix,
+        )
+        return ""
+    return url
+
+
 class CatalystService(CatalystApp):
     name = "catalyst-hub-service"
     description = """Run the catalyst service (normally started by JupyterHub as a managed
@@ -399,9 +450,20 @@ class CatalystService(CatalystApp):
         "",
         config=True,
         help="""Public URL of the service, prefix included (https://hub.example.org/services/catalyst/):
-        the ids of the issuer, badges and status list. Default: the address of the request
-        (set it when the hub is reached under several names).""",
+        the ids of the issuer, badges and status list, and the links the JupyterLab panel
+        shows. They are permanent, so they never come from the address a request came
+        through. Default: the public URL JupyterHub gives the service as a managed service
+        ($JUPYTERHUB_PUBLIC_URL, set when c.JupyterHub.public_url is). With neither, the
+        service issues no badges and says so in its log at start (set one of them, or
+        badges_enabled = False).""",
     )
+
+    @validate("badge_base_url")
+    def _valid_badge_base_url(self, proposal: Bunch) -> str:
+        return absolute_base_url(proposal.value, "CatalystService.badge_base_url")
+
+    #: the public URL badge ids start with (badge_base_url, or JupyterHub's), "" if unknown
+    badge_public_url = Unicode("")
     badge_keys = Instance(Keyring, allow_none=True)
 
     def init_badges(self) -> None:
@@ -411,14 +473,18 @@ class CatalystService(CatalystApp):
             load_or_create_key(self.badge_key_file),
             [load_key(path).public_key() for path in self.badge_retired_key_files],
         )
-
-    def badge_issuer_for(self, handler: web.RequestHandler) -> BadgeIssuer:
-        """The issuer, with the ids of the service's public address."""
-        base = self.badge_base_url or (
-            f"{handler.request.protocol}://{handler.request.host}{self.service_prefix}"
+        self.badge_public_url = badge_public_url(
+            self.badge_base_url, self.service_prefix, os.environ, self.log
         )
-        assert self.badge_keys is not None, "badges are disabled (badges_enabled)"
-        return BadgeIssuer(base, dict(self.badge_issuer), self.badge_keys)
+        if not self.badge_public_url:
+            self.log.error(BADGES_NEED_PUBLIC_URL, self.service_prefix)
+
+    def open_badges_issuer(self) -> BadgeIssuer | None:
+        """The issuer of this hub's badges, the same whichever request or task issues one;
+        None when badges are off or the service's public URL is unknown (logged at start)."""
+        if self.badge_keys is None or not self.badge_public_url:
+            return None
+        return BadgeIssuer(self.badge_public_url, dict(self.badge_issuer), self.badge_keys)
 
     def consent_notice_for(self, language: str) -> dict[str, str]:
         """The notice shown to members in ``language``: {"version", "title", "body"}."""

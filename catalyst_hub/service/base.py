@@ -168,9 +168,8 @@ class Service(Protocol):
     consortium_public_communities: list[str]
     publisher: Publisher | None
     badge_keys: Keyring | None
-    badge_base_url: str
 
-    def badge_issuer_for(self, handler: web.RequestHandler) -> BadgeIssuer: ...
+    def open_badges_issuer(self) -> BadgeIssuer | None: ...
 
     # read-only here (covariant): the service's own classes, described below
     @property
@@ -359,11 +358,11 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
 
     async def earned_badges(self, actor: Actor) -> list[dict]:
         """The member's badges for their page or panel, those they earned since they last
-        looked issued now; none when the hub issues no badges."""
-        app = self.catalyst
-        if app.badge_keys is None:
+        looked issued now; none when the hub issues no badges (or cannot: see
+        ``open_badges_issuer``)."""
+        issuer = self.catalyst.open_badges_issuer()
+        if issuer is None:
             return []
-        issuer = app.badge_issuer_for(self)
         return await self.run_db(
             member_badges, self.store, issuer, actor.member_id, actor.community, self.language
         )

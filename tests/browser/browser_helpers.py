@@ -4,10 +4,13 @@ import json
 from pathlib import Path
 
 from catalyst_hub.pytest_plugin import missing
+from harness.chromium import login as hub_login
 from harness.realhub import REPO, RealHub
 
 AXE = REPO / ".tools" / "node_modules" / "axe-core" / "axe.min.js"
 ARTIFACTS = REPO / "test-artifacts"
+#: the JupyterLab "Getting started" panel
+PANEL = "#catalyst-getting-started"
 
 
 def screenshot(page, name: str) -> Path:
@@ -18,11 +21,7 @@ def screenshot(page, name: str) -> Path:
 
 
 def login(page, hub: RealHub, username: str, password: str, next_url: str = "") -> None:
-    page.goto(hub.url + "hub/login" + (f"?next={next_url}" if next_url else ""))
-    page.fill("#username_input", username)
-    page.fill("#password_input", password)
-    page.click("#login_submit")
-    page.wait_for_load_state("networkidle")
+    hub_login(page, hub.url, username, password, next_url)
 
 
 def axe_violations(page, context: str | None = None, serious_only: bool = True) -> list[dict]:
@@ -44,3 +43,28 @@ def axe_violations(page, context: str | None = None, serious_only: bool = True) 
         {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]}
         for v in violations
     ]
+
+
+def open_panel(page) -> None:
+    """Show the panel (it opens by itself while the notice awaits a decision)."""
+    page.wait_for_selector(f"{PANEL} [data-catalyst-checklist]", state="attached", timeout=60_000)
+    page.wait_for_timeout(500)  # let a self-opening panel settle before deciding to click
+    if not page.is_visible(f"{PANEL} [data-catalyst-checklist]"):
+        page.click('li[data-id="catalyst-getting-started"]')
+    page.wait_for_selector(f"{PANEL} [data-catalyst-checklist]")
+
+
+def set_lab_language(page, hub: RealHub, username: str, locale: str) -> None:
+    """Switch ``username``'s JupyterLab to ``locale`` (``es_ES``; ``en`` for English) through
+    its settings API, as the Settings > Language menu does; takes effect on reload."""
+    xsrf = next(c["value"] for c in page.context.cookies() if c["name"] == "_xsrf")
+    status = page.evaluate(
+        """async ([url, xsrf, locale]) => (await fetch(url, {method: 'PUT', headers: {'X-XSRFToken': xsrf, 'Content-Type': 'application/json'},
+            body: JSON.stringify({raw: JSON.stringify({locale})})})).status""",
+        [
+            hub.url + f"user/{username}/lab/api/settings/@jupyterlab/translation-extension:plugin",
+            xsrf,
+            locale,
+        ],
+    )
+    assert status == 204

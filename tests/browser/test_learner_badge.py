@@ -4,7 +4,6 @@ downloaded file verifies at the public endpoint (no login). Screenshots in test-
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,6 @@ import requests
 from browser_helpers import ARTIFACTS, axe_violations, login, screenshot
 
 from catalyst_hub.badges.credentials import unbake_svg
-from catalyst_hub.timeutil import isoformat, utcnow
 
 pytestmark = pytest.mark.browser
 
@@ -21,20 +19,7 @@ ANA = ("ana@andes.example.org", "ana-pass")
 
 def test_a_learner_earns_claims_downloads_and_verifies_a_badge(browser_hub, page, tmp_path):
     hub = browser_hub
-    hub.decide(ANA[0], "given")
-    token = hub.token(ANA[0])
-    events = [
-        {
-            "id": str(uuid.uuid4()),
-            "schema": "episode_completed",
-            "version": 1,
-            "time": isoformat(utcnow()),
-            "payload": {"lesson": "hub-basics", "episode": episode, "source": "self"},
-        }
-        for episode in ("first-notebook", "data-files", "persistence")
-    ]
-    r = hub.service_post("api/events", token, json={"events": events})
-    assert r.status_code == 200, r.text
+    hub.earn_hub_basics(ANA[0])
 
     login(page, hub, *ANA, next_url="/services/catalyst/me")
     badge = page.wait_for_selector('#badges li[data-lesson-id="hub-basics"]')

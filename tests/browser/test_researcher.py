@@ -7,10 +7,16 @@ page without JavaScript and see the same state. Screenshots land in test-artifac
 """
 
 import nbformat
-from browser_helpers import axe_violations, login, screenshot
+from browser_helpers import (
+    PANEL,
+    axe_violations,
+    login,
+    open_panel,
+    screenshot,
+    set_lab_language,
+)
 
 ANA = "ana@andes.example.org"
-PANEL = "#catalyst-getting-started"
 
 
 def step(page, step_id: str, state: str, timeout: float = 20_000):
@@ -34,15 +40,6 @@ def write_lesson(home, name: str = "lesson.ipynb") -> None:
     nb.cells = [nbformat.v4.new_markdown_cell("# Your first notebook"), hello, variables]
     home.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, str(home / name))
-
-
-def open_panel(page) -> None:
-    """Show the panel (it opens by itself while the notice awaits a decision)."""
-    page.wait_for_selector(f"{PANEL} [data-catalyst-checklist]", state="attached", timeout=60_000)
-    page.wait_for_timeout(500)  # let a self-opening panel settle before deciding to click
-    if not page.is_visible(f"{PANEL} [data-catalyst-checklist]"):
-        page.click('li[data-id="catalyst-getting-started"]')
-    page.wait_for_selector(f"{PANEL} [data-catalyst-checklist]")
 
 
 def run_until_output(page, first_cell: str, texts: tuple[str, ...], presses: int) -> None:
@@ -113,17 +110,7 @@ def test_first_steps_in_jupyterlab_and_on_the_plain_page(browser_hub, page, chro
     screenshot(page, "researcher-3-episode-complete")
 
     # JupyterLab in Spanish: the panel follows
-    xsrf = next(c["value"] for c in page.context.cookies() if c["name"] == "_xsrf")
-    status = page.evaluate(
-        """async ([url, xsrf]) => (await fetch(url, {method: 'PUT', headers: {'X-XSRFToken': xsrf, 'Content-Type': 'application/json'},
-            body: JSON.stringify({raw: JSON.stringify({locale: 'es_ES'})})})).status""",
-        [
-            browser_hub.url
-            + f"user/{ANA}/lab/api/settings/@jupyterlab/translation-extension:plugin",
-            xsrf,
-        ],
-    )
-    assert status == 204
+    set_lab_language(page, browser_hub, ANA, "es_ES")
     page.reload()
     page.wait_for_selector("#jp-main-dock-panel", timeout=60_000)
     open_panel(page)

@@ -4,12 +4,17 @@ verifier and status list, revocation by an admin, and who may do what."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 import uuid
 
 import pytest
+from sqlalchemy import select
+from traitlets import TraitError
 
 from catalyst_hub.badges import credentials as cr
+from catalyst_hub.service.app import badge_public_url
+from catalyst_hub.store import tables as t
 from catalyst_hub.timeutil import isoformat, utcnow
 
 pytestmark = pytest.mark.postgres
@@ -419,3 +424,87 @@ async def test_a_whole_path_earns_its_badge(catalyst_service):
     r = await hub.request("post", "api/badges/verify", json=credential)
     assert (r.json()["verified"], r.json()["reason"]) == (False, "revoked")
     assert await cell() == "revoked"
+
+
+@pytest.mark.parametrize("catalyst_config", [{"CatalystService": {"badge_base_url": ""}}])
+async def test_without_a_public_url_no_badge_is_issued_and_the_log_says_what_to_set(
+    catalyst_service, catalyst_config
+):
+    """No badge_base_url and no public URL from JupyterHub: the service issues nothing
+    rather than ids taken from whatever address a request came through."""
+    hub = catalyst_service
+    assert hub.service.badge_public_url == ""
+    token = hub.token("ana@example.org", groups=["community-andes"])
+    await earn(hub, token)
+    r = await hub.request("get", "me", token)
+    assert r.status_code == 200 and badge_ids(r.text) == {}
+    r = await hub.request("get", "api/me", token)
+    assert r.status_code == 200 and "badges" not in r.json()
+    assert hub.store is not None
+    with hub.store.connect() as conn:
+        badges = select(t.badges.c.id).where(t.badges.c.hub == hub.store.hub)
+        assert conn.execute(badges).all() == []
+    r = await hub.request("get", "badges/issuer")
+    assert r.status_code == 503 and "public address" in r.json()["message"]
+
+
+def test_the_public_url_comes_from_the_config_or_from_jupyterhub(caplog):
+    log = logging.getLogger("test-badges")
+    prefix = "/services/catalyst/"
+    ours = "https://hub.example.org/services/catalyst/"
+    # JupyterHub gives a managed service its public URL when c.JupyterHub.public_url is set
+    assert badge_public_url("", prefix, {"JUPYTERHUB_PUBLIC_URL": ours}, log) == ours
+    configured = "https://other.example.org/services/catalyst/"
+    assert badge_public_url(configured, prefix, {"JUPYTERHUB_PUBLIC_URL": ours}, log) == configured
+    # JupyterHub sets it empty when nothing configures it
+    assert badge_public_url("", prefix, {"JUPYTERHUB_PUBLIC_URL": ""}, log) == ""
+    assert badge_public_url("", prefix, {}, log) == ""
+    # a single-user server's own public URL (a shell in a server) is not the service's
+    with caplog.at_level(logging.WARNING, logger="test-badges"):
+        mine = {"JUPYTERHUB_PUBLIC_URL": "https://hub.example.org/user/ana/"}
+        assert badge_public_url("", prefix, mine, log) == ""
+    assert "not under this service's prefix" in caplog.text
+
+
+def test_a_badge_base_url_must_be_absolute(tmp_path):
+    from traitlets.config import Config
+
+    from catalyst_hub.service.app import CatalystService
+
+    def service(url: str) -> CatalystService:
+        config = {"CatalystApp": {"secret_file": str(tmp_path / "secret")}}
+        config["CatalystService"] = {"badge_base_url": url}
+        return CatalystService(config=Config(config))
+
+    assert service("https://hub.example.org/services/catalyst").badge_base_url == (
+        "https://hub.example.org/services/catalyst/"
+    )
+    for wrong in ("hub.example.org/services/catalyst/", "/services/catalyst/"):
+        with pytest.raises(TraitError, match="must be an absolute http"):
+            service(wrong)
+
+
+async def test_the_service_logs_what_to_set_without_a_public_url(monkeypatch, caplog, tmp_path):
+    from traitlets.config import Config
+
+    from catalyst_hub.service.app import CatalystService
+
+    monkeypatch.delenv("JUPYTERHUB_PUBLIC_URL", raising=False)
+    CatalystService.clear_instance()
+    service = CatalystService(
+        config=Config(
+            {
+                "CatalystApp": {
+                    "secret_file": str(tmp_path / "secret"),
+                    "db_url": f"sqlite:///{tmp_path / 'c.sqlite'}",
+                },
+                "CatalystService": {"collector_enabled": False},
+            }
+        )
+    )
+    service.log.propagate = True
+    with caplog.at_level(logging.ERROR):
+        service.init_badges()
+    assert service.open_badges_issuer() is None
+    assert "Open Badges are not issued" in caplog.text
+    assert "c.JupyterHub.public_url" in caplog.text and "badge_base_url" in caplog.text

@@ -105,7 +105,12 @@ class BadgesMixin(BaseHandler):
         app = self.catalyst
         if app.badge_keys is None:
             raise web.HTTPError(404, self._("Badges are not enabled on this hub."))
-        return app.badge_issuer_for(self)
+        issuer = app.open_badges_issuer()
+        if issuer is None:  # the log at start tells the operator what to set
+            raise web.HTTPError(
+                503, self._("This hub issues no badges until its operator sets its public address.")
+            )
+        return issuer
 
 
 # -- the learner's own ------------------------------------------------------------------------
@@ -439,7 +444,7 @@ class RevokeHandler(BadgesMixin, APIHandler):
             f" and the path badges {', '.join(also)}" if also else "",
         )
         if not content_type.startswith("application/json"):
-            self.redirect(self.catalyst.badge_issuer_for(self).credential_id(badge_id), status=303)
+            self.redirect(self.issuer().credential_id(badge_id), status=303)
             return
         self.write_json(
             {

@@ -323,13 +323,13 @@ class CohortSignOff(TrainingHandler):
             )
         except SignOffError as e:
             raise web.HTTPError(400, self._(str(e))) from None
-        app = self.catalyst
-        if app.badge_keys is not None:
+        issuer = self.catalyst.open_badges_issuer()
+        if issuer is not None:
             # the last sign-off a badge needs issues it now, for the cohort's page to show
             await self.run_db(
                 award_badges,
                 self.store,
-                app.badge_issuer_for(self),
+                issuer,
                 learner,
                 cohort.community,
                 cohort.language,
