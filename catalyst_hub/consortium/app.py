@@ -753,6 +753,7 @@ def _metrics_text(store: ConsortiumStore, hubs) -> bytes:
         "champions_trained": "Members who completed the champion training in the month",
         "sessions": "Server sessions started in the month",
         "server_hours": "Server-hours of the month's sessions",
+        "badges_issued": "Open Badges issued in the month (absent where the hub sends none)",
     }
 
     class Collector:
