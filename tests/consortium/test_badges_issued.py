@@ -133,14 +133,15 @@ def published(consortium_store):
 def test_badges_in_the_overview(published):
     regions, hubs, communities = overview(published, date(2026, 11, 1), HUBS, gettext)
     for table in (regions, hubs):
-        assert dict(zip(column(table, table.columns[0].key), column(table, "badges_issued"))) == {
+        names = column(table, table.columns[0].key)
+        assert dict(zip(names, column(table, "badges_issued"), strict=True)) == {
             "South America" if table is regions else "Andes": 7,
             "West Africa" if table is regions else "sahel": 0,
         }
         # andes's hidden count is one more figure hidden, sahel's unsent one is not
         assert column(table, "hidden") == [1, 0]
     assert [c.label for c in communities.columns if c.key == "badges_issued"] == ["Badges issued"]
-    rows = list(zip(column(communities, "hub"), column(communities, "community")))
+    rows = list(zip(column(communities, "hub"), column(communities, "community"), strict=True))
     by_row = dict(zip(rows, column(communities, "badges_issued"), strict=True))
     assert by_row[("Andes", "c0")] == 7
     assert isinstance(by_row[("Andes", "c1")], Suppressed)

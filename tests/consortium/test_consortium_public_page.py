@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from catalyst_hub.store import tables as t
 from catalyst_hub.store import publish_queue
+from catalyst_hub.store import tables as t
 from catalyst_hub.timeutil import utcnow
 from catalyst_hub.workflows.consortium import (
     ACTION,
@@ -44,6 +44,17 @@ def stored(store) -> tuple[list[tuple], list[tuple]]:
             .order_by(a.id)
         ).all()
     return [tuple(r) for r in pages], [tuple(r) for r in audits]
+
+
+async def in_every_language(svc, path: str, token: str, texts: tuple) -> list[str]:
+    """The page at ``path`` in en, es, pt and fr, each with its text of ``texts``."""
+    pages = []
+    for lang, text in zip(("en", "es", "pt", "fr"), texts, strict=True):
+        separator = "&" if "?" in path else "?"
+        r = await svc.request("get", f"{path}{separator}lang={lang}", token)
+        assert r.status_code == 200 and text in r.text, (lang, r.text)
+        pages.append(r.text)
+    return pages
 
 
 async def test_a_champion_chooses_their_communitys_page(catalyst_service):
@@ -116,14 +127,12 @@ async def test_the_champions_page_and_its_form(catalyst_service):
     assert stored(svc.store) == ([], [])
     r = await svc.request("post", form, lead, data={"public": "yes"}, allow_redirects=False)
     assert r.status_code == 303 and r.headers["Location"].endswith(form + "?saved=1")
-    for lang, text in (
-        ("en", "Make it private"),
-        ("es", "Hacerla privada"),
-        ("pt", "Torná-la privada"),
-        ("fr", "La rendre privée"),
-    ):
-        r = await svc.request("get", f"{form}?saved=1&lang={lang}", lead)
-        assert r.status_code == 200 and text in r.text, (lang, r.text)
+    await in_every_language(
+        svc,
+        f"{form}?saved=1",
+        lead,
+        ("Make it private", "Hacerla privada", "Torná-la privada", "La rendre privée"),
+    )
     assert stored(svc.store)[0] == [("andes", True, svc.store.member_id("lead@andes.example.org"))]
 
 
@@ -201,15 +210,14 @@ class TestTheChampionSeesTheAddress:
         address = f"http://127.0.0.1:9/services/consortium/public/{svc.store.hub}/andes"
         api = await svc.request("get", PAGE.format("andes"), lead)
         assert api.json()["url"] == address
-        for lang, text in (
-            ("en", "Published on the consortium at:"),
-            ("es", "Publicada en el consorcio en:"),
-            ("pt", "Publicada no consórcio em:"),
-            ("fr", "Publiée sur le consortium"),
-        ):
-            r = await svc.request("get", f"{form}?lang={lang}", lead)
-            assert r.status_code == 200 and text in r.text, (lang, r.text)
-            assert f'href="{address}"' in r.text
+        texts = (
+            "Published on the consortium at:",
+            "Publicada en el consorcio en:",
+            "Publicada no consórcio em:",
+            "Publiée sur le consortium",
+        )
+        for page in await in_every_language(svc, form, lead, texts):
+            assert f'href="{address}"' in page
         # made private again: no address, though the consortium has the figures
         r = await svc.request("post", form, lead, data={"public": "no"}, allow_redirects=False)
         r = await svc.request("get", form, lead)

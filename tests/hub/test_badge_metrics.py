@@ -35,34 +35,41 @@ def catalyst_hub_roles():
     ]
 
 
-def complete(store, member: str, lesson: str, episodes: list[str], community: str, kind=MEMBER):
-    payload = {"lesson": lesson, "source": "self"}
-    if kind == LEAD:
-        payload = {**payload, "source": "lead", "signed_off_by": "lead-id"}
-    Ingestor(store).ingest_trusted(
-        [
-            (envelope(EPISODE_COMPLETED, {**payload, "episode": e}), Sender(member, community, kind))
-            for e in episodes
-        ]
-    )
-
-
 def earn(svc) -> None:
+    """The members complete their lessons' episodes (one batch), then receive the badges."""
     store = svc.store
     issuer = BadgeIssuer(
         "https://hub.example.org/services/catalyst/", {}, Keyring(Ed25519PrivateKey.generate())
     )
-    for community, names in (("andes", [f"a{i}" for i in range(6)]), ("sahel", ["s0", "s1"])):
-        for name in names:
-            svc.token(name, groups=[f"community-{community}"])  # who accepted the notice
-            member = store.member_id(name)
-            complete(store, member, "hub-basics", HUB_BASICS, community)
-            if name == "a0":
-                complete(store, member, "sharing", SHARING, community, kind=LEAD)
-            ids = award_badges(store, issuer, member, community, "en")
-            assert ids
-            if name in ("a0", "a1", "a2", "a3", "a4"):
-                claim_badge(store, issuer, member, ids[0], {"url": "https://orcid.org/x"}, "en")
+    members = [("andes", f"a{i}") for i in range(6)] + [("sahel", "s0"), ("sahel", "s1")]
+    self_taught = {"lesson": "hub-basics", "source": "self"}
+    signed = {"lesson": "sharing", "source": "lead", "signed_off_by": "lead-id"}
+    batch = []
+    for community, name in members:
+        svc.token(name, groups=[f"community-{community}"])  # who accepted the notice
+        member = store.member_id(name)
+        batch += [
+            (
+                envelope(EPISODE_COMPLETED, {**self_taught, "episode": e}),
+                Sender(member, community, MEMBER),
+            )
+            for e in HUB_BASICS
+        ]
+        if name == "a0":
+            batch += [
+                (
+                    envelope(EPISODE_COMPLETED, {**signed, "episode": e}),
+                    Sender(member, community, LEAD),
+                )
+                for e in SHARING
+            ]
+    Ingestor(store).ingest_trusted(batch)
+    for community, name in members:
+        member = store.member_id(name)
+        ids = award_badges(store, issuer, member, community, "en")
+        assert ids
+        if name in ("a0", "a1", "a2", "a3", "a4"):
+            claim_badge(store, issuer, member, ids[0], {"url": "https://orcid.org/x"}, "en")
 
 
 def series(text: str, name: str) -> dict[str, float]:

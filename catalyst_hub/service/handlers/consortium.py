@@ -60,9 +60,7 @@ async def read_public_page(handler: BaseHandler, community: str) -> PublicPage:
     """The community's choice, with its page's address on the consortium once published."""
     app = handler.catalyst
     default = app.consortium_public_communities
-    return await handler.run_db(
-        public_page, handler.store, community, default, app.consortium_url
-    )
+    return await handler.run_db(public_page, handler.store, community, default, app.consortium_url)
 
 
 class PublicPageHandler(APIHandler):
