@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from sqlalchemy import func, select
 
-from ..store import Store
+from ..store import Store, publish_queue
 from ..store import tables as t
 from ..store.audit import Access, audit
 from ..store.sql import upsert
@@ -114,3 +114,17 @@ def public_communities(store: Store, default: Iterable[str]) -> set[str]:
     hub's setting (``default``) for the communities without one."""
     chosen = choices(store)
     return {c for c in default if c not in chosen} | {c for c, public in chosen.items() if public}
+
+
+def publishing_state(store: Store, default: Iterable[str], consortium_url: str) -> dict:
+    """What the hub's admin reads of its publishing (``publish_queue.status``), with the
+    address of each community's public page the consortium has (``public_pages``)."""
+    pages = (
+        public_page(store, c, default, consortium_url) for c in public_communities(store, default)
+    )
+    return {
+        **publish_queue.status(store),
+        "public_pages": {
+            p.community: p.url for p in sorted(pages, key=lambda p: p.community) if p.url
+        },
+    }

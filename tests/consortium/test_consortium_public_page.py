@@ -29,6 +29,7 @@ def catalyst_hub_roles():
         {"name": "reports-andes", "scopes": ["custom:catalyst:reports!group=community-andes"]},
         {"name": "lead-sahel", "scopes": ["custom:catalyst:training!group=community-sahel"]},
         {"name": "consortium", "scopes": ["custom:catalyst:reports"]},
+        {"name": "catalyst-admin", "scopes": ["custom:catalyst:admin"]},
     ]
 
 
@@ -202,6 +203,9 @@ class TestTheChampionSeesTheAddress:
         assert 'id="public-page-url"' not in r.text
         api = await svc.request("get", PAGE.format("andes"), lead)
         assert api.json()["url"] is None
+        admin = svc.token("admin", roles=["catalyst-admin"])
+        status = await svc.request("get", "api/consortium", admin)
+        assert status.status_code == 200 and status.json()["public_pages"] == {}
 
         now = utcnow()
         publish_queue.acknowledge(
@@ -210,6 +214,8 @@ class TestTheChampionSeesTheAddress:
         address = f"http://127.0.0.1:9/services/consortium/public/{svc.store.hub}/andes"
         api = await svc.request("get", PAGE.format("andes"), lead)
         assert api.json()["url"] == address
+        status = await svc.request("get", "api/consortium", admin)
+        assert status.json()["public_pages"] == {"andes": address}
         texts = (
             "Published on the consortium at:",
             "Publicada en el consorcio en:",

@@ -5,8 +5,7 @@ from __future__ import annotations
 from tornado import web
 from tornado.escape import url_escape
 
-from ...store import publish_queue
-from ...workflows.consortium import PublicPage, public_page, set_public_page
+from ...workflows.consortium import PublicPage, public_page, publishing_state, set_public_page
 from .. import scopes
 from ..base import APIHandler, BaseHandler
 from ..pages import PageHandler
@@ -25,8 +24,14 @@ class ConsortiumStatus(APIHandler):
     async def get(self) -> None:
         self._check()
         app = self.catalyst
-        state = await self.run_db(publish_queue.status, self.store)
+        state = await self._state()
         self.write_json({"enabled": bool(app.consortium_url), "url": app.consortium_url, **state})
+
+    async def _state(self) -> dict:
+        app = self.catalyst
+        return await self.run_db(
+            publishing_state, self.store, app.consortium_public_communities, app.consortium_url
+        )
 
     async def post(self) -> None:
         self._check()
@@ -34,7 +39,7 @@ class ConsortiumStatus(APIHandler):
         if publisher is None:
             raise web.HTTPError(409, self._("No consortium is configured for this hub."))
         sent = await publisher.run_once()
-        state = await self.run_db(publish_queue.status, self.store)
+        state = await self._state()
         self.write_json({"sent": sent, **state})
 
 
