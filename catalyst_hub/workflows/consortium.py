@@ -119,6 +119,7 @@ def public_communities(store: Store, default: Iterable[str]) -> set[str]:
 def publishing_state(store: Store, default: Iterable[str], consortium_url: str) -> dict:
     """What the hub's admin reads of its publishing (``publish_queue.status``), with the
     address of each community's public page the consortium has (``public_pages``)."""
+    default = list(default)
     pages = (
         public_page(store, c, default, consortium_url) for c in public_communities(store, default)
     )
