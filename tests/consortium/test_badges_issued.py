@@ -7,6 +7,7 @@ figure absent). The overview links the communities with a public page to it."""
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import date, datetime
 
 import pytest
@@ -181,3 +182,31 @@ def test_badges_in_the_metrics(published):
     series = re.findall(r"^consortium_badges_issued\{(.*)\} (\S+)$", text, re.M)
     # hidden (andes c1) and not sent (sahel): absent, never 0
     assert series == [('community="c0",hub="andes",region="South America"', "7.0")]
+
+
+async def test_an_older_hubs_month_renders_everywhere(consortium):
+    """A hub older than badges: every page, export and the metrics take its month, the
+    figure shown as "—" (not hidden, not 0) and absent from the metrics."""
+    hub = f"old-{uuid.uuid4().hex[:6]}"
+    old = summary(hub, [None], public=("c0",))
+    assert consortium.store.store_summary(hub, old, datetime(2026, 12, 1)) == "stored"
+    staff = consortium.token("staff", roles=["consortium-staff"])
+    for path in ("?month=2026-11", f"hubs/{hub}/c0", f"public/{hub}/c0", "trends"):
+        r = await consortium.request("get", path, staff)
+        assert r.status_code == 200, (path, r.text)
+        # the community's row (the overview's totals above it add up to 0)
+        table = r.text[r.text.find('id="table-communities"') :] if path[0] == "?" else r.text
+        cell = re.search(r'<td data-key="badges_issued"[^>]*>([^<]*)</td>', table)
+        assert cell, path
+        if path != "trends":
+            assert cell.group(1) == "—", path
+    r = await consortium.request("get", ".json?month=2026-11", staff)
+    [row] = [c for c in r.json()["tables"]["communities"] if c["community"] == "c0"]
+    assert row["badges_issued"] is None
+    r = await consortium.request("get", f"hubs/{hub}/c0.csv?table=months", staff)
+    assert r.status_code == 200 and "badges_issued" in r.text.splitlines()[0]
+    r = await consortium.request("get", "metrics", staff)
+    assert r.status_code == 200 and "consortium_members{" in r.text
+    assert f'hub="{hub}"' not in "\n".join(
+        line for line in r.text.splitlines() if line.startswith("consortium_badges_issued{")
+    )
