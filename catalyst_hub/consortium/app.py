@@ -13,7 +13,8 @@ Routes, relative to the service prefix:
   overview of a month (``?month=``), ``trends``, ``funder`` (``?quarter=2026-Q4``), a
   community's page ``hubs/<hub>/<community>``; ``metrics`` for Prometheus.
 - ``public/<hub>/<community>``: the page of a community whose hub publishes it as public
-  (``c.CatalystService.consortium_public_communities``), for anyone.
+  (its champion's choice, or ``c.CatalystService.consortium_public_communities``), for
+  anyone; the overview links to it (``workflows.consortium.public_page_path``).
 """
 
 from __future__ import annotations
@@ -753,6 +754,7 @@ def _metrics_text(store: ConsortiumStore, hubs) -> bytes:
         "champions_trained": "Members who completed the champion training in the month",
         "sessions": "Server sessions started in the month",
         "server_hours": "Server-hours of the month's sessions",
+        "badges_issued": "Open Badges issued in the month (absent where the hub sends none)",
     }
 
     class Collector:

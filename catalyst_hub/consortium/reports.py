@@ -10,15 +10,17 @@ hubs counts on each, and the pages say so.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
 from ..reports.common import Suppressed
 from ..reports.export import Column, DataTable
+from ..workflows.consortium import public_page_path
 from . import tables as t
 from .store import ConsortiumStore
 
@@ -91,11 +93,36 @@ def figure_labels(_: Gettext) -> dict[str, str]:
         "champions_trained": _("Champions trained"),
         "sessions": _("Sessions"),
         "server_hours": _("Server-hours"),
+        "badges_issued": _("Badges issued"),
     }
 
 
 #: the figures added up per hub and month (``hub_totals``)
 SUMMED = t.SUMMED
+#: what the pages add up: the figures every hub sends, and those newer hubs send (a hub
+#: that sends none adds nothing and hides nothing)
+TOTALS = (*t.SUMMED, *t.OPTIONAL_COLUMNS)
+#: a community's figures of a month
+FIGURES = (*t.MONTH_COLUMNS, *t.OPTIONAL_COLUMNS)
+
+
+@dataclass
+class LinkedTable(DataTable):
+    """A table whose ``link_column`` cell links to a page of the service (a path relative
+    to its prefix) in the rows (by index) that have one: HTML only, exports keep the text."""
+
+    link_column: str = "community"
+    links: dict[int, str] = field(default_factory=dict)
+
+
+def optional_figures(detail: str) -> dict[str, Any]:
+    """The optional figures of a stored community month, from the figures as its hub sent
+    them (``detail``): a number, hidden, or None where the hub sent none."""
+    sent = json.loads(detail)["figures"]
+    return {
+        k: None if k not in sent else HIDDEN if isinstance(sent[k], dict) else sent[k]
+        for k in t.OPTIONAL_COLUMNS
+    }
 
 
 def _add(total: dict[str, Any], row: Mapping[str, Any], keys=SUMMED) -> None:
@@ -129,7 +156,7 @@ def overview(
     """Every hub of ``month`` side by side with its region, totals per region, and each
     community's figures (of one hub or region when the consortium has too many to list)."""
     labels = figure_labels(_)
-    totals = store.totals_by_month(month, month, SUMMED)
+    totals = store.totals_by_month(month, month, TOTALS)
     per_region: dict[str, dict[str, Any]] = defaultdict(dict)
     by_hub = DataTable(
         "hubs",
@@ -138,7 +165,7 @@ def overview(
             Column("hub", _("Hub"), numeric=False),
             Column("region", _("Region"), numeric=False),
             Column("communities", _("Communities")),
-            *(Column(k, labels[k]) for k in SUMMED),
+            *(Column(k, labels[k]) for k in TOTALS),
             Column("hidden", _("Figures hidden")),
         ],
     )
@@ -149,14 +176,14 @@ def overview(
                 info.name,
                 info.region,
                 r["communities"],
-                *(r[k] for k in SUMMED),
-                sum(r[f"{k}_hidden"] for k in SUMMED),
+                *(r[k] for k in TOTALS),
+                sum(r[f"{k}_hidden"] for k in TOTALS),
             ]
         )
         group = per_region[info.region]
         group["communities"] = group.get("communities", 0) + r["communities"]
         group.setdefault("hubs", set()).add(r["hub"])
-        _add(group, r)
+        _add(group, r, TOTALS)
     by_region = DataTable(
         "regions",
         _("Regions in {month} (totals of the figures shown)", month=month_label(month)),
@@ -164,7 +191,7 @@ def overview(
             Column("region", _("Region"), numeric=False),
             Column("hubs", _("Hubs")),
             Column("communities", _("Communities")),
-            *(Column(k, labels[k]) for k in SUMMED),
+            *(Column(k, labels[k]) for k in TOTALS),
             Column("hidden", _("Figures hidden")),
         ],
     )
@@ -174,8 +201,8 @@ def overview(
                 name,
                 len(group["hubs"]),
                 group["communities"],
-                *(group.get(k, 0) for k in SUMMED),
-                sum(group.get(f"{k}_hidden", 0) for k in SUMMED),
+                *(group.get(k, 0) for k in TOTALS),
+                sum(group.get(f"{k}_hidden", 0) for k in TOTALS),
             ]
         )
     chosen = None
@@ -185,24 +212,30 @@ def overview(
         chosen = [r["hub"] for r in totals if hub_info(hubs, r["hub"]).region == region]
     elif sum(r["communities"] for r in totals) > max_rows:
         chosen = []  # too many to list: the page asks for a hub or a region
-    keys = list(t.MONTH_COLUMNS)
-    communities = DataTable(
+    communities = LinkedTable(
         "communities",
         _("Communities in {month}", month=month_label(month)),
         [
             Column("hub", _("Hub"), numeric=False),
             Column("region", _("Region"), numeric=False),
             Column("community", _("Community"), numeric=False),
-            *(Column(k, labels[k]) for k in keys),
+            *(Column(k, labels[k]) for k in FIGURES),
             Column("through", _("Figures up to"), numeric=False),
         ],
     )
-    rows = store.month_rows(month, chosen) if chosen is None or chosen else []
-    for r in rows:
+    listed = chosen is None or bool(chosen)
+    rows = store.month_rows(month, chosen) if listed else []
+    # a hidden optional figure is NULL, and so is one its hub does not send ("—")
+    not_sent = store.figures_not_sent(month, chosen) if listed else set()
+    public = store.public_communities(chosen) if listed else set()
+    for i, r in enumerate(rows):
         info = hub_info(hubs, r["hub"])
-        communities.rows.append(
-            [info.name, info.region, r["community"], *(shown(r[k]) for k in keys), r["through"]]
-        )
+        values = [
+            None if (r["hub"], r["community"], k) in not_sent else shown(r[k]) for k in FIGURES
+        ]
+        communities.rows.append([info.name, info.region, r["community"], *values, r["through"]])
+        if (r["hub"], r["community"]) in public:
+            communities.links[i] = public_page_path(r["hub"], r["community"])
     return [by_region, by_hub, communities]
 
 
@@ -217,6 +250,9 @@ def trends(
     labels = figure_labels(_)
     first = add_months(last, -(count - 1))
     per_month = {r["month"]: r for r in store.month_sums(first, last)}
+    # the optional figures, per hub and month, added up here
+    for r in store.totals_by_month(first, last, t.OPTIONAL_COLUMNS):
+        _add(per_month.setdefault(r["month"], {}), r, t.OPTIONAL_COLUMNS)
     regions: dict[date, dict[str, dict[str, Any]]] = defaultdict(lambda: defaultdict(dict))
     for month, hub, active in store.active_by_hub(first, last):
         region = regions[month][hub_info(hubs, hub).region]
@@ -229,7 +265,7 @@ def trends(
             Column("month", _("Month"), numeric=False),
             Column("hubs", _("Hubs reporting")),
             Column("communities", _("Communities")),
-            *(Column(k, labels[k]) for k in SUMMED),
+            *(Column(k, labels[k]) for k in TOTALS),
             Column("hidden", _("Figures hidden")),
         ],
     )
@@ -240,8 +276,8 @@ def trends(
                 month_label(m),
                 total.get("hubs", 0),
                 total.get("communities", 0) or 0,
-                *(_round(total.get(k)) for k in SUMMED),
-                sum(total.get(f"{k}_hidden") or 0 for k in SUMMED),
+                *(_round(total.get(k)) for k in TOTALS),
+                sum(total.get(f"{k}_hidden") or 0 for k in TOTALS),
             ]
         )
     names = sorted({name for per in regions.values() for name in per})
@@ -333,18 +369,19 @@ def community_report(
     """A community's last ``months`` months as its hub sent them."""
     labels = figure_labels(_)
     rows = store.community_months(hub, community)[-months:]
-    keys = list(t.MONTH_COLUMNS)
     table = DataTable(
         "months",
         _("{community}, month by month", community=community),
         [
             Column("month", _("Month"), numeric=False),
-            *(Column(k, labels[k]) for k in keys),
+            *(Column(k, labels[k]) for k in FIGURES),
             Column("through", _("Figures up to"), numeric=False),
         ],
     )
     for r in rows:
-        table.rows.append([month_label(r["month"]), *(shown(r[k]) for k in keys), r["through"]])
+        optional = optional_figures(r["detail"])
+        values = [shown(r[k]) for k in t.MONTH_COLUMNS] + [optional[k] for k in t.OPTIONAL_COLUMNS]
+        table.rows.append([month_label(r["month"]), *values, r["through"]])
     days_table = DataTable(
         "days",
         _("Active members day by day, last 30 days"),

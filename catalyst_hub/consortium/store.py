@@ -25,7 +25,18 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from . import tables as t
 
@@ -469,6 +480,51 @@ class ConsortiumStore:
                 .order_by(dy.day)
             ).all()
         return [r._asdict() for r in rows]
+
+    def figures_not_sent(
+        self, month: date, hubs: Iterable[str] | None = None
+    ) -> set[tuple[str, str, str]]:
+        """(hub, community, figure) of the optional figures a community's summary of
+        ``month`` left out (its hub is older than the figure), where NULL is not "hidden".
+        Only rows with a NULL optional figure are read, their stored figures parsed."""
+        mo = t.months.c
+        query = select(mo.hub, mo.community, mo.detail).where(
+            mo.month == month, or_(*(getattr(mo, k).is_(None) for k in t.OPTIONAL_COLUMNS))
+        )
+        if hubs is not None:
+            query = query.where(mo.hub.in_(list(hubs)))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        missing = set()
+        for hub, community, detail in rows:
+            figures = json.loads(detail)["figures"]
+            missing |= {(hub, community, k) for k in t.OPTIONAL_COLUMNS if k not in figures}
+        return missing
+
+    def public_communities(self, hubs: Iterable[str] | None = None) -> set[tuple[str, str]]:
+        """(hub, community) of every community with a public page: its latest month allows
+        one (as ``is_public`` tells of one community)."""
+        mo = t.months.c
+        latest = select(mo.hub, mo.community, func.max(mo.month).label("month")).group_by(
+            mo.hub, mo.community
+        )
+        if hubs is not None:
+            latest = latest.where(mo.hub.in_(list(hubs)))
+        last = latest.subquery("latest")
+        query = (
+            select(mo.hub, mo.community)
+            .join(
+                last,
+                and_(
+                    mo.hub == last.c.hub,
+                    mo.community == last.c.community,
+                    mo.month == last.c.month,
+                ),
+            )
+            .where(mo.public.is_(True))
+        )
+        with self.engine.connect() as conn:
+            return {(h, c) for h, c in conn.execute(query).all()}
 
     def is_public(self, hub: str, community: str) -> bool:
         """Whether the community's latest month allows a public page."""

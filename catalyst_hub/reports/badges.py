@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from ..catalog import path_key, split_key
 from ..store import Store
@@ -110,3 +110,41 @@ def badges_issued(store: Store, community: str, period: Period) -> IssuedInPerio
     with store.connect() as conn:
         badges, earners = conn.execute(query).one()
     return IssuedInPeriod(int(badges or 0), int(earners or 0))
+
+
+@dataclass(frozen=True)
+class CommunityBadges:
+    """A community's badges (of current members, staff left out), and the members they
+    describe (for the suppression policy outside the community)."""
+
+    issued: int = 0
+    claimed: int = 0
+    #: members holding at least one badge, and at least one claimed badge
+    holders: int = 0
+    claimers: int = 0
+
+
+def badges_by_community(
+    store: Store, communities: Iterable[str] | None = None
+) -> dict[str, CommunityBadges]:
+    """Badges issued (revoked ones too: they were issued) and claimed per community, with
+    how many members hold and claimed them; communities without badges are absent."""
+    b = t.badges.c
+    query = (
+        select(
+            b.community,
+            func.count(),
+            func.count(b.claimed),
+            func.count(func.distinct(b.member_id)),
+            func.count(func.distinct(case((b.claimed.is_not(None), b.member_id)))),
+        )
+        .where(b.hub == store.hub, not_excluded(store, b.member_id))
+        .group_by(b.community)
+    )
+    if communities is not None:
+        query = query.where(b.community.in_(sorted(set(communities))))
+    with store.connect() as conn:
+        return {
+            community: CommunityBadges(int(issued), int(claimed), int(holders), int(claimers))
+            for community, issued, claimed, holders, claimers in conn.execute(query)
+        }

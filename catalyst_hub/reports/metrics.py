@@ -26,6 +26,7 @@ from ..projections.projector import ACTIVE_SCHEMAS
 from ..store import Store
 from ..store import tables as t
 from ..timeutil import day_start, local_day, utcnow
+from .badges import CommunityBadges, badges_by_community
 from .common import Period, Suppressed, in_communities, not_excluded
 from .overview import activated_counts, active_days_where
 from .suppression import Figures, suppress
@@ -119,6 +120,7 @@ class CatalystCollector(Collector):
         done = activated_counts(store, chosen)
         steps = self._steps(chosen)
         training = training_by_community(store, chosen)
+        badges = badges_by_community(store, chosen)
         # each community's figures pass the suppression policy as one record: a series
         # hidden by it is left out
         shown = {
@@ -131,6 +133,7 @@ class CatalystCollector(Collector):
                     training.get(community),
                     sessions.get(community, [(0, 0, 0.0)] * len(PERIODS)),
                     apps.get(community, []),
+                    badges.get(community),
                 ),
                 self.k,
             )
@@ -208,6 +211,17 @@ class CatalystCollector(Collector):
             "now, up to now.",
             "server_seconds",
         )
+        # gauges, not counters: an erasure takes a member's badges away
+        yield gauge(
+            "catalyst_badges_issued",
+            "Open Badges issued to current members (revoked ones included), per community.",
+            "badges_issued",
+        )
+        yield gauge(
+            "catalyst_badges_claimed",
+            "Open Badges their learners claimed (named a recipient for), per community.",
+            "badges_claimed",
+        )
         family = GaugeMetricFamily(
             "catalyst_app_active_members",
             f"Members who used an app (JupyterLab, RStudio, terminal, ...) on the last "
@@ -253,6 +267,7 @@ def community_figures(
     training: CommunityTraining | None,
     sessions: Sequence[tuple[int, int, float]] = (),
     apps: Sequence[AppRow] = (),
+    badges: CommunityBadges | None = None,
 ) -> Figures:
     """One community's scrape, and how its figures relate, for the suppression policy."""
     f = Figures()
@@ -292,6 +307,15 @@ def community_figures(
     for row in apps:
         f.count(("app", row.app), row.members)
         f.part_of(windows[-1], ("app", row.app))
+    # badges are counted, not people: they describe the members holding (or having claimed)
+    # them, who are never shown, so a count is hidden while fewer than k members hold it
+    badges = badges or CommunityBadges()
+    f.count("badge_holders", badges.holders, shown=False)
+    f.part_of("members", "badge_holders")
+    f.derived("badges_issued", badges.issued, "badge_holders")
+    f.count("badge_claimers", badges.claimers, shown=False)
+    f.part_of("badge_holders", "badge_claimers")
+    f.derived("badges_claimed", badges.claimed, "badge_claimers")
     return f
 
 

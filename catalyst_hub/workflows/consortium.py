@@ -10,16 +10,31 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import quote
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from ..store import Store
+from ..store import Store, publish_queue
 from ..store import tables as t
 from ..store.audit import Access, audit
 from ..store.sql import upsert
 from ..timeutil import utcnow
 
 ACTION = "consortium_public_page"
+
+#: Where the consortium service shows a community's public page, under its prefix (the
+#: hub's ``consortium_url``): the hub's name (``hub_name``) and the community's, escaped.
+PUBLIC_PAGE_PATH = "public/{hub}/{community}"
+
+
+def public_page_path(hub: str, community: str) -> str:
+    """The public page's path relative to the consortium service's prefix."""
+    return PUBLIC_PAGE_PATH.format(hub=quote(hub, safe=""), community=quote(community, safe=""))
+
+
+def public_page_url(consortium_url: str, hub: str, community: str) -> str:
+    base = consortium_url if consortium_url.endswith("/") else consortium_url + "/"
+    return base + public_page_path(hub, community)
 
 
 @dataclass(frozen=True)
@@ -28,6 +43,9 @@ class PublicPage:
     public: bool
     #: None: no champion has chosen (the hub's setting holds)
     changed: datetime | None
+    #: the page's address on the consortium, once published: public, and the consortium
+    #: has acknowledged a summary of this hub since the choice (None otherwise)
+    url: str | None = None
 
 
 def set_public_page(store: Store, community: str, public: bool, actor: str) -> None:
@@ -68,15 +86,27 @@ def choices(store: Store) -> dict[str, bool]:
     return {r.community: bool(r.public) for r in rows}
 
 
-def public_page(store: Store, community: str, default: Iterable[str]) -> PublicPage:
-    p = t.consortium_public_pages.c
+def public_page(
+    store: Store, community: str, default: Iterable[str], consortium_url: str = ""
+) -> PublicPage:
+    """The community's choice, and with the hub's ``consortium_url`` its page's address
+    once the consortium has it."""
+    p, pub = t.consortium_public_pages.c, t.consortium_published.c
     with store.connect() as conn:
         row = conn.execute(
             select(p.public, p.changed).where(p.hub == store.hub, p.community == community)
         ).one_or_none()
-    if row is None:
-        return PublicPage(community, community in set(default), None)
-    return PublicPage(community, bool(row.public), row.changed)
+        last = conn.execute(
+            select(func.max(pub.published)).where(pub.hub == store.hub)
+        ).scalar_one()
+    public, changed = (
+        (community in set(default), None) if row is None else (bool(row.public), row.changed)
+    )
+    published = last is not None and (changed is None or last >= changed)
+    url = None
+    if public and published and consortium_url:
+        url = public_page_url(consortium_url, store.hub, community)
+    return PublicPage(community, public, changed, url)
 
 
 def public_communities(store: Store, default: Iterable[str]) -> set[str]:
@@ -84,3 +114,18 @@ def public_communities(store: Store, default: Iterable[str]) -> set[str]:
     hub's setting (``default``) for the communities without one."""
     chosen = choices(store)
     return {c for c in default if c not in chosen} | {c for c, public in chosen.items() if public}
+
+
+def publishing_state(store: Store, default: Iterable[str], consortium_url: str) -> dict:
+    """What the hub's admin reads of its publishing (``publish_queue.status``), with the
+    address of each community's public page the consortium has (``public_pages``)."""
+    default = list(default)
+    pages = (
+        public_page(store, c, default, consortium_url) for c in public_communities(store, default)
+    )
+    return {
+        **publish_queue.status(store),
+        "public_pages": {
+            p.community: p.url for p in sorted(pages, key=lambda p: p.community) if p.url
+        },
+    }

@@ -1,13 +1,12 @@
 """Helpers for browser tests: screenshots, logging in through the hub's form, axe-core."""
 
-import json
 from pathlib import Path
 
 from catalyst_hub.pytest_plugin import missing
+from harness.chromium import AXE, AXE_RUN, axe_summary
 from harness.chromium import login as hub_login
 from harness.realhub import REPO, RealHub
 
-AXE = REPO / ".tools" / "node_modules" / "axe-core" / "axe.min.js"
 ARTIFACTS = REPO / "test-artifacts"
 #: the JupyterLab "Getting started" panel
 PANEL = "#catalyst-getting-started"
@@ -29,20 +28,8 @@ def axe_violations(page, context: str | None = None, serious_only: bool = True) 
     (serious and critical ones by default)."""
     if not AXE.exists():
         missing(f"axe-core is not installed at {AXE} (make setup)")
-    # evaluated, not added as a <script>: the service's Content-Security-Policy rightly
-    # refuses inline scripts, and a test must not weaken it
     page.evaluate(AXE.read_text("utf-8"))
-    result = page.evaluate(
-        "async (context) => JSON.stringify(await axe.run(context ? document.querySelector(context) : document, {resultTypes: ['violations']}))",
-        context,
-    )
-    violations = json.loads(result)["violations"]
-    if serious_only:
-        violations = [v for v in violations if v["impact"] in ("serious", "critical")]
-    return [
-        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]}
-        for v in violations
-    ]
+    return axe_summary(page.evaluate(AXE_RUN, context), serious_only)
 
 
 def open_panel(page) -> None:

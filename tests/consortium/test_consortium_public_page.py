@@ -7,8 +7,15 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from catalyst_hub.store import publish_queue
 from catalyst_hub.store import tables as t
-from catalyst_hub.workflows.consortium import ACTION, public_communities, set_public_page
+from catalyst_hub.timeutil import utcnow
+from catalyst_hub.workflows.consortium import (
+    ACTION,
+    public_communities,
+    public_page,
+    set_public_page,
+)
 
 pytestmark = pytest.mark.clock
 
@@ -22,6 +29,7 @@ def catalyst_hub_roles():
         {"name": "reports-andes", "scopes": ["custom:catalyst:reports!group=community-andes"]},
         {"name": "lead-sahel", "scopes": ["custom:catalyst:training!group=community-sahel"]},
         {"name": "consortium", "scopes": ["custom:catalyst:reports"]},
+        {"name": "catalyst-admin", "scopes": ["custom:catalyst:admin"]},
     ]
 
 
@@ -39,6 +47,17 @@ def stored(store) -> tuple[list[tuple], list[tuple]]:
     return [tuple(r) for r in pages], [tuple(r) for r in audits]
 
 
+async def in_every_language(svc, path: str, token: str, texts: tuple) -> list[str]:
+    """The page at ``path`` in en, es, pt and fr, each with its text of ``texts``."""
+    pages = []
+    for lang, text in zip(("en", "es", "pt", "fr"), texts, strict=True):
+        separator = "&" if "?" in path else "?"
+        r = await svc.request("get", f"{path}{separator}lang={lang}", token)
+        assert r.status_code == 200 and text in r.text, (lang, r.text)
+        pages.append(r.text)
+    return pages
+
+
 async def test_a_champion_chooses_their_communitys_page(catalyst_service):
     svc = catalyst_service
     store = svc.store
@@ -52,7 +71,13 @@ async def test_a_champion_chooses_their_communitys_page(catalyst_service):
 
     r = await svc.request("get", PAGE.format("andes"), lead)
     assert r.status_code == 200, r.text
-    assert r.json() == {"community": "andes", "public": False, "chosen": False, "changed": None}
+    assert r.json() == {
+        "community": "andes",
+        "public": False,
+        "chosen": False,
+        "changed": None,
+        "url": None,
+    }
 
     # another community's champion, staff, a plain member: 403 with a message, nothing written
     for token in (other, staff, plain):
@@ -103,14 +128,12 @@ async def test_the_champions_page_and_its_form(catalyst_service):
     assert stored(svc.store) == ([], [])
     r = await svc.request("post", form, lead, data={"public": "yes"}, allow_redirects=False)
     assert r.status_code == 303 and r.headers["Location"].endswith(form + "?saved=1")
-    for lang, text in (
-        ("en", "Make it private"),
-        ("es", "Hacerla privada"),
-        ("pt", "Torná-la privada"),
-        ("fr", "La rendre privée"),
-    ):
-        r = await svc.request("get", f"{form}?saved=1&lang={lang}", lead)
-        assert r.status_code == 200 and text in r.text, (lang, r.text)
+    await in_every_language(
+        svc,
+        f"{form}?saved=1",
+        lead,
+        ("Make it private", "Hacerla privada", "Torná-la privada", "La rendre privée"),
+    )
     assert stored(svc.store)[0] == [("andes", True, svc.store.member_id("lead@andes.example.org"))]
 
 
@@ -122,10 +145,18 @@ async def test_the_consortium_page_follows_the_champions_choice(consortium, make
     assert r.status_code == 404
 
     set_public_page(andes.store, "community1", True, "champion-id")
+    # chosen, not yet published: the hub names no address
+    assert public_page(andes.store, "community1", [], consortium.url()).url is None
     assert await andes.publisher.run_once() >= 1
     r = await consortium.request("get", page)
     assert r.status_code == 200, r.text
     assert "community1" in r.text
+    # published: the address the hub shows its champion is the consortium's page
+    url = public_page(andes.store, "community1", [], consortium.url()).url
+    assert url == consortium.url(page)
+    r = await consortium.request("get", url.removeprefix(consortium.url()))
+    assert r.status_code == 200
+    assert public_page(andes.store, "community0", [], consortium.url()).url is None
     r = await consortium.request("get", f"public/{andes.name}/community0.json")
     assert r.status_code == 404
 
@@ -145,3 +176,55 @@ def test_an_erased_champion_leaves_the_choice_without_their_id(catalyst_store):
     erasure = erase_member(store, champion)
     assert erasure.rows["consortium_public_pages.changed_by"] == 1
     assert stored(store)[0] == [("andes", True, ERASED_MEMBER)]
+
+
+class TestTheChampionSeesTheAddress:
+    """The champion's page on a hub with a consortium: the public page's address once the
+    consortium has acknowledged a summary sent since the choice."""
+
+    @pytest.fixture
+    def catalyst_config(self):
+        # nothing listens there: the publisher's attempts fail; acknowledgements are made here
+        return {
+            "CatalystService": {
+                "consortium_url": "http://127.0.0.1:9/services/consortium/",
+                "consortium_token": "cch_x_y",
+            }
+        }
+
+    async def test_the_address_once_published(self, catalyst_service):
+        svc = catalyst_service
+        lead = svc.token("lead@andes.example.org", groups=["community-andes"], roles=["lead-andes"])
+        form = "consortium/communities/andes/public-page"
+        r = await svc.request("post", form, lead, data={"public": "yes"}, allow_redirects=False)
+        assert r.status_code == 303
+        r = await svc.request("get", form, lead)
+        assert r.status_code == 200 and 'id="public-page-pending"' in r.text
+        assert 'id="public-page-url"' not in r.text
+        api = await svc.request("get", PAGE.format("andes"), lead)
+        assert api.json()["url"] is None
+        admin = svc.token("admin", roles=["catalyst-admin"])
+        status = await svc.request("get", "api/consortium", admin)
+        assert status.status_code == 200 and status.json()["public_pages"] == {}
+
+        now = utcnow()
+        publish_queue.acknowledge(
+            svc.store, now.date().replace(day=1), 1, "f", now.date(), True, now
+        )
+        address = f"http://127.0.0.1:9/services/consortium/public/{svc.store.hub}/andes"
+        api = await svc.request("get", PAGE.format("andes"), lead)
+        assert api.json()["url"] == address
+        status = await svc.request("get", "api/consortium", admin)
+        assert status.json()["public_pages"] == {"andes": address}
+        texts = (
+            "Published on the consortium at:",
+            "Publicada en el consorcio en:",
+            "Publicada no consórcio em:",
+            "Publiée sur le consortium",
+        )
+        for page in await in_every_language(svc, form, lead, texts):
+            assert f'href="{address}"' in page
+        # made private again: no address, though the consortium has the figures
+        r = await svc.request("post", form, lead, data={"public": "no"}, allow_redirects=False)
+        r = await svc.request("get", form, lead)
+        assert 'id="public-page-url"' not in r.text and 'id="public-page-pending"' not in r.text

@@ -5,8 +5,7 @@ from __future__ import annotations
 from tornado import web
 from tornado.escape import url_escape
 
-from ...store import publish_queue
-from ...workflows.consortium import PublicPage, public_page, set_public_page
+from ...workflows.consortium import PublicPage, public_page, publishing_state, set_public_page
 from .. import scopes
 from ..base import APIHandler, BaseHandler
 from ..pages import PageHandler
@@ -25,8 +24,14 @@ class ConsortiumStatus(APIHandler):
     async def get(self) -> None:
         self._check()
         app = self.catalyst
-        state = await self.run_db(publish_queue.status, self.store)
+        state = await self._state()
         self.write_json({"enabled": bool(app.consortium_url), "url": app.consortium_url, **state})
+
+    async def _state(self) -> dict:
+        app = self.catalyst
+        return await self.run_db(
+            publishing_state, self.store, app.consortium_public_communities, app.consortium_url
+        )
 
     async def post(self) -> None:
         self._check()
@@ -34,7 +39,7 @@ class ConsortiumStatus(APIHandler):
         if publisher is None:
             raise web.HTTPError(409, self._("No consortium is configured for this hub."))
         sent = await publisher.run_once()
-        state = await self.run_db(publish_queue.status, self.store)
+        state = await self._state()
         self.write_json({"sent": sent, **state})
 
 
@@ -56,6 +61,13 @@ def check_champion(handler: BaseHandler, community: str, write: bool) -> None:
     )
 
 
+async def read_public_page(handler: BaseHandler, community: str) -> PublicPage:
+    """The community's choice, with its page's address on the consortium once published."""
+    app = handler.catalyst
+    default = app.consortium_public_communities
+    return await handler.run_db(public_page, handler.store, community, default, app.consortium_url)
+
+
 class PublicPageHandler(APIHandler):
     """``api/consortium/communities/<community>/public-page``: whether the community's page
     on the consortium is public (GET), and its champion's choice (PUT ``{"public": bool}``).
@@ -74,13 +86,13 @@ class PublicPageHandler(APIHandler):
                 "public": page.public,
                 "chosen": page.changed is not None,
                 "changed": page.changed.isoformat() if page.changed else None,
+                "url": page.url,
             }
         )
 
     async def get(self, community: str) -> None:
         self._check(community, write=False)
-        default = self.catalyst.consortium_public_communities
-        self._answer(await self.run_db(public_page, self.store, community, default))
+        self._answer(await read_public_page(self, community))
 
     async def put(self, community: str) -> None:
         actor = self.require_actor()
@@ -89,8 +101,7 @@ class PublicPageHandler(APIHandler):
         if not isinstance(body, dict) or not isinstance(body.get("public"), bool):
             raise web.HTTPError(400, self._('Send a JSON object whose "public" is true or false.'))
         await self.run_db(set_public_page, self.store, community, body["public"], actor.member_id)
-        default = self.catalyst.consortium_public_communities
-        self._answer(await self.run_db(public_page, self.store, community, default))
+        self._answer(await read_public_page(self, community))
 
 
 class PublicPageForm(PageHandler):
@@ -100,8 +111,7 @@ class PublicPageForm(PageHandler):
     @web.authenticated
     async def get(self, community: str) -> None:
         check_champion(self, community, write=False)
-        default = self.catalyst.consortium_public_communities
-        page = await self.run_db(public_page, self.store, community, default)
+        page = await read_public_page(self, community)
         self.page(
             "public_page.html",
             choice=page,
