@@ -29,6 +29,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, insert, select, update
 
+from ..store.sql import upsert_tuples
 from . import tables as t
 
 TOKEN_PREFIX = "cch"
@@ -141,6 +142,13 @@ class PreparedSummary:
 
 
 _day_figures = itemgetter(*t.DAY_COLUMNS)
+
+#: a day row as ``_write_days`` writes it
+DAY_ROW = ("hub", "community", "day", "provisional", *t.DAY_COLUMNS)
+
+
+def _day_figures_update(excluded: Any) -> dict[str, Any]:
+    return {k: excluded[k] for k in DAY_ROW[3:]}
 
 
 def prepare_summary(document: dict[str, Any]) -> PreparedSummary:
@@ -385,23 +393,12 @@ class ConsortiumStore:
                 ),
                 [{"c": c} for c in gone],
             )
-        new: list[dict[str, Any]] = []
-        changed: list[dict[str, Any]] = []
+        # new days and revised ones in one upsert (one statement of many rows on
+        # PostgreSQL, where an executemany sent a statement per row)
+        written: list[tuple[Any, ...]] = []
         for (community, day), value in sent.items():
-            old = stored.pop((community, day), None)
-            if old == value:
-                continue
-            figures = dict(zip(("provisional", *t.DAY_COLUMNS), value, strict=True))
-            if old is None:
-                new.append({"hub": hub, "community": community, "day": day, **figures})
-            else:
-                changed.append(
-                    {
-                        "k_community": community,
-                        "k_day": day,
-                        **{f"v_{k}": v for k, v in figures.items()},
-                    }
-                )
+            if stored.pop((community, day), None) != value:
+                written.append((hub, community, day, *value))
         if stored:
             conn.execute(
                 delete(t.days).where(
@@ -409,19 +406,7 @@ class ConsortiumStore:
                 ),
                 [{"c": c, "d": d} for c, d in stored],
             )
-        if changed:
-            conn.execute(
-                update(t.days)
-                .where(
-                    dy.hub == hub,
-                    dy.community == bindparam("k_community"),
-                    dy.day == bindparam("k_day"),
-                )
-                .values({k: bindparam(f"v_{k}") for k in ("provisional", *t.DAY_COLUMNS)}),
-                changed,
-            )
-        if new:
-            conn.execute(insert(t.days), new)
+        upsert_tuples(conn, t.days, DAY_ROW, written, list(DAY_ROW[:3]), _day_figures_update)
 
     # reading
 

@@ -108,23 +108,23 @@ def test_a_month_sent_again_stores_what_a_fresh_store_would(consortium_db_url):
 
 
 class DayWrites:
-    """The statements run on the consortium's day rows (INSERT, UPDATE, DELETE), with how
-    many rows each was given, while it listens to ``engine``."""
+    """The statements that wrote the consortium's day rows (INSERT, upserts included,
+    UPDATE, DELETE), with the rows each wrote, while it listens to ``engine``."""
 
     def __init__(self, engine) -> None:
         self.engine, self.seen = engine, []
 
     def __enter__(self) -> DayWrites:
-        event.listen(self.engine, "before_cursor_execute", self._listen)
+        event.listen(self.engine, "after_cursor_execute", self._listen)
         return self
 
     def __exit__(self, *exc) -> None:
-        event.remove(self.engine, "before_cursor_execute", self._listen)
+        event.remove(self.engine, "after_cursor_execute", self._listen)
 
     def _listen(self, conn, cursor, statement, parameters, context, executemany) -> None:
         verb = statement.lstrip().split(" ", 1)[0].upper()
         if verb in ("INSERT", "UPDATE", "DELETE") and ct.days.name in statement.split("(")[0]:
-            self.seen.append((verb, len(parameters) if executemany else 1))
+            self.seen.append((verb, cursor.rowcount))
 
 
 def test_a_month_sent_again_with_the_same_days_writes_no_day_row(consortium_db_url):
@@ -140,12 +140,15 @@ def test_a_month_sent_again_with_the_same_days_writes_no_day_row(consortium_db_u
         assert store.store_summary("same", again, NOW) == "stored"
     assert writes.seen == []
     assert rows(store, "same")["consortium_days"] == before
-    # one day revised: one row updated, nothing else
+    # one day revised: that row written (an upsert), nothing else
     revised = document("same", 3, ["a", "b"], 31)
     revised["communities"][1]["days"][30]["figures"]["active_7d"] = 77
     with DayWrites(engine) as writes:
         assert store.store_summary("same", revised, NOW) == "stored"
-    assert writes.seen == [("UPDATE", 1)]
+    assert writes.seen == [("INSERT", 1)]
+    assert rows(store, "same")["consortium_days"] == sorted(
+        (*r[:4], 77, *r[5:]) if r[:2] == ("b", datetime(2026, 3, 31).date()) else r for r in before
+    )
     engine.dispose()
 
 
@@ -173,7 +176,7 @@ def test_a_failure_while_storing_a_month_writes_nothing(consortium_db_url):
                 store.store_summary("whole", bigger, NOW)
         finally:
             event.remove(engine, "before_cursor_execute", fail)
-    assert ("INSERT", 40) in writes.seen and ("UPDATE", 40) in writes.seen  # it got that far
+    assert writes.seen == [("INSERT", 80)]  # it got that far: 40 days new, 40 revised
     assert rows(store, "whole") == stored
     with engine.connect() as conn:
         assert conn.execute(select(ct.hub_months.c.sequence)).scalars().all() == [1]
