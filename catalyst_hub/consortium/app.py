@@ -50,11 +50,12 @@ from ..timeutil import utcnow
 from . import reports, scopes
 from .store import (
     ConsortiumStore,
+    InvalidJSON,
     SummaryError,
     WrongHub,
     check_current,
+    read_summary,
     upgrade,
-    validate_summary,
 )
 
 HERE = Path(__file__).parent
@@ -194,6 +195,9 @@ class ConsortiumService(ConsortiumBase):
 
     hub_auth = Instance(HubOAuth)
     executor = Instance(ThreadPoolExecutor)
+    #: parsing and validating summaries (CPU): never on the event loop, nor in ``executor``
+    #: where it would hold up the database's work
+    parse_executor = Instance(ThreadPoolExecutor)
 
     @default("hub_auth")
     def _default_hub_auth(self):
@@ -206,6 +210,10 @@ class ConsortiumService(ConsortiumBase):
         return ThreadPoolExecutor(
             max_workers=1 if sqlite else 4, thread_name_prefix="consortium-db"
         )
+
+    @default("parse_executor")
+    def _default_parse_executor(self):
+        return ThreadPoolExecutor(max_workers=2, thread_name_prefix="consortium-parse")
 
     def initialize(self, argv=None) -> None:
         super().initialize(argv)
@@ -274,6 +282,7 @@ class ConsortiumService(ConsortiumBase):
     async def stop(self) -> None:
         if getattr(self, "http_server", None):
             self.http_server.stop()
+        self.parse_executor.shutdown(wait=True)
         self.executor.shutdown(wait=True)
         self.engine.dispose()
 
@@ -389,17 +398,18 @@ class SummariesHandler(Handler):
             raise web.HTTPError(401, message)
         if len(self.request.body) > app.max_body_bytes:
             raise web.HTTPError(413, self._("The document is too large."))
+        loop = asyncio.get_running_loop()
         try:
-            document = orjson.loads(self.request.body)
-        except orjson.JSONDecodeError as e:
+            summary = await loop.run_in_executor(
+                app.parse_executor, read_summary, self.request.body, month
+            )
+        except InvalidJSON as e:
             raise web.HTTPError(
                 400, self._("Request body is not valid JSON: {error}", error=str(e))
             ) from None
-        try:
-            validate_summary(document, month)
         except SummaryError as e:
             raise web.HTTPError(400, self._("Invalid summary: {error}", error=str(e))) from None
-        if document["hub"] != hub:
+        if summary.hub != hub:
             raise web.HTTPError(
                 403,
                 self._(
@@ -409,9 +419,9 @@ class SummariesHandler(Handler):
             )
         try:
             result = await self.run_db(
-                app.store.store_summary,
+                app.store.store_prepared,
                 hub,
-                document,
+                summary,
                 utcnow(),
                 app.store.authenticate_id(token.strip()),
             )
@@ -420,7 +430,7 @@ class SummariesHandler(Handler):
                 403, self._("This credential may not write another hub's figures.")
             ) from None
         self.write_json(
-            {"hub": hub, "month": month, "sequence": document["sequence"], "result": result}
+            {"hub": hub, "month": month, "sequence": summary.sequence, "result": result}
         )
 
 

@@ -1,5 +1,7 @@
 """A month sent again is stored by writing only the days that changed: the rows it leaves
-are those of the same document stored afresh (latest version wins, never a sum)."""
+are those of the same document stored afresh (latest version wins, never a sum); a month's
+document is stored all or nothing, and over HTTP a big one is validated whole and a bad one
+refused with nothing written."""
 
 from __future__ import annotations
 
@@ -7,7 +9,9 @@ import copy
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+import orjson
+import pytest
+from sqlalchemy import event, func, select
 
 from catalyst_hub.consortium import tables as ct
 from catalyst_hub.consortium.store import ConsortiumStore, upgrade
@@ -101,3 +105,193 @@ def test_a_month_sent_again_stores_what_a_fresh_store_would(consortium_db_url):
     totals = rows(store, "again")["consortium_hub_totals"]
     assert [t[1] for t in totals] == [2]  # two communities, not three: nothing summed
     engine.dispose()
+
+
+class DayWrites:
+    """The statements that wrote the consortium's day rows (INSERT, upserts included,
+    UPDATE, DELETE), with the rows each wrote, while it listens to ``engine``."""
+
+    def __init__(self, engine) -> None:
+        self.engine, self.seen = engine, []
+
+    def __enter__(self) -> DayWrites:
+        event.listen(self.engine, "after_cursor_execute", self._listen)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        event.remove(self.engine, "after_cursor_execute", self._listen)
+
+    def _listen(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        verb = statement.lstrip().split(" ", 1)[0].upper()
+        if verb in ("INSERT", "UPDATE", "DELETE") and ct.days.name in statement.split("(")[0]:
+            self.seen.append((verb, cursor.rowcount))
+
+
+def test_a_month_sent_again_with_the_same_days_writes_no_day_row(consortium_db_url):
+    engine = make_engine(consortium_db_url)
+    upgrade(engine)
+    store = ConsortiumStore(engine)
+    first = document("same", 1, ["a", "b"], 31)
+    assert store.store_summary("same", first, NOW) == "stored"
+    before = rows(store, "same")["consortium_days"]
+    again = document("same", 2, ["a", "b"], 31)
+    again["communities"][0]["figures"]["members"] = 41  # the month's figures change, no day
+    with DayWrites(engine) as writes:
+        assert store.store_summary("same", again, NOW) == "stored"
+    assert writes.seen == []
+    assert rows(store, "same")["consortium_days"] == before
+    # one day revised: that row written (an upsert), nothing else
+    revised = document("same", 3, ["a", "b"], 31)
+    revised["communities"][1]["days"][30]["figures"]["active_7d"] = 77
+    with DayWrites(engine) as writes:
+        assert store.store_summary("same", revised, NOW) == "stored"
+    assert writes.seen == [("INSERT", 1)]
+    assert rows(store, "same")["consortium_days"] == sorted(
+        (*r[:4], 77, *r[5:]) if r[:2] == ("b", datetime(2026, 3, 31).date()) else r for r in before
+    )
+    engine.dispose()
+
+
+def test_a_failure_while_storing_a_month_writes_nothing(consortium_db_url):
+    """All or nothing: a document whose transaction fails after its day rows were written
+    leaves the stored month, its days and its sequence as they were."""
+    engine = make_engine(consortium_db_url)
+    upgrade(engine)
+    store = ConsortiumStore(engine)
+    names = [f"c{i}" for i in range(40)]
+    assert store.store_summary("whole", document("whole", 1, names, 30), NOW) == "stored"
+    stored = rows(store, "whole")
+    bigger = document("whole", 2, names, 31)  # a day more, the 30th revised
+    for c in bigger["communities"]:
+        c["days"][29]["figures"]["new_members"] = 3
+
+    def fail(conn, cursor, statement, *args) -> None:
+        if statement.lstrip().upper().startswith(f"INSERT INTO {ct.months.name.upper()}"):
+            raise RuntimeError("the database went away")
+
+    with DayWrites(engine) as writes:
+        event.listen(engine, "before_cursor_execute", fail)
+        try:
+            with pytest.raises(RuntimeError):
+                store.store_summary("whole", bigger, NOW)
+        finally:
+            event.remove(engine, "before_cursor_execute", fail)
+    assert writes.seen == [("INSERT", 80)]  # it got that far: 40 days new, 40 revised
+    assert rows(store, "whole") == stored
+    with engine.connect() as conn:
+        assert conn.execute(select(ct.hub_months.c.sequence)).scalars().all() == [1]
+    # and the same document once the database is back: stored whole
+    assert store.store_summary("whole", bigger, NOW) == "stored"
+    assert len(rows(store, "whole")["consortium_days"]) == 40 * 31
+    engine.dispose()
+
+
+# -- over HTTP: the ingest API of the real service ------------------------------------------
+
+
+@pytest.fixture
+async def summaries(consortium_db_url):
+    """The consortium service in this process, answering the hubs' ingest API only (its
+    pages would need a hub: none here); yields (service, base URL)."""
+    from traitlets.config import Config
+
+    from catalyst_hub.consortium.app import ConsortiumService
+    from catalyst_hub.localhub import free_ports
+
+    port = free_ports(1)[0]
+    config = Config(
+        {
+            "ConsortiumBase": {"db_url": consortium_db_url},
+            "ConsortiumService": {
+                "url": f"http://127.0.0.1:{port}",
+                "service_prefix": "/consortium/",
+                "upgrade_db": True,
+                "max_body_bytes": 4 * 1024 * 1024,
+            },
+            "HubOAuth": {"api_token": "unused", "api_url": "http://127.0.0.1:9/hub/api"},
+        }
+    )
+    ConsortiumService.clear_instance()
+    service = ConsortiumService(config=config)
+    service.initialize([])
+    await service.start_server()
+    yield service, f"http://127.0.0.1:{port}/consortium/"
+    await service.stop()
+
+
+async def put(url: str, month: str, body: bytes, token: str) -> tuple[int, dict | None]:
+    """(status, JSON answer); (0, None) when the service closed the connection instead."""
+    from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+
+    request = HTTPRequest(
+        url + f"api/v1/summaries/{month}",
+        method="PUT",
+        body=body,
+        headers={"Authorization": f"Bearer {token}"},
+        request_timeout=120,
+    )
+    try:
+        r = await AsyncHTTPClient().fetch(request)
+    except HTTPClientError as e:
+        if e.response is None:
+            return 0, None
+        answer = e.response.body
+        try:
+            return e.code, orjson.loads(answer)
+        except orjson.JSONDecodeError:
+            return e.code, None
+    except OSError:  # reset while the body was still being sent
+        return 0, None
+    return r.code, orjson.loads(r.body)
+
+
+async def test_a_month_end_document_is_validated_and_stored_whole(summaries):
+    """500 communities x 31 days (the largest month a hub may send, 2.6 MB): stored in full;
+    the same with one bad figure in its very last day: 400 with where it is, nothing
+    written."""
+    service, url = summaries
+    store = service.store
+    token = store.create_credential("big", "test", NOW)[1]
+    names = [f"community-{i:03}" for i in range(500)]
+    big = document("big", 1, names, 31)
+    code, answer = await put(url, "2026-03", orjson.dumps(big), token)
+    assert (code, answer["result"]) == (200, "stored"), answer
+    stored = rows(store, "big")
+    assert len(stored["consortium_days"]) == 500 * 31
+    assert len(stored["consortium_months"]) == 500
+    bad = document("big", 2, names, 31)
+    bad["communities"][0]["days"][0]["figures"]["active_day"] = 1  # a real change
+    bad["communities"][-1]["days"][-1]["figures"]["activated"] = -1
+    code, answer = await put(url, "2026-03", orjson.dumps(bad), token)
+    assert code == 400, answer
+    assert "communities/499/days/30/figures/activated" in answer["message"], answer
+    assert rows(store, "big") == stored
+    with store.engine.connect() as conn:
+        assert conn.execute(select(ct.hub_months.c.sequence)).scalars().all() == [1]
+
+
+async def test_bodies_that_are_not_summaries_are_refused_and_write_nothing(summaries):
+    service, url = summaries
+    store = service.store
+    token = store.create_credential("odd", "test", NOW)[1]
+    valid = orjson.dumps(document("odd", 1, ["a"], 3))
+    refused = {
+        "not JSON": (valid[:-1], 400, "JSON"),
+        "a JSON list": (b"[1, 2]", 400, "summary"),
+        "days of another month": (valid.replace(b"2026-03-03", b"2026-04-03"), 400, "summary"),
+        "another hub's": (orjson.dumps(document("even", 1, ["a"], 3)), 403, "odd"),
+    }
+    for name, (body, status, words) in refused.items():
+        code, answer = await put(url, "2026-03", body, token)
+        assert code == status and answer and words in answer["message"], (name, code, answer)
+    # larger than max_body_bytes (valid JSON, padded): refused before it is read, or the
+    # connection closed while it was still being sent
+    padded = valid[:-1] + b" " * service.max_body_bytes + b"}"
+    code, answer = await put(url, "2026-03", padded, token)
+    assert code == 0 or 400 <= code < 500, (code, answer)
+    with store.engine.connect() as conn:
+        for table in (ct.hub_months, ct.months, ct.days, ct.hub_totals):
+            assert conn.execute(select(func.count()).select_from(table)).scalar_one() == 0
+    # and the service goes on: the valid document is stored
+    code, answer = await put(url, "2026-03", valid, token)
+    assert (code, answer["result"]) == (200, "stored"), answer
