@@ -11,7 +11,7 @@ change what it needs.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -251,6 +251,16 @@ class Catalog:
             if program.badge is not None
             and any(lesson.id == lesson_id for lesson in program.lessons)
         ]
+
+    def badges_for_lessons(self, lesson_ids: Iterable[str]) -> list[str]:
+        """Keys of the badges a cohort of these lessons shows: the lessons' own, then those
+        of the training paths any of them belongs to."""
+        lesson_ids = list(lesson_ids)
+        awards = self.badges()
+        keys = [lesson for lesson in lesson_ids if lesson in awards]
+        for lesson in lesson_ids:
+            keys += [key for key in self.paths_with(lesson) if key not in keys]
+        return keys
 
     def episodes(self) -> dict[tuple[str, str], Episode]:
         """Every episode by (lesson id, episode id)."""

@@ -86,27 +86,48 @@ def choices(store: Store) -> dict[str, bool]:
     return {r.community: bool(r.public) for r in rows}
 
 
-def public_page(
-    store: Store, community: str, default: Iterable[str], consortium_url: str = ""
-) -> PublicPage:
-    """The community's choice, and with the hub's ``consortium_url`` its page's address
-    once the consortium has it."""
+def public_pages(
+    store: Store,
+    communities: Iterable[str],
+    default: Iterable[str],
+    consortium_url: str = "",
+) -> dict[str, PublicPage]:
+    """Each community's choice, and with the hub's ``consortium_url`` its page's address
+    once the consortium has it: one read for them all."""
+    names = list(communities)
     p, pub = t.consortium_public_pages.c, t.consortium_published.c
     with store.connect() as conn:
-        row = conn.execute(
-            select(p.public, p.changed).where(p.hub == store.hub, p.community == community)
-        ).one_or_none()
+        rows = {
+            r.community: r
+            for r in conn.execute(
+                select(p.community, p.public, p.changed).where(
+                    p.hub == store.hub, p.community.in_(names)
+                )
+            )
+        }
         last = conn.execute(
             select(func.max(pub.published)).where(pub.hub == store.hub)
         ).scalar_one()
-    public, changed = (
-        (community in set(default), None) if row is None else (bool(row.public), row.changed)
-    )
-    published = last is not None and (changed is None or last >= changed)
-    url = None
-    if public and published and consortium_url:
-        url = public_page_url(consortium_url, store.hub, community)
-    return PublicPage(community, public, changed, url)
+    default = set(default)
+    pages = {}
+    for community in names:
+        row = rows.get(community)
+        public, changed = (
+            (community in default, None) if row is None else (bool(row.public), row.changed)
+        )
+        published = last is not None and (changed is None or last >= changed)
+        url = None
+        if public and published and consortium_url:
+            url = public_page_url(consortium_url, store.hub, community)
+        pages[community] = PublicPage(community, public, changed, url)
+    return pages
+
+
+def public_page(
+    store: Store, community: str, default: Iterable[str], consortium_url: str = ""
+) -> PublicPage:
+    """One community's ``public_pages``."""
+    return public_pages(store, [community], default, consortium_url)[community]
 
 
 def public_communities(store: Store, default: Iterable[str]) -> set[str]:
@@ -120,12 +141,8 @@ def publishing_state(store: Store, default: Iterable[str], consortium_url: str) 
     """What the hub's admin reads of its publishing (``publish_queue.status``), with the
     address of each community's public page the consortium has (``public_pages``)."""
     default = list(default)
-    pages = (
-        public_page(store, c, default, consortium_url) for c in public_communities(store, default)
-    )
+    pages = public_pages(store, sorted(public_communities(store, default)), default, consortium_url)
     return {
         **publish_queue.status(store),
-        "public_pages": {
-            p.community: p.url for p in sorted(pages, key=lambda p: p.community) if p.url
-        },
+        "public_pages": {c: page.url for c, page in pages.items() if page.url},
     }

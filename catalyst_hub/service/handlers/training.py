@@ -144,15 +144,6 @@ class TrainingHandler(ReportHandler):
             if award.is_path
         }
 
-    def cohort_badges(self, cohort: Cohort) -> list[str]:
-        """Keys of the badges a cohort's page shows: its lessons' and those of the training
-        paths any of its lessons belongs to."""
-        awards = self.store.catalog.badges()
-        keys = [lesson for lesson in cohort.lessons if lesson in awards]
-        for lesson in cohort.lessons:
-            keys += [key for key in self.store.catalog.paths_with(lesson) if key not in keys]
-        return keys
-
 
 class TrainingPage(TrainingHandler):
     """``training/``: the cohorts of the communities led; POST creates one."""
@@ -235,7 +226,7 @@ class CohortPage(TrainingHandler):
             cohort=cohort,
             matrix=matrix,
             # who earned and claimed the badges of the cohort's lessons and of their paths
-            badge_keys=self.cohort_badges(cohort),
+            badge_keys=store.catalog.badges_for_lessons(cohort.lessons),
             badge_names=self.badge_names(),
             badge_paths=self.badge_paths(),
             badges=await self.run_db(learner_badges, store, cohort.members),
