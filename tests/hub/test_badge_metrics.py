@@ -1,7 +1,7 @@
 """Open Badges in the hub's Prometheus metrics: issued and claimed per community, gauges (an
 erasure takes badges away), hidden from a scraper like the people counts while fewer than k
-members hold (or claimed) them. Six members of andes earned hub-basics (one also sharing) and
-five of them claimed it; two members of sahel earned it."""
+members hold (or claimed) them. Six members of andes earned hub-basics, one of them also sharing and so the whole champions
+path (three badges); five of them claimed one; two members of sahel earned hub-basics."""
 
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ async def test_badges_per_community_for_a_scraper(catalyst_service):
     # gauges named as Prometheus names a gauge of a count (no _total: they can go down)
     assert "# TYPE catalyst_badges_issued gauge" in text
     assert "# TYPE catalyst_badges_claimed gauge" in text
-    assert series(text, "catalyst_badges_issued") == {"andes": 7.0}
+    assert series(text, "catalyst_badges_issued") == {"andes": 8.0}
     # sahel: two members hold its two badges, below k=5: no series (missing is not zero);
     # none of them claimed one, and zero singles nobody out
     assert series(text, "catalyst_badges_claimed") == {"andes": 5.0, "sahel": 0.0}
@@ -103,14 +103,14 @@ async def test_badges_per_community_for_a_scraper(catalyst_service):
 
     # the exact figures, with k=1
     exact = generate_latest(metrics_registry(svc.store, 1, max_age=0)).decode()
-    assert series(exact, "catalyst_badges_issued") == {"andes": 7.0, "sahel": 2.0}
+    assert series(exact, "catalyst_badges_issued") == {"andes": 8.0, "sahel": 2.0}
     assert series(exact, "catalyst_badges_claimed") == {"andes": 5.0, "sahel": 0.0}
 
 
 async def test_an_erasure_lowers_the_gauges_and_can_hide_them(catalyst_service):
     store = catalyst_service.store
     earn(catalyst_service)
-    erase_member(store, store.member_id("a0"))  # her two badges, one claimed
+    erase_member(store, store.member_id("a0"))  # her three badges, one claimed
     text = generate_latest(metrics_registry(store, 5, max_age=0)).decode()
     # five holders of andes left: five badges shown; the four claimers are fewer than k
     assert series(text, "catalyst_badges_issued") == {"andes": 5.0}
