@@ -250,12 +250,12 @@ def trends(
     labels = figure_labels(_)
     first = add_months(last, -(count - 1))
     per_month = {r["month"]: r for r in store.month_sums(first, last)}
-    # the optional figures, per hub and month, added up here
-    for r in store.totals_by_month(first, last, t.OPTIONAL_COLUMNS):
-        _add(per_month.setdefault(r["month"], {}), r, t.OPTIONAL_COLUMNS)
     regions: dict[date, dict[str, dict[str, Any]]] = defaultdict(lambda: defaultdict(dict))
+    region_of: dict[str, str] = {}
     for month, hub, active in store.active_by_hub(first, last):
-        region = regions[month][hub_info(hubs, hub).region]
+        if hub not in region_of:
+            region_of[hub] = hub_info(hubs, hub).region
+        region = regions[month][region_of[hub]]
         region["active_members"] = region.get("active_members", 0) + active
     months = [add_months(first, i) for i in range(count)]
     table = DataTable(

@@ -4,8 +4,8 @@ A hub's month arrives as one document (``schemas/summary/v1.json``) with a seque
 it replaces whatever that hub had sent for that month (its communities and their days), in
 one transaction, when its sequence is higher than the stored one. The same document again
 changes nothing; an older one is refused as stale. Nothing is ever added to a stored figure.
-A hub sends its current month again every day (a day more, the last few revised): of its day
-rows only those that differ from the stored ones are written (inserted, updated or deleted).
+A hub sends its current month again every day (a day more, the last few revised): each
+community's days are kept with its month row, as sent, and replaced with it.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import (
-    Connection,
     Engine,
     and_,
     bindparam,
@@ -40,7 +39,6 @@ from sqlalchemy import (
     update,
 )
 
-from ..store.sql import upsert_tuples
 from . import tables as t
 
 TOKEN_PREFIX = "cch"
@@ -98,8 +96,8 @@ def summary_schema() -> dict[str, Any]:
 def _validator() -> Any:
     import jsonschema_rs
 
-    # compiled to native code: fastjsonschema's Python took 16 ms for a month's end (620
-    # days of 20 communities, 116 kB), this 0.4 ms
+    # formats checked too (a day is a real date); compiled to native code: fastjsonschema's
+    # Python took 16 ms for a month's end (620 days of 20 communities, 116 kB), this 0.4 ms
     return jsonschema_rs.Draft7Validator(summary_schema(), validate_formats=True)
 
 
@@ -128,12 +126,6 @@ def validate_summary(document: Any, month: str) -> None:
         days = [d["day"] for d in c["days"]]
         if any(not d.startswith(month) for d in days) or len(set(days)) != len(days):
             raise SummaryError(f"community {c['community']}: days outside {month} or repeated")
-        try:
-            date.fromisoformat(c["through"])
-            for d in days:
-                date.fromisoformat(d)
-        except ValueError as e:
-            raise SummaryError(f"community {c['community']}: {e}") from None
 
 
 @dataclass(frozen=True)
@@ -148,18 +140,6 @@ class PreparedSummary:
     month_rows: list[dict[str, Any]]
     #: the ``hub_totals`` row
     totals: dict[str, Any]
-    #: (community, day): (provisional, *DAY_COLUMNS), as ``_write_days`` compares them
-    days: dict[tuple[str, date], tuple[Any, ...]]
-
-
-_day_figures = itemgetter(*t.DAY_COLUMNS)
-
-#: a day row as ``_write_days`` writes it
-DAY_ROW = ("hub", "community", "day", "provisional", *t.DAY_COLUMNS)
-
-
-def _day_figures_update(excluded: Any) -> dict[str, Any]:
-    return {k: excluded[k] for k in DAY_ROW[3:]}
 
 
 def prepare_summary(document: dict[str, Any]) -> PreparedSummary:
@@ -168,7 +148,6 @@ def prepare_summary(document: dict[str, Any]) -> PreparedSummary:
     hub = document["hub"]
     month = date.fromisoformat(document["month"] + "-01")
     month_rows: list[dict[str, Any]] = []
-    sent: dict[tuple[str, date], tuple[Any, ...]] = {}
     for c in document["communities"]:
         figures = c["figures"]
         name = c["community"]
@@ -185,11 +164,9 @@ def prepare_summary(document: dict[str, Any]) -> PreparedSummary:
                 "detail": orjson.dumps(
                     {"figures": figures, "steps": c["steps"], "apps": c["apps"]}
                 ).decode(),
+                "days": orjson.dumps(c["days"]).decode(),
             }
         )
-        for d in c["days"]:
-            shown = [None if type(v) is dict else v for v in _day_figures(d["figures"])]
-            sent[(name, date.fromisoformat(d["day"]))] = (bool(d["provisional"]), *shown)
     totals: dict[str, Any] = {"hub": hub, "month": month, "communities": len(month_rows)}
     for k in t.SUMMED:
         column = [r[k] for r in month_rows]
@@ -207,7 +184,6 @@ def prepare_summary(document: dict[str, Any]) -> PreparedSummary:
         min_group_size=document["min_group_size"],
         month_rows=month_rows,
         totals=totals,
-        days=sent,
     )
 
 
@@ -361,68 +337,12 @@ class ConsortiumStore:
                     ),
                     {"k_hub": hub, "k_month": month, **values},
                 )
-            before = [
-                c
-                for (c,) in conn.execute(
-                    select(mo.community).where(mo.hub == hub, mo.month == month)
-                )
-            ]
             conn.execute(delete(t.months).where(mo.hub == hub, mo.month == month))
             conn.execute(delete(t.hub_totals).where(ht.hub == hub, ht.month == month))
-            self._write_days(conn, hub, month, before, summary.days)
             conn.execute(insert(t.hub_totals), summary.totals)
             if summary.month_rows:
                 conn.execute(insert(t.months), summary.month_rows)
         return "stored"
-
-    @staticmethod
-    def _write_days(
-        conn: Connection,
-        hub: str,
-        month: date,
-        before: list[str],
-        sent: dict[tuple[str, date], tuple[Any, ...]],
-    ) -> None:
-        """Make ``hub``'s day rows of ``month`` those ``sent`` ((community, day): (provisional,
-        *DAY_COLUMNS)), writing only the days that differ from the stored ones: a hub sends
-        its month again every day, with one new day and the last few revised."""
-        dy = t.days.c
-        end = date(month.year + (month.month == 12), month.month % 12 + 1, 1)
-        names = {community for community, _ in sent}
-        gone = [c for c in before if c not in names]
-        kept = [c for c in before if c in names]
-        stored: dict[tuple[str, date], tuple[Any, ...]] = {}
-        if kept:
-            # one range of the key per community: the month's days only
-            query = select(
-                dy.community, dy.day, dy.provisional, *(getattr(dy, k) for k in t.DAY_COLUMNS)
-            ).where(dy.hub == hub, dy.community.in_(kept), dy.day >= month, dy.day < end)
-            for row in conn.execute(query):
-                stored[(row[0], row[1])] = (bool(row[2]), *row[3:])
-        if gone:
-            conn.execute(
-                delete(t.days).where(
-                    dy.hub == hub,
-                    dy.community == bindparam("c"),
-                    dy.day >= month,
-                    dy.day < end,
-                ),
-                [{"c": c} for c in gone],
-            )
-        # new days and revised ones in one upsert (one statement of many rows on
-        # PostgreSQL, where an executemany sent a statement per row)
-        written: list[tuple[Any, ...]] = []
-        for (community, day), value in sent.items():
-            if stored.pop((community, day), None) != value:
-                written.append((hub, community, day, *value))
-        if stored:
-            conn.execute(
-                delete(t.days).where(
-                    dy.hub == hub, dy.community == bindparam("c"), dy.day == bindparam("d")
-                ),
-                [{"c": c, "d": d} for c, d in stored],
-            )
-        upsert_tuples(conn, t.days, DAY_ROW, written, list(DAY_ROW[:3]), _day_figures_update)
 
     # reading
 
@@ -476,15 +396,16 @@ class ConsortiumStore:
 
     def month_sums(self, first: date, last: date) -> list[dict[str, Any]]:
         """Per month: hubs, communities, and each figure's total over the hubs (of the
-        figures shown) with how many were hidden."""
+        figures shown) with how many were hidden, the optional figures' included."""
         ht = t.hub_totals.c
+        figures = (*t.SUMMED, *t.OPTIONAL_COLUMNS)
         query = (
             select(
                 ht.month,
                 func.count().label("hubs"),
                 func.sum(ht.communities).label("communities"),
-                *(func.sum(getattr(ht, k)).label(k) for k in t.SUMMED),
-                *(func.sum(getattr(ht, f"{k}_hidden")).label(f"{k}_hidden") for k in t.SUMMED),
+                *(func.sum(getattr(ht, k)).label(k) for k in figures),
+                *(func.sum(getattr(ht, f"{k}_hidden")).label(f"{k}_hidden") for k in figures),
             )
             .where(and_(ht.month >= first, ht.month <= last))
             .group_by(ht.month)
@@ -499,8 +420,8 @@ class ConsortiumStore:
                 select(ht.month, ht.hub, ht.active_members).where(
                     and_(ht.month >= first, ht.month <= last)
                 )
-            ).all()
-        return [(r.month, r.hub, r.active_members) for r in rows]
+            ).tuples()
+            return list(rows)
 
     def community_months(self, hub: str, community: str) -> list[dict[str, Any]]:
         mo = t.months.c
@@ -522,14 +443,34 @@ class ConsortiumStore:
     def community_days(
         self, hub: str, community: str, first: date, last: date
     ) -> list[dict[str, Any]]:
-        dy = t.days.c
+        """The community's days from ``first`` to ``last``: day, provisional and each of
+        ``DAY_COLUMNS`` (None: hidden by its hub)."""
+        mo = t.months.c
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(dy.day, dy.provisional, *(getattr(dy, k) for k in t.DAY_COLUMNS))
-                .where(dy.hub == hub, dy.community == community, dy.day >= first, dy.day <= last)
-                .order_by(dy.day)
-            ).all()
-        return [r._asdict() for r in rows]
+            stored = conn.execute(
+                select(mo.days)
+                .where(
+                    mo.hub == hub,
+                    mo.community == community,
+                    mo.month >= first.replace(day=1),
+                    mo.month <= last,
+                )
+                .order_by(mo.month)
+            ).scalars()
+            sent = [d for days in stored for d in orjson.loads(days)]
+        out = []
+        for d in sent:
+            day = date.fromisoformat(d["day"])
+            if first <= day <= last:
+                figures = d["figures"]
+                out.append(
+                    {
+                        "day": day,
+                        "provisional": d["provisional"],
+                        **{k: _value(figures[k]) for k in t.DAY_COLUMNS},
+                    }
+                )
+        return sorted(out, key=itemgetter("day"))
 
     def figures_not_sent(
         self, month: date, hubs: Iterable[str] | None = None

@@ -3,7 +3,8 @@ hub's tables, and its Alembic history is ``consortium/migrations``, version tabl
 ``consortium_alembic_version``).
 
 Figures are as the hubs sent them, after their suppression: NULL is a hidden figure (the
-``figures`` JSON keeps whether it was "fewer than k" or hidden to protect another).
+``figures`` JSON keeps whether it was "fewer than k" or hidden to protect another, and
+``days`` keeps each day's figures as sent).
 """
 
 from __future__ import annotations
@@ -83,6 +84,10 @@ months = Table(
     *(Column(c, Float if c in FLOAT_COLUMNS else Integer) for c in MONTH_COLUMNS),
     Column("detail", Text, nullable=False),
     *(Column(c, Integer) for c in OPTIONAL_COLUMNS),
+    # the month's days as the hub sent them (a JSON list): read for one community's page
+    # only, and replaced whole with the month, never row by row (a hub sends its month
+    # every day: at its end, 31 days of each community)
+    Column("days", Text, nullable=False, server_default="[]"),
     Index("ix_consortium_months_month", "month", "hub", "community"),
 )
 
@@ -115,14 +120,5 @@ hub_totals = Table(
     Index("ix_consortium_hub_totals_month", "month", "hub"),
 )
 
+#: The figures of each day of a month, in ``months.days``.
 DAY_COLUMNS = ("active_day", "active_7d", "active_30d", "new_members", "activated")
-
-days = Table(
-    "consortium_days",
-    metadata,
-    Column("hub", String(HUB), primary_key=True),
-    Column("community", String(NAME), primary_key=True),
-    Column("day", Date, primary_key=True),
-    Column("provisional", Boolean, nullable=False),
-    *(Column(c, Integer) for c in DAY_COLUMNS),
-)

@@ -1,12 +1,12 @@
-"""A month sent again is stored by writing only the days that changed: the rows it leaves
-are those of the same document stored afresh (latest version wins, never a sum); a month's
-document is stored all or nothing, and over HTTP a big one is validated whole and a bad one
-refused with nothing written."""
+"""A month sent again replaces the stored one, its days with it: what it leaves is what the
+same document stored afresh leaves (latest version wins, never a sum); a community's days
+read back as sent, hidden ones as None; a month's document is stored all or nothing, and
+over HTTP a big one is validated whole and a bad one refused with nothing written."""
 
 from __future__ import annotations
 
 import copy
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import orjson
@@ -74,11 +74,24 @@ def document(hub: str, sequence: int, communities: list[str], days: int) -> dict
 def rows(store: ConsortiumStore, hub: str) -> dict[str, list[tuple]]:
     out = {}
     with store.engine.connect() as conn:
-        for table in (ct.days, ct.months, ct.hub_totals):
+        for table in (ct.months, ct.hub_totals):
             columns = [c for c in table.c if c.name != "hub"]
             query = select(*columns).where(table.c.hub == hub)
             out[table.name] = sorted(tuple(r) for r in conn.execute(query))
     return out
+
+
+def days(store: ConsortiumStore, hub: str) -> list[tuple]:
+    """Every day of ``hub``'s communities in March 2026, as the store reads them back:
+    (community, day, provisional, *figures)."""
+    with store.engine.connect() as conn:
+        names = conn.execute(select(ct.months.c.community).where(ct.months.c.hub == hub)).scalars()
+        communities = sorted(names)
+    return [
+        (name, *d.values())
+        for name in communities
+        for d in store.community_days(hub, name, date(2026, 3, 1), date(2026, 3, 31))
+    ]
 
 
 def test_a_month_sent_again_stores_what_a_fresh_store_would(consortium_db_url):
@@ -99,68 +112,58 @@ def test_a_month_sent_again_stores_what_a_fresh_store_would(consortium_db_url):
     fresh["hub"] = "fresh"
     assert store.store_summary("fresh", fresh, NOW) == "stored"
     assert rows(store, "again") == rows(store, "fresh")
-    days = rows(store, "again")["consortium_days"]
-    assert len(days) == 10 + 9
-    assert ("a", datetime(2026, 3, 4).date(), False, 99, 14, 20, 0, 6) in days
+    stored = days(store, "again")
+    assert stored == days(store, "fresh")
+    assert len(stored) == 10 + 9
+    assert ("a", date(2026, 3, 4), False, 99, 14, 20, 0, 6) in stored
+    assert ("b", date(2026, 3, 1)) not in {d[:2] for d in stored}  # no longer sent: gone
+    # hidden figures read back as None, whether "fewer than k" or hidden to protect another
+    assert ("b", date(2026, 3, 2), False, 8, 12, None, 0, 6) in stored
+    assert ("b", date(2026, 3, 5), False, 11, 15, 21, 0, None) in stored
     totals = rows(store, "again")["consortium_hub_totals"]
     assert [t[1] for t in totals] == [2]  # two communities, not three: nothing summed
     engine.dispose()
 
 
-class DayWrites:
-    """The statements that wrote the consortium's day rows (INSERT, upserts included,
-    UPDATE, DELETE), with the rows each wrote, while it listens to ``engine``."""
-
-    def __init__(self, engine) -> None:
-        self.engine, self.seen = engine, []
-
-    def __enter__(self) -> DayWrites:
-        event.listen(self.engine, "after_cursor_execute", self._listen)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        event.remove(self.engine, "after_cursor_execute", self._listen)
-
-    def _listen(self, conn, cursor, statement, parameters, context, executemany) -> None:
-        verb = statement.lstrip().split(" ", 1)[0].upper()
-        if verb in ("INSERT", "UPDATE", "DELETE") and ct.days.name in statement.split("(")[0]:
-            self.seen.append((verb, cursor.rowcount))
-
-
-def test_a_month_sent_again_with_the_same_days_writes_no_day_row(consortium_db_url):
+def test_a_community_s_days_are_read_across_months_and_within_the_range(consortium_db_url):
     engine = make_engine(consortium_db_url)
     upgrade(engine)
     store = ConsortiumStore(engine)
-    first = document("same", 1, ["a", "b"], 31)
-    assert store.store_summary("same", first, NOW) == "stored"
-    before = rows(store, "same")["consortium_days"]
-    again = document("same", 2, ["a", "b"], 31)
-    again["communities"][0]["figures"]["members"] = 41  # the month's figures change, no day
-    with DayWrites(engine) as writes:
-        assert store.store_summary("same", again, NOW) == "stored"
-    assert writes.seen == []
-    assert rows(store, "same")["consortium_days"] == before
-    # one day revised: that row written (an upsert), nothing else
-    revised = document("same", 3, ["a", "b"], 31)
-    revised["communities"][1]["days"][30]["figures"]["active_7d"] = 77
-    with DayWrites(engine) as writes:
-        assert store.store_summary("same", revised, NOW) == "stored"
-    assert writes.seen == [("INSERT", 1)]
-    assert rows(store, "same")["consortium_days"] == sorted(
-        (*r[:4], 77, *r[5:]) if r[:2] == ("b", datetime(2026, 3, 31).date()) else r for r in before
+    march = document("span", 1, ["a"], 31)
+    assert store.store_summary("span", march, NOW) == "stored"
+    april = orjson.loads(
+        orjson.dumps(document("span", 1, ["a"], 3)).replace(b"2026-03", b"2026-04")
     )
+    assert store.store_summary("span", april, NOW) == "stored"
+    read = store.community_days("span", "a", date(2026, 3, 30), date(2026, 4, 2))
+    assert [d["day"] for d in read] == [
+        date(2026, 3, 30),
+        date(2026, 3, 31),
+        date(2026, 4, 1),
+        date(2026, 4, 2),
+    ]
+    assert read[0] == {
+        "day": date(2026, 3, 30),
+        "provisional": False,
+        "active_day": 35,
+        "active_7d": 40,
+        "active_30d": 20,
+        "new_members": 0,
+        "activated": 6,
+    }
+    assert store.community_days("span", "b", date(2026, 3, 1), date(2026, 4, 30)) == []
     engine.dispose()
 
 
 def test_a_failure_while_storing_a_month_writes_nothing(consortium_db_url):
-    """All or nothing: a document whose transaction fails after its day rows were written
-    leaves the stored month, its days and its sequence as they were."""
+    """All or nothing: a document whose transaction fails after its month's totals were
+    written leaves the stored month, its days and its sequence as they were."""
     engine = make_engine(consortium_db_url)
     upgrade(engine)
     store = ConsortiumStore(engine)
     names = [f"c{i}" for i in range(40)]
     assert store.store_summary("whole", document("whole", 1, names, 30), NOW) == "stored"
-    stored = rows(store, "whole")
+    stored = rows(store, "whole"), days(store, "whole")
     bigger = document("whole", 2, names, 31)  # a day more, the 30th revised
     for c in bigger["communities"]:
         c["days"][29]["figures"]["new_members"] = 3
@@ -169,20 +172,18 @@ def test_a_failure_while_storing_a_month_writes_nothing(consortium_db_url):
         if statement.lstrip().upper().startswith(f"INSERT INTO {ct.months.name.upper()}"):
             raise RuntimeError("the database went away")
 
-    with DayWrites(engine) as writes:
-        event.listen(engine, "before_cursor_execute", fail)
-        try:
-            with pytest.raises(RuntimeError):
-                store.store_summary("whole", bigger, NOW)
-        finally:
-            event.remove(engine, "before_cursor_execute", fail)
-    assert writes.seen == [("INSERT", 80)]  # it got that far: 40 days new, 40 revised
-    assert rows(store, "whole") == stored
+    event.listen(engine, "before_cursor_execute", fail)
+    try:
+        with pytest.raises(RuntimeError):
+            store.store_summary("whole", bigger, NOW)
+    finally:
+        event.remove(engine, "before_cursor_execute", fail)
+    assert (rows(store, "whole"), days(store, "whole")) == stored
     with engine.connect() as conn:
         assert conn.execute(select(ct.hub_months.c.sequence)).scalars().all() == [1]
     # and the same document once the database is back: stored whole
     assert store.store_summary("whole", bigger, NOW) == "stored"
-    assert len(rows(store, "whole")["consortium_days"]) == 40 * 31
+    assert len(days(store, "whole")) == 40 * 31
     engine.dispose()
 
 
@@ -257,8 +258,8 @@ async def test_a_month_end_document_is_validated_and_stored_whole(summaries):
     code, answer = await put(url, "2026-03", orjson.dumps(big), token)
     assert (code, answer["result"]) == (200, "stored"), answer
     stored = rows(store, "big")
-    assert len(stored["consortium_days"]) == 500 * 31
     assert len(stored["consortium_months"]) == 500
+    assert len(days(store, "big")) == 500 * 31
     bad = document("big", 2, names, 31)
     bad["communities"][0]["days"][0]["figures"]["active_day"] = 1  # a real change
     bad["communities"][-1]["days"][-1]["figures"]["activated"] = -1
@@ -290,7 +291,7 @@ async def test_bodies_that_are_not_summaries_are_refused_and_write_nothing(summa
     code, answer = await put(url, "2026-03", padded, token)
     assert code == 0 or 400 <= code < 500, (code, answer)
     with store.engine.connect() as conn:
-        for table in (ct.hub_months, ct.months, ct.days, ct.hub_totals):
+        for table in (ct.hub_months, ct.months, ct.hub_totals):
             assert conn.execute(select(func.count()).select_from(table)).scalar_one() == 0
     # and the service goes on: the valid document is stored
     code, answer = await put(url, "2026-03", valid, token)
