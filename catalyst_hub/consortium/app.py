@@ -20,10 +20,12 @@ Routes, relative to the service prefix:
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
 import signal
 import sys
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import date
 from functools import partial
 from http.client import responses
@@ -51,6 +53,7 @@ from . import reports, scopes
 from .store import (
     ConsortiumStore,
     InvalidJSON,
+    PreparedSummary,
     SummaryError,
     WrongHub,
     check_current,
@@ -195,9 +198,16 @@ class ConsortiumService(ConsortiumBase):
 
     hub_auth = Instance(HubOAuth)
     executor = Instance(ThreadPoolExecutor)
-    #: parsing and validating summaries (CPU): never on the event loop, nor in ``executor``
-    #: where it would hold up the database's work
-    parse_executor = Instance(ThreadPoolExecutor)
+    parse_processes = Integer(
+        1,
+        config=True,
+        help="Processes that parse and validate the summaries hubs send (CPU work, kept "
+        "out of the service's process so that its database threads never wait on it for "
+        "Python's lock); 0 parses in a thread of the service.",
+    )
+    #: parsing and validating summaries: never on the event loop, nor in ``executor`` where
+    #: it would hold up the database's work
+    parse_executor = Instance(Executor)
 
     @default("hub_auth")
     def _default_hub_auth(self):
@@ -213,7 +223,26 @@ class ConsortiumService(ConsortiumBase):
 
     @default("parse_executor")
     def _default_parse_executor(self):
-        return ThreadPoolExecutor(max_workers=2, thread_name_prefix="consortium-parse")
+        if self.parse_processes <= 0:
+            return ThreadPoolExecutor(max_workers=2, thread_name_prefix="consortium-parse")
+        # spawned, not forked: the service has threads (a fork copies their locks)
+        return ProcessPoolExecutor(
+            max_workers=self.parse_processes, mp_context=multiprocessing.get_context("spawn")
+        )
+
+    async def parse_summary(self, body: bytes, month: str) -> PreparedSummary:
+        """``read_summary`` in ``parse_executor``; a parsing process that died (out of
+        memory) is replaced, and the request answered 503 for its hub to send again."""
+        loop = asyncio.get_running_loop()
+        executor = self.parse_executor
+        try:
+            return await loop.run_in_executor(executor, read_summary, body, month)
+        except BrokenProcessPool:
+            if self.parse_executor is executor:
+                self.log.error("consortium: a parsing process died; starting another")
+                self.parse_executor = self._default_parse_executor()
+                executor.shutdown(wait=False)
+            raise
 
     def initialize(self, argv=None) -> None:
         super().initialize(argv)
@@ -347,6 +376,8 @@ class Handler(web.RequestHandler):
         if isinstance(exc, web.HTTPError) and exc.log_message:
             message = exc.log_message % exc.args if exc.args else exc.log_message
         self.set_header("Content-Type", "application/json; charset=UTF-8")
+        if status_code == 503:
+            self.set_header("Retry-After", "30")
         self.finish(orjson.dumps({"status": status_code, "message": message}))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
@@ -398,11 +429,12 @@ class SummariesHandler(Handler):
             raise web.HTTPError(401, message)
         if len(self.request.body) > app.max_body_bytes:
             raise web.HTTPError(413, self._("The document is too large."))
-        loop = asyncio.get_running_loop()
         try:
-            summary = await loop.run_in_executor(
-                app.parse_executor, read_summary, self.request.body, month
-            )
+            summary = await app.parse_summary(self.request.body, month)
+        except BrokenProcessPool:
+            raise web.HTTPError(
+                503, self._("The consortium could not read the document now: send it again.")
+            ) from None
         except InvalidJSON as e:
             raise web.HTTPError(
                 400, self._("Request body is not valid JSON: {error}", error=str(e))

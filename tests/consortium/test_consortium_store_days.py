@@ -296,3 +296,32 @@ async def test_bodies_that_are_not_summaries_are_refused_and_write_nothing(summa
     # and the service goes on: the valid document is stored
     code, answer = await put(url, "2026-03", valid, token)
     assert (code, answer["result"]) == (200, "stored"), answer
+
+
+async def test_a_parsing_process_that_dies_costs_one_retry_and_nothing_else(summaries):
+    """The service parses summaries in a process of its own: killed (as by the kernel out
+    of memory), the request in flight is answered 503 (the hub's publisher
+    sends it again), nothing is written, and the next one is parsed by a new process."""
+    import os
+    import signal
+
+    from harness.waiting import wait_until
+
+    service, url = summaries
+    store = service.store
+    token = store.create_credential("dies", "test", NOW)[1]
+    code, answer = await put(url, "2026-03", orjson.dumps(document("dies", 1, ["a"], 3)), token)
+    assert (code, answer["result"]) == (200, "stored"), answer
+    before = rows(store, "dies"), days(store, "dies")
+    pool = service.parse_executor
+    for pid in list(pool._processes):  # started by the first document
+        os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: pool._broken, timeout=30, what="the pool to see its process gone")
+    again = orjson.dumps(document("dies", 2, ["a"], 4))
+    code, answer = await put(url, "2026-03", again, token)
+    assert code == 503 and "again" in answer["message"], (code, answer)
+    assert (rows(store, "dies"), days(store, "dies")) == before
+    assert service.parse_executor is not pool
+    code, answer = await put(url, "2026-03", again, token)
+    assert (code, answer["result"]) == (200, "stored"), answer
+    assert len(days(store, "dies")) == 4
