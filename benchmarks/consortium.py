@@ -235,10 +235,14 @@ def service_process(db_url: str) -> Iterator[tuple[str, psutil.Process]]:
 
 
 def cpu_seconds(process: psutil.Process) -> float:
-    """CPU time a process used so far, its threads' included: on a shared machine, the
-    work done whatever the load (wall times grow with other people's work)."""
-    times = process.cpu_times()
-    return times.user + times.system
+    """CPU time a process used so far, its threads' and its live child processes' (the
+    parsing process) included: on a shared machine, the work done whatever the load (wall
+    times grow with other people's work)."""
+    total = 0.0
+    for p in (process, *process.children(recursive=True)):
+        times = p.cpu_times()
+        total += times.user + times.system
+    return total
 
 
 def store_all(store: ConsortiumStore, documents: list[dict], sequence: int, now) -> float:

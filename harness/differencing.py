@@ -12,6 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping
 from fractions import Fraction
+from typing import Any
+
+from catalyst_hub.reports.common import Suppressed
 
 
 class Attack:
@@ -116,3 +119,25 @@ def _solve_component(
     # the values: the reduced form of the system with its right-hand side
     rows, pivots = echelon([m + [c] for m, (_, c) in zip(matrix, equations, strict=True)], width)
     return {n: rows[pivots[index[n]]][width] for n in determined}
+
+
+def attack_table(figures: Any, shown: Mapping[Hashable, Any]) -> dict[Hashable, Fraction]:
+    """What a reader of ``shown`` (a ``suppress`` result: values, or hidden ones) works out
+    from the relations of the table ``figures`` (a ``reports.suppression.Figures``), its
+    rests and unshown cells taken as unknowns."""
+    a = Attack()
+    known: dict[Hashable, Any] = {
+        n: (None if isinstance(v, Suppressed) else v)
+        for n, v in shown.items()
+        if n in figures.counts
+    }
+    known |= {n: None for n in figures.unshown}
+    for i, (total, parts, with_rest) in enumerate(figures.relations):
+        terms = {total: 1}
+        for p in parts:
+            terms[p] = terms.get(p, 0) - 1
+        if with_rest:
+            terms[("rest", i)] = -1
+            known[("rest", i)] = None
+        a.relation(terms, known)
+    return a.determined()

@@ -327,6 +327,50 @@ def month_figures(data: _Month, pins: Mapping[str, bool] | None = None) -> Figur
     return f
 
 
+def cell_key(name: Any) -> str:
+    """A cell of the month's table as ``consortium_versions`` names it: ``members``,
+    ``step/login``, ``app/rstudio/members``, ``2026-12-05/active_day``."""
+    return name if isinstance(name, str) else "/".join(str(part) for part in name)
+
+
+@dataclass
+class MonthVersions:
+    """What earlier versions of a month's summary did with its counts of people (``before``:
+    per community and cell, each value it had and whether one showed it), and what this
+    version does (``now``, per community and cell: value, shown; filled in by
+    ``month_summary``).
+
+    Someone who reads the consortium at two times has two versions of the open month (and
+    of a month late events changed): the difference of a count between them is a count of
+    its own. So a new version hides a count whose value differs by 1 to k-1 from one shown
+    before, and keeps hidden a value that was hidden before (its hiding protected another
+    cell: shown now, next to an earlier version's figures, it would give that one away)."""
+
+    before: Mapping[str, Mapping[str, Mapping[int, bool]]] = field(default_factory=dict)
+    now: dict[str, dict[str, tuple[int, bool]]] = field(default_factory=dict)
+
+    def withhold(self, community: str, figures: Figures, k: int) -> None:
+        """Hide in ``figures`` (a table of ``community``) what the versions before rule out."""
+        earlier = self.before.get(community)
+        if not earlier:
+            return
+        for name in sorted(figures.people - figures.unshown, key=cell_key):
+            seen = earlier.get(cell_key(name))
+            if not seen:
+                continue
+            value = figures.counts[name]
+            if seen.get(value) is False or any(
+                shown and 0 < abs(value - p) < k for p, shown in seen.items()
+            ):
+                figures.hide(name)
+
+    def record(self, community: str, figures: Figures, shown: Mapping[Any, Any]) -> None:
+        self.now[community] = {
+            cell_key(name): (figures.counts[name], not isinstance(shown[name], Suppressed))
+            for name in figures.people - figures.unshown
+        }
+
+
 def suppressed_month(
     data: _Month, k: int, today: date, pins: Mapping[str, bool] | None = None
 ) -> dict[str, Any]:
@@ -335,11 +379,21 @@ def suppressed_month(
 
 
 def month_document(
-    data: _Month, k: int, today: date, pins: Mapping[str, bool] | None = None
+    data: _Month,
+    k: int,
+    today: date,
+    pins: Mapping[str, bool] | None = None,
+    versions: MonthVersions | None = None,
 ) -> tuple[dict[str, Any], set[str]]:
-    """``suppressed_month``, and the pinned shown figures it had to hide all the same."""
-    decision = decide(month_figures(data, pins), k)
+    """``suppressed_month``, and the pinned shown figures it had to hide all the same; with
+    ``versions``, checked against the versions before and recorded in it."""
+    figures = month_figures(data, pins)
+    if versions is not None:
+        versions.withhold(data.community, figures, k)
+    decision = decide(figures, k)
     shown = decision.shown
+    if versions is not None:
+        versions.record(data.community, figures, shown)
     month = {key: to_json(shown[key]) for key in MONTH_FIGURES}
     return {
         "community": data.community,
@@ -548,10 +602,12 @@ def month_summary(
     communities: Iterable[str] | None = None,
     public: Iterable[str] = (),
     histories: MutableMapping[str, History] | None = None,
+    versions: MonthVersions | None = None,
 ) -> dict[str, Any]:
     """The hub's summary document of the month beginning ``first``: every community with a
     member by then (without ``hub``, ``sequence`` and ``generated``, which the publisher
-    adds); the communities in ``public`` allow the consortium a public page of theirs.
+    adds); the communities in ``public`` allow the consortium a public page of theirs;
+    ``versions``: the month's versions before this one (``MonthVersions``).
 
     ``histories`` (``member_histories`` of the same ``today``, computed here without it) say
     which members and new_members figures are hidden; where a month's table had to hide one
@@ -578,7 +634,9 @@ def month_summary(
         "month": first.isoformat()[:7],
         "min_group_size": k,
         "communities": [
-            _community_document(store, community_month(store, c, first, today), k, today, histories)
+            _community_document(
+                store, community_month(store, c, first, today), k, today, histories, versions
+            )
             | {"public": c in public}
             for c in names
             if c in present
@@ -587,7 +645,12 @@ def month_summary(
 
 
 def _community_document(
-    store: Store, data: _Month, k: int, today: date, histories: MutableMapping[str, History]
+    store: Store,
+    data: _Month,
+    k: int,
+    today: date,
+    histories: MutableMapping[str, History],
+    versions: MonthVersions | None = None,
 ) -> dict[str, Any]:
     """The month's table with the history's decision pinned; should it have to hide a
     figure the history shows (fail closed), the history hides it too, from that month on."""
@@ -596,7 +659,7 @@ def _community_document(
     if history is None:
         history = histories[community] = member_history(store, community, k, today)
     while True:
-        document, unpinned = month_document(data, k, today, history.pins(month))
+        document, unpinned = month_document(data, k, today, history.pins(month), versions)
         if not unpinned:
             return document
         log.warning(

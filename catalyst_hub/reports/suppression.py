@@ -66,6 +66,8 @@ class Figures:
     derived_values: dict[Any, tuple[Any, tuple[Any, ...]]] = field(default_factory=dict)
     #: cells decided elsewhere: True hidden, False shown (never a complementary cell)
     pinned: dict[Any, bool] = field(default_factory=dict)
+    #: counts hidden whatever their value, and protected as every hidden cell is (``hide``)
+    withheld: set[Any] = field(default_factory=set)
 
     def count(self, name: Any, value: float, people: bool = True, shown: bool = True) -> Any:
         """A count; ``people=False`` for counts of things (sessions), ``shown=False`` for a
@@ -106,6 +108,14 @@ class Figures:
         if name not in self.counts or name in self.unshown:
             raise ValueError(f"only a shown count can be pinned: {name!r}")
         self.pinned[name] = hidden
+
+    def hide(self, name: Any) -> None:
+        """Hide the count ``name`` whatever its value, as a cell hidden to protect another:
+        an earlier version of the table showed a value it differs from by fewer than k."""
+        self._check(name)
+        if name not in self.counts or name in self.unshown:
+            raise ValueError(f"only a shown count can be hidden: {name!r}")
+        self.withheld.add(name)
 
     def _check(self, *names: Any) -> None:
         unknown = [n for n in names if n not in self.counts and n not in self.derived_values]
@@ -150,9 +160,12 @@ def decide(figures: Figures, k: int) -> Decision:
     protected: set[Any] = {n for n in figures.people if sensitive(counts[n])}
     protected |= {_Rest(i) for i, v in rests.items() if sensitive(v)}
     # a pinned hidden cell is protected as every hidden cell is (below)
-    pinned_hidden = {n for n, h in figures.pinned.items() if h}
-    # a pinned shown count of 1 to k-1 is hidden all the same (fail closed)
-    unpinned = {n for n, h in figures.pinned.items() if not h and n in primary}
+    pinned_hidden = {n for n, h in figures.pinned.items() if h} | figures.withheld
+    # a pinned shown count of 1 to k-1, or one to withhold, is hidden all the same (fail
+    # closed)
+    unpinned = {
+        n for n, h in figures.pinned.items() if not h and (n in primary or n in figures.withheld)
+    }
     hidden = primary | pinned_hidden
     fixed = {n for n, h in figures.pinned.items() if not h}
     while True:

@@ -107,12 +107,23 @@ class Publisher(LoggingConfigurable):
             if not months:
                 break
             for month in sorted(months):
+                # checked against what the month's earlier versions showed and hid
+                versions = summary.MonthVersions(publish_queue.month_versions(self.store, month))
                 document = summary.month_summary(
-                    self.store, month, k, today=today, public=public, histories=histories
+                    self.store,
+                    month,
+                    k,
+                    today=today,
+                    public=public,
+                    histories=histories,
+                    versions=versions,
                 )
                 self._history_keys[month] = summary.history_key(histories, month)
                 fp = summary.fingerprint(document)
-                if publish_queue.queue_month(self.store, month, fp, document, now) is not None:
+                sequence = publish_queue.queue_month(
+                    self.store, month, fp, document, now, versions.now
+                )
+                if sequence is not None:
                     queued.append(month)
             months = set()
         self._forced = {c: h.forced for c, h in histories.items() if h.forced}

@@ -9,13 +9,18 @@ whose database was recreated still sends versions the consortium takes as newer.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime, timezone
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from . import tables as t
+from .sql import upsert_tuples
 from .store import Store
+
+#: per community, figure: (value, shown) of one version, as ``record_version`` takes them
+VersionCells = Mapping[str, Mapping[str, tuple[int, bool]]]
 
 
 def _next_sequence(conn: Connection, hub: str, now: datetime) -> int:
@@ -30,11 +35,17 @@ def _next_sequence(conn: Connection, hub: str, now: datetime) -> int:
 
 
 def queue_month(
-    store: Store, month: date, fingerprint: str, document: dict[str, Any], now: datetime
+    store: Store,
+    month: date,
+    fingerprint: str,
+    document: dict[str, Any],
+    now: datetime,
+    cells: VersionCells | None = None,
 ) -> int | None:
     """Queue ``month`` unless the consortium has (or the queue holds) these very figures;
     returns the sequence number given to the document, or None when nothing changed.
-    ``document`` gets ``hub``, ``sequence`` and ``generated`` here."""
+    ``document`` gets ``hub``, ``sequence`` and ``generated`` here; ``cells`` (what this
+    version does with each count) are recorded with it, in the same transaction."""
     import orjson
 
     o, p = t.consortium_outbox.c, t.consortium_published.c
@@ -75,7 +86,46 @@ def queue_month(
                 .where(o.hub == store.hub, o.month == month)
                 .values(**values)
             )
+        if cells:
+            _record_version(conn, store.hub, month, cells)
     return sequence
+
+
+def _shown_ever(excluded: Any) -> dict[str, Any]:
+    # a value shown once stays "shown": readers have it
+    return {"shown": t.consortium_versions.c.shown | excluded.shown}
+
+
+def _record_version(conn: Connection, hub: str, month: date, cells: VersionCells) -> None:
+    rows = [
+        (hub, community, month, figure, value, shown)
+        for community, figures in cells.items()
+        for figure, (value, shown) in figures.items()
+    ]
+    upsert_tuples(
+        conn,
+        t.consortium_versions,
+        ("hub", "community", "month", "figure", "value", "shown"),
+        rows,
+        ["hub", "community", "month", "figure", "value"],
+        _shown_ever,
+    )
+
+
+def month_versions(store: Store, month: date) -> dict[str, dict[str, dict[int, bool]]]:
+    """What earlier versions of ``month``'s summary did: per community and figure, each
+    value it had and whether one of them showed it."""
+    v = t.consortium_versions.c
+    out: dict[str, dict[str, dict[int, bool]]] = {}
+    with store.connect() as conn:
+        rows = conn.execute(
+            select(v.community, v.figure, v.value, v.shown).where(
+                v.hub == store.hub, v.month == month
+            )
+        )
+        for community, figure, value, shown in rows:
+            out.setdefault(community, {}).setdefault(figure, {})[value] = bool(shown)
+    return out
 
 
 def due(store: Store, now: datetime, limit: int = 50) -> list[dict[str, Any]]:

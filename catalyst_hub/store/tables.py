@@ -406,6 +406,23 @@ consortium_public_pages = Table(
     Column("changed_by", String(MEMBER), nullable=False),
 )
 
+# What the versions of each month's summary did with its counts of people: per community and
+# figure (``reports.summary.cell_key``), each value it had in a version and whether one showed
+# it. The open month is sent again and again, and someone who reads the consortium at two
+# times can take the difference of two versions: a new version hides a count that differs by
+# 1 to k-1 from a value shown before, and a value hidden before stays hidden. Counts only,
+# of communities: nothing here is a member's.
+consortium_versions = Table(
+    "consortium_versions",
+    metadata,
+    Column("hub", String(HUB), primary_key=True),
+    Column("community", String(NAME), primary_key=True),
+    Column("month", Date, primary_key=True),
+    Column("figure", String(NAME), primary_key=True),
+    Column("value", Integer, primary_key=True),
+    Column("shown", Boolean, nullable=False),
+)
+
 # -- xAPI forwarding (the forwarder's own state, not projections) -----------------------------
 
 # Statements an LRS acknowledged, by keyed statement id. Per member: an erasure deletes the

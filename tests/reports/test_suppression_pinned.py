@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from catalyst_hub.reports.common import Suppressed
 from catalyst_hub.reports.summary import MonthCounts, history_decision, months_between
 from catalyst_hub.reports.suppression import Figures, decide, suppress
-from harness.differencing import Attack
+from harness.differencing import Attack, attack_table
 
 K = 5
 
@@ -83,22 +83,6 @@ def test_only_shown_counts_can_be_pinned():
         f.pin("b", True)
 
 
-def attack(f: Figures, shown) -> dict:
-    """What a reader of ``shown`` works out from ``f``'s relations (rests are unknowns)."""
-    a = Attack()
-    known = {n: (None if hidden(shown, n) else v) for n, v in shown.items() if n in f.counts}
-    known |= {n: None for n in f.unshown}
-    for i, (total, parts, with_rest) in enumerate(f.relations):
-        terms = {total: 1}
-        for p in parts:
-            terms[p] = terms.get(p, 0) - 1
-        if with_rest:
-            terms[("rest", i)] = -1
-            known[("rest", i)] = None
-        a.relation(terms, known)
-    return a.determined()
-
-
 @st.composite
 def tables(draw):
     """Random nested counts with totals, some cells pinned shown or hidden."""
@@ -137,7 +121,7 @@ def test_pinned_cells_are_kept_and_nothing_hidden_is_recovered(f):
             assert hidden(d.shown, name), name
         else:
             assert hidden(d.shown, name) == (name in d.unpinned), name
-    found = attack(f, d.shown)
+    found = attack_table(f, d.shown)
     for name, value in found.items():
         if isinstance(name, tuple):  # a rest: protected when it counts 1 to k-1 people
             assert not 0 < value < K, (name, value, f)
