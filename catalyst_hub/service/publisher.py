@@ -90,12 +90,15 @@ class Publisher(LoggingConfigurable):
         current = summary.month_of(today)
         every = summary.months_between(first, current)
         k = self.app.min_group_size
-        histories = summary.member_histories(self.store, k, today, forced=self._forced)
         if full:
             months = set(every)
         else:
             previous = summary.month_of(current - timedelta(days=1))
             months = {m for m in (previous, current) if m >= first}
+        # the months computed now find again what their tables must hide against their
+        # history (it can change: another version's figures, late events); the others keep it
+        kept = {c: frozenset(x for x in f if x[1] not in months) for c, f in self._forced.items()}
+        histories = summary.member_histories(self.store, k, today, forced=kept)
         queued = []
         public = public_communities(self.store, self.app.consortium_public_communities)
         # in month order: a month's table that hides a figure against its history (fail
