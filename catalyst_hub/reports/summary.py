@@ -39,13 +39,16 @@ rolling windows of the days (7 and 30 days, reaching into the month before) are 
 counts too, not sums of days, so they are no linear relation (only bounds, which the
 policy does not protect: a window contains its days' members, it is not their sum).
 
-Not protected: two versions of the open month. Its month-to-date figures are sent again as
-days close and as today's provisional figures change, the consortium keeps the latest, and
-someone who reads it at two times can difference the two versions: the new members (or
-activated, steps, episodes, active members...) between them are a count of their own, of
-any size, and a complementary cell chosen in one version may be shown in the other. A sound
-answer would send the open month only at closed days, with each version's month-to-date
-decided as a chain like the members' (and no provisional today): not done here.
+Across versions. The open month is sent again as days close and today's figures change (a
+closed month again after late events or an erasure), and someone who reads the consortium
+at two times can take the difference of two versions. ``MonthVersions`` carries what the
+month's versions before did with each count of people (``store.publish_queue``'s
+``consortium_versions``): a count that differs by 1 to k-1 from a value shown before is
+hidden (``Figures.hide``: protected like any hidden cell, complementary cells chosen around
+it), and a value hidden before stays hidden (shown now, next to the version that hid it
+to protect another, it would give that one away). Not covered: the difference of a
+combination across versions (members minus active members) where each figure moved by k
+or more.
 """
 
 from __future__ import annotations
