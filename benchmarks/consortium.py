@@ -142,7 +142,8 @@ def naive_month_totals(store: ConsortiumStore, month: date):
     total = communities = 0
     with store.engine.connect() as conn:
         for (days,) in conn.execute(select(mo.days).where(mo.month == month)):
-            shown = [d["figures"]["active_30d"] for d in orjson.loads(days)]
+            # [day, provisional, active_day, active_7d, active_30d, ...]
+            shown = [d[4] for d in orjson.loads(days)]
             total += max((v for v in shown if type(v) is int), default=0)
             communities += 1
     return total, communities

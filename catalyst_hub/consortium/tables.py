@@ -4,7 +4,7 @@ hub's tables, and its Alembic history is ``consortium/migrations``, version tabl
 
 Figures are as the hubs sent them, after their suppression: NULL is a hidden figure (the
 ``figures`` JSON keeps whether it was "fewer than k" or hidden to protect another, and
-``days`` keeps each day's figures as sent).
+``days`` each day's figures as sent).
 """
 
 from __future__ import annotations
@@ -84,9 +84,10 @@ months = Table(
     *(Column(c, Float if c in FLOAT_COLUMNS else Integer) for c in MONTH_COLUMNS),
     Column("detail", Text, nullable=False),
     *(Column(c, Integer) for c in OPTIONAL_COLUMNS),
-    # the month's days as the hub sent them (a JSON list): read for one community's page
-    # only, and replaced whole with the month, never row by row (a hub sends its month
-    # every day: at its end, 31 days of each community)
+    # the month's days as the hub sent them, a JSON list of [day, provisional,
+    # *DAY_COLUMNS] (a suppressed figure as sent): read for one community's page only, and
+    # replaced whole with the month, never row by row (a hub sends its month every day: at
+    # its end, 31 days of each community)
     Column("days", Text, nullable=False, server_default="[]"),
     Index("ix_consortium_months_month", "month", "hub", "community"),
 )

@@ -138,7 +138,7 @@ async def test_outage_then_every_month_arrives_once(consortium, make_publishing_
     with consortium.store.engine.connect() as conn:
         months = conn.execute(select(ct.months.c.community, ct.months.c.days)).all()
         sequences = conn.execute(select(ct.hub_months.c.sequence)).all()
-    days = [(c, d["day"]) for c, sent in months for d in orjson.loads(sent)]
+    days = [(c, d[0]) for c, sent in months for d in orjson.loads(sent)]
     assert days and len(days) == len(set(days))  # each community's day once, whatever the retries
     assert len(sequences) == pending
     # nothing changed: nothing is sent again

@@ -52,8 +52,8 @@ def read_month(consortium, hub: str, month) -> dict[tuple[str, str], Any]:
         cells = {f: sent["figures"][f] for f in PEOPLE}
         cells |= {f"step/{s}": v for s, v in sent["steps"].items()}
         cells |= {f"app/{a}": v["members"] for a, v in sent["apps"].items()}
-        for day in orjson.loads(days):
-            cells |= {f"{day['day']}/{f}": v for f, v in day["figures"].items()}
+        for day, _provisional, *figures in orjson.loads(days):
+            cells |= {f"{day}/{f}": v for f, v in zip(ct.DAY_COLUMNS, figures, strict=True)}
         for name, value in cells.items():
             out[(community, name)] = None if is_hidden(value) else value
     return out

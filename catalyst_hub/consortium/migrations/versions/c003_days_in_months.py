@@ -67,11 +67,11 @@ def upgrade() -> None:
         ):
             # the rows kept no "fewer than k": a hidden figure is migrated as hidden
             sent = [
-                {
-                    "day": r["day"].isoformat(),
-                    "provisional": bool(r["provisional"]),
-                    "figures": {c: HIDDEN if r[c] is None else r[c] for c in DAY_COLUMNS},
-                }
+                [
+                    r["day"].isoformat(),
+                    bool(r["provisional"]),
+                    *(HIDDEN if r[c] is None else r[c] for c in DAY_COLUMNS),
+                ]
                 for r in group
             ]
             months.append(
@@ -104,15 +104,15 @@ def downgrade() -> None:
             {
                 "hub": hub,
                 "community": community,
-                "day": date.fromisoformat(day["day"]),
-                "provisional": day["provisional"],
+                "day": date.fromisoformat(day),
+                "provisional": provisional,
                 **{
-                    c: None if isinstance(day["figures"][c], dict) else day["figures"][c]
-                    for c in DAY_COLUMNS
+                    c: None if isinstance(v, dict) else v
+                    for c, v in zip(DAY_COLUMNS, figures, strict=True)
                 },
             }
             for community, sent in conn.execute(sa.select(m.community, m.days).where(m.hub == hub))
-            for day in json.loads(sent)
+            for day, provisional, *figures in json.loads(sent)
         ]
         if rows:
             conn.execute(sa.insert(days_table), rows)
