@@ -57,6 +57,7 @@ from .store import (
     SummaryError,
     WrongHub,
     check_current,
+    parser_ready,
     read_summary,
     upgrade,
 )
@@ -301,6 +302,9 @@ class ConsortiumService(ConsortiumBase):
 
     async def start_server(self) -> httpserver.HTTPServer:
         parsed = urlparse(self.url)
+        # the parsing process started (and its validator compiled) before the first hub
+        # sends: not on that hub's request
+        await asyncio.get_running_loop().run_in_executor(self.parse_executor, parser_ready)
         self.http_server = httpserver.HTTPServer(
             self.make_app(), max_body_size=self.max_body_bytes, xheaders=True
         )

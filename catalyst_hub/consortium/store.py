@@ -101,6 +101,11 @@ def _validator() -> Any:
     return jsonschema_rs.Draft7Validator(summary_schema(), validate_formats=True)
 
 
+def parser_ready() -> bool:
+    """Compile the validator (in a parsing process, once it starts)."""
+    return _validator() is not None
+
+
 class InvalidJSON(SummaryError):
     """A body that is not JSON at all (400)."""
 
