@@ -665,7 +665,8 @@ def _community_document(
         document, unpinned = month_document(data, k, today, history.pins(month), versions)
         if not unpinned:
             return document
-        log.warning(
+        # debug: versions of a month make this routine (a figure within k of one shown)
+        log.debug(
             "summary: %s %s had to hide %s against its history; deciding it again",
             community,
             month.isoformat()[:7],
