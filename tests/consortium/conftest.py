@@ -109,6 +109,9 @@ async def consortium(hub_app, consortium_db_url, consortium_hubs, tmp_path):
                 "upgrade_db": True,
                 "hubs": consortium_hubs,
                 "metrics_cache": 0.0,
+                # summaries parsed in a thread: a process per test would add its start
+                # (test_consortium_store_days and the end-to-end tests run the process)
+                "parse_processes": 0,
             },
             "HubOAuth": {
                 "api_token": token,
