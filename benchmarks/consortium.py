@@ -135,6 +135,10 @@ def fill(store: ConsortiumStore, hubs: int, communities: int, months: list[date]
     return time.perf_counter() - began
 
 
+#: where a stored day ([day, provisional, *DAY_COLUMNS]) holds its rolling 30 days
+ACTIVE_30D = 2 + ct.DAY_COLUMNS.index("active_30d")
+
+
 def naive_month_totals(store: ConsortiumStore, month: date):
     """The baseline: a month's active members worked out from its days (max of each
     community's rolling 30 days), the way one would without month figures."""
@@ -142,8 +146,7 @@ def naive_month_totals(store: ConsortiumStore, month: date):
     total = communities = 0
     with store.engine.connect() as conn:
         for (days,) in conn.execute(select(mo.days).where(mo.month == month)):
-            # [day, provisional, active_day, active_7d, active_30d, ...]
-            shown = [d[4] for d in orjson.loads(days)]
+            shown = [d[ACTIVE_30D] for d in orjson.loads(days)]
             total += max((v for v in shown if type(v) is int), default=0)
             communities += 1
     return total, communities

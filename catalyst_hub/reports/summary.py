@@ -357,7 +357,7 @@ class MonthVersions:
         earlier = self.before.get(community)
         if not earlier:
             return
-        for name in sorted(figures.people - figures.unshown, key=cell_key):
+        for name in figures.people - figures.unshown:
             seen = earlier.get(cell_key(name))
             if not seen:
                 continue

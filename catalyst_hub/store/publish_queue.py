@@ -19,7 +19,7 @@ from . import tables as t
 from .sql import upsert_tuples
 from .store import Store
 
-#: per community, figure: (value, shown) of one version, as ``record_version`` takes them
+#: per community and figure: (value, shown) in one version, as ``queue_month`` records them
 VersionCells = Mapping[str, Mapping[str, tuple[int, bool]]]
 
 
